@@ -1,0 +1,77 @@
+# SPDX-License-Identifier: Apache-2.0
+# vllm-workflow: kdevops-style Kconfig -> .config -> extra_vars.yaml -> Ansible.
+# Targets are thin: each runs one CLI command or one playbook. `make help`
+# lists them all ("## " comments are the help text).
+
+TOPDIR        := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+VENV          ?= $(TOPDIR)/.venv
+PYTHON        := $(VENV)/bin/python
+VENV_STAMP    := $(VENV)/.installed
+KCONFIG_FILES := $(TOPDIR)/Kconfig $(wildcard $(TOPDIR)/workflows/*/Kconfig)
+CONFIG        := $(TOPDIR)/.config
+EXTRA_VARS    := $(TOPDIR)/extra_vars.yaml
+SECRETS       := $(TOPDIR)/.secrets.yaml
+INVENTORY     := $(TOPDIR)/hosts
+WORKFLOW      := $(VENV)/bin/vllm-workflow --root $(TOPDIR) --config $(CONFIG)
+DEFCONFIGS    := $(notdir $(wildcard $(TOPDIR)/defconfigs/*))
+export ANSIBLE_CONFIG := $(TOPDIR)/ansible.cfg
+ANSIBLE_PLAYBOOK := $(VENV)/bin/ansible-playbook -i $(INVENTORY) -e @$(EXTRA_VARS) -e @$(SECRETS) \
+	-e topdir=$(TOPDIR)
+
+.DEFAULT_GOAL := all
+.PHONY: all venv menuconfig olddefconfig savedefconfig help test test-integration lint lock
+
+all: $(EXTRA_VARS) ## Check .config and write extra_vars.yaml (the default target)
+
+$(VENV_STAMP): $(TOPDIR)/requirements.txt $(TOPDIR)/requirements-dev.txt $(TOPDIR)/requirements.lock \
+		$(TOPDIR)/pyproject.toml $(TOPDIR)/scripts/bootstrap-venv.sh $(TOPDIR)/scripts/install-collections.py
+	@$(TOPDIR)/scripts/bootstrap-venv.sh $(VENV)
+
+venv: $(VENV_STAMP) ## Create or update the project virtualenv (.venv) from pinned requirements
+
+$(CONFIG):
+	@echo "error: no .config. Fix: run 'make defconfig-vllm-local' (see 'make help' for others) or 'make menuconfig'." >&2
+	@exit 2
+
+$(EXTRA_VARS): $(CONFIG) $(KCONFIG_FILES) $(VENV_STAMP) FORCE
+	@$(WORKFLOW) vars --output $(EXTRA_VARS) --secrets $(SECRETS)
+
+FORCE:
+
+menuconfig: $(VENV_STAMP) ## Choose settings in a terminal menu (writes .config)
+	@cd $(TOPDIR) && KCONFIG_CONFIG=$(CONFIG) $(VENV)/bin/menuconfig Kconfig
+	@$(WORKFLOW) vars --output $(EXTRA_VARS) --secrets $(SECRETS)
+
+defconfig-%: $(VENV_STAMP) ## Start from defconfigs/<name>, e.g. make defconfig-vllm-local
+	@$(WORKFLOW) defconfig $*
+
+olddefconfig: $(VENV_STAMP) ## Update .config for a newer Kconfig, taking defaults for new settings
+	@$(WORKFLOW) olddefconfig
+
+savedefconfig: $(VENV_STAMP) ## Write the minimal form of .config to ./defconfig
+	@$(WORKFLOW) savedefconfig --output $(TOPDIR)/defconfig
+
+test: $(VENV_STAMP) ## Run lint and the unit tests (no services started)
+	@cd $(TOPDIR) && $(VENV)/bin/python -m pytest -q
+	@$(MAKE) --no-print-directory lint
+
+lint: $(VENV_STAMP) ## yamllint, ansible-lint --offline and playbook syntax checks
+	@cd $(TOPDIR) && $(VENV)/bin/yamllint -s .
+	@cd $(TOPDIR) && $(VENV)/bin/ansible-lint --offline -q playbooks/
+	@cd $(TOPDIR) && for p in playbooks/*.yml; do \
+		$(VENV)/bin/ansible-playbook -i localhost, --syntax-check "$$p" >/dev/null || exit 1; done
+
+test-integration: $(VENV_STAMP) ## Run the real local stack end to end (installs vLLM CPU; minutes)
+	@cd $(TOPDIR) && $(VENV)/bin/python -m pytest -q -m integration -p no:cacheprovider tests/integration
+
+lock: $(VENV_STAMP) ## Re-pin requirements.lock from the current virtualenv
+	@$(VENV)/bin/pip freeze --exclude-editable | sed '1i # Full pinned set of the controller virtualenv (pip constraints). Regenerate with: make lock' > $(TOPDIR)/requirements.lock
+
+include $(TOPDIR)/workflows/vllm/Makefile
+
+help: ## List every target with one line each
+	@echo "vllm-workflow make targets:"
+	@grep -hE '^[a-zA-Z0-9%_-]+:.*## ' $(MAKEFILE_LIST) | sort | \
+		awk 'BEGIN {FS = ":.*## "} {printf "  %-26s %s\n", $$1, $$2}'
+	@echo "Defconfigs (make defconfig-<name>):"
+	@for d in $(DEFCONFIGS); do echo "  $$d"; done

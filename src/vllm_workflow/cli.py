@@ -1,0 +1,131 @@
+"""vllm-workflow: the one command-line entry point the make targets call.
+
+Every subcommand prints what it did; errors name the setting and the fix and
+exit 2 without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from .errors import WorkflowError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _tree(args: argparse.Namespace):
+    from .kconfig import Tree
+
+    return Tree(Path(args.root).resolve())
+
+
+def cmd_defconfig(args: argparse.Namespace) -> int:
+    from .kconfig import defconfig
+
+    defconfig(_tree(args), args.name, Path(args.config))
+    print(f"Configuration written to {args.config} from defconfigs/{args.name}. Next: make && make bringup")
+    return 0
+
+
+def cmd_olddefconfig(args: argparse.Namespace) -> int:
+    from .kconfig import olddefconfig
+
+    changed = olddefconfig(_tree(args), Path(args.config))
+    if changed:
+        print(f"Updated {args.config} (old copy in {args.config}.old):\n  " + "\n  ".join(changed))
+    else:
+        print(f"{args.config} is up to date.")
+    return 0
+
+
+def cmd_savedefconfig(args: argparse.Namespace) -> int:
+    from .kconfig import savedefconfig
+
+    savedefconfig(_tree(args), Path(args.config), Path(args.output))
+    print(f"Minimal configuration written to {args.output}")
+    return 0
+
+
+def cmd_vars(args: argparse.Namespace) -> int:
+    from . import config, validate
+    from .kconfig import check_current, protect_if_secret
+
+    kconf = check_current(_tree(args), Path(args.config))
+    values = config.extra_vars(kconf)
+    problems = validate.check(values)
+    if problems:
+        raise WorkflowError("the configuration cannot work:\n  " + "\n  ".join(problems))
+    protect_if_secret(kconf, Path(args.config))
+    changed = config.write_if_changed(Path(args.output), config.dump_yaml(values, config.VARS_HEADER), 0o644)
+    secrets = config.secret_vars(kconf, os.environ)
+    config.write_if_changed(Path(args.secrets), config.dump_yaml(secrets, config.SECRETS_HEADER), 0o600)
+    if changed:
+        print(f"Wrote {args.output} ({len(values)} settings) and {args.secrets} (mode 0600).")
+    return 0
+
+
+def cmd_inventory(args: argparse.Namespace) -> int:
+    from . import config, inventory
+
+    values = config.load_vars(Path(args.extra_vars))
+    text = inventory.render(values, args.python)
+    if config.write_if_changed(Path(args.output), text, 0o644):
+        print(f"Inventory written to {args.output}:")
+        print(text.split("\n", 1)[1], end="")
+    else:
+        print(f"Inventory {args.output} is up to date.")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vllm-workflow",
+        description="Deploy, check, benchmark and A/B-compare the vLLM Production Stack. "
+        "The make targets call these subcommands; `make help` lists the targets.",
+    )
+    parser.add_argument("--root", default=".", help="project root holding Kconfig and defconfigs/ (default: .)")
+    parser.add_argument("--config", default=".config", help="the .config file (default: .config)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(handler=handler)
+        return p
+
+    p = add("defconfig", cmd_defconfig, "write .config from defconfigs/NAME plus the Kconfig defaults")
+    p.add_argument("name", help="a file name in defconfigs/, e.g. vllm-local")
+    add("olddefconfig", cmd_olddefconfig, "update .config for the current Kconfig, taking defaults for new settings")
+    p = add("savedefconfig", cmd_savedefconfig, "write the minimal form of .config (what differs from defaults)")
+    p.add_argument("--output", default="defconfig", help="where to write it (default: defconfig)")
+    p = add("vars", cmd_vars, "check .config and write extra_vars.yaml and the 0600 secrets file")
+    p.add_argument("--output", default="extra_vars.yaml", help="extra vars file (default: extra_vars.yaml)")
+    p.add_argument("--secrets", default=".secrets.yaml", help="secrets file (default: .secrets.yaml)")
+    p = add("inventory", cmd_inventory, "write the Ansible inventory for the configured hosts")
+    p.add_argument("--extra-vars", default="extra_vars.yaml", help="generated extra vars (default: extra_vars.yaml)")
+    p.add_argument("--output", default="hosts", help="inventory file (default: hosts)")
+    p.add_argument("--python", default=sys.executable, help="Python for localhost (default: this one)")
+    from . import stack_cli
+
+    stack_cli.register(add)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except WorkflowError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

