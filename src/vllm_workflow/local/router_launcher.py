@@ -1,0 +1,45 @@
+"""Start vllm-router from a settings file (run by supervisord with the router venv).
+
+Standalone: imports only the vllm_router package and the standard library.
+
+Why not `vllm-router ARGS` directly: the API key would sit on the process
+list, and the worker list would be part of supervisord's command line, so
+adding an engine would restart the router. Here the command line is constant;
+the settings file (mode 0600) holds the arguments, the workers and the key.
+Deploy adds or removes workers on the running router through its
+/add_worker and /remove_worker endpoints and rewrites the file for restarts.
+
+Usage: python router_launcher.py SETTINGS.json
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def router_argv(settings: dict) -> list[str]:
+    """The vllm-router arguments from the settings file (no secrets)."""
+    argv = list(settings["args"])
+    if settings.get("workers"):
+        argv += ["--worker-urls", *settings["workers"]]
+    return argv
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    with open(argv[1], encoding="utf-8") as fh:
+        settings = json.load(fh)
+    from vllm_router.launch_router import launch_router, parse_router_args
+
+    router_args = parse_router_args(router_argv(settings))
+    if settings.get("api_key"):
+        router_args.api_key = settings["api_key"]
+    launch_router(router_args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

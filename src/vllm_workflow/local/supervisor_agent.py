@@ -1,0 +1,250 @@
+"""Target-side helper for the local backend's process manager (supervisord).
+
+Standalone: runs with the supervisor virtualenv's Python on the target and
+imports only supervisor and the standard library. Every command prints one
+JSON object with a "changed" flag, so Ansible tasks report changes honestly.
+
+Commands:
+  ensure-daemon CONF          start supervisord for CONF unless it runs
+  apply CONF                  reread CONF; add, update and remove programs like
+                              `supervisorctl update`; start any that are down
+  restart CONF NAME           restart one program
+  status CONF                 processes with state, pid, uptime, restarts
+  router-sync CONF SETTINGS   write the router settings (stdin JSON, mode 0600);
+                              add/remove workers on the running router live
+  shutdown CONF               stop every program and supervisord; wait for exit
+"""
+
+from __future__ import annotations
+
+import configparser
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import xmlrpc.client
+from typing import Any
+
+RUNNING_STATES = {"RUNNING", "STARTING"}
+#: States in which supervisord will not start the program again by itself.
+DOWN_STATES = {"STOPPED", "EXITED", "FATAL"}
+
+
+def conf_value(conf: str, section: str, key: str) -> str:
+    parser = configparser.RawConfigParser()
+    parser.read(conf)
+    return parser.get(section, key)
+
+
+def socket_path(conf: str) -> str:
+    return conf_value(conf, "unix_http_server", "file")
+
+
+def server(conf: str) -> Any:
+    from supervisor.xmlrpc import SupervisorTransport
+
+    transport = SupervisorTransport(None, None, "unix://" + socket_path(conf))
+    return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
+
+
+def daemon_running(conf: str) -> bool:
+    if not os.path.exists(socket_path(conf)):
+        return False
+    try:
+        return server(conf).supervisor.getState()["statename"] == "RUNNING"
+    except (OSError, xmlrpc.client.Fault, xmlrpc.client.ProtocolError):
+        return False
+
+
+def ensure_daemon(conf: str) -> dict[str, Any]:
+    if daemon_running(conf):
+        return {"changed": False}
+    supervisord = os.path.join(os.path.dirname(sys.executable), "supervisord")
+    subprocess.run([supervisord, "-c", conf], check=True)
+    for _ in range(100):
+        if daemon_running(conf):
+            return {"changed": True}
+        time.sleep(0.1)
+    raise SystemExit(f"supervisord did not start; see {conf_value(conf, 'supervisord', 'logfile')}")
+
+
+def apply(conf: str) -> dict[str, Any]:
+    rpc = server(conf)
+    added, changed, removed = rpc.supervisor.reloadConfig()[0]
+    for name in removed + changed:
+        try:
+            rpc.supervisor.stopProcessGroup(name)
+        except xmlrpc.client.Fault:
+            pass
+        rpc.supervisor.removeProcessGroup(name)
+    for name in changed + added:
+        rpc.supervisor.addProcessGroup(name)
+    started = []
+    for info in rpc.supervisor.getAllProcessInfo():
+        if info["statename"] in DOWN_STATES and info["name"] not in changed + added:
+            try:
+                rpc.supervisor.startProcess(info["name"], False)
+            except xmlrpc.client.Fault as fault:
+                if "ALREADY_STARTED" not in fault.faultString:
+                    raise
+                continue
+            started.append(info["name"])
+    return {
+        "changed": bool(added or changed or removed or started),
+        "added": added,
+        "updated": changed,
+        "removed": removed,
+        "started": started,
+    }
+
+
+def restart(conf: str, name: str) -> dict[str, Any]:
+    rpc = server(conf)
+    try:
+        rpc.supervisor.stopProcess(name)
+    except xmlrpc.client.Fault:
+        pass
+    rpc.supervisor.startProcess(name, False)
+    return {"changed": True, "restarted": [name]}
+
+
+def spawn_counts(logfile: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    try:
+        with open(logfile, encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                match = re.search(r"spawned: '([^']+)'", line)
+                if match:
+                    counts[match.group(1)] = counts.get(match.group(1), 0) + 1
+    except OSError:
+        pass
+    return counts
+
+
+def status(conf: str) -> dict[str, Any]:
+    if not daemon_running(conf):
+        return {"changed": False, "daemon": False, "processes": []}
+    rpc = server(conf)
+    spawns = spawn_counts(conf_value(conf, "supervisord", "logfile"))
+    processes = []
+    for info in rpc.supervisor.getAllProcessInfo():
+        uptime = info["now"] - info["start"] if info["statename"] == "RUNNING" else 0
+        processes.append(
+            {
+                "name": info["name"],
+                "state": info["statename"],
+                "pid": info["pid"],
+                "uptime_s": uptime,
+                "restarts": max(spawns.get(info["name"], 1) - 1, 0),
+                "exitstatus": info["exitstatus"],
+                "log": info["stdout_logfile"],
+            }
+        )
+    return {"changed": False, "daemon": True, "processes": processes}
+
+
+def _router_call(base: str, path: str, key: str, method: str = "GET") -> Any:
+    request = urllib.request.Request(base + path, method=method)
+    if key:
+        request.add_header("Authorization", f"Bearer {key}")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        body = response.read().decode()
+    try:
+        return json.loads(body)
+    except ValueError:
+        return body
+
+
+def live_workers(base: str, key: str) -> list[str]:
+    data = _router_call(base, "/list_workers", key)
+    if isinstance(data, dict):
+        data = data.get("urls") or data.get("workers") or []
+    return [w if isinstance(w, str) else w.get("url", "") for w in data]
+
+
+def router_sync(conf: str, settings_path: str, new: dict[str, Any], live: bool) -> dict[str, Any]:
+    try:
+        with open(settings_path, encoding="utf-8") as fh:
+            old = json.load(fh)
+    except (OSError, ValueError):
+        old = None
+    result: dict[str, Any] = {"changed": False, "restart_needed": False, "added": [], "removed": []}
+    if old != new:
+        fd = os.open(settings_path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(new, fh, indent=2, sort_keys=True)
+        os.replace(settings_path + ".tmp", settings_path)
+        result["changed"] = True
+        if old is not None and (old.get("args") != new.get("args") or old.get("api_key") != new.get("api_key")):
+            result["restart_needed"] = True
+    if not live or result["restart_needed"]:
+        return result
+    args = new["args"]
+    host, port = args[args.index("--host") + 1], args[args.index("--port") + 1]
+    base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    key = new.get("api_key", "")
+    try:
+        current = live_workers(base, key)
+    except (OSError, urllib.error.URLError) as exc:
+        result["error"] = f"router at {base} unreachable: {exc}"
+        return result
+    for url in new["workers"]:
+        if url not in current:
+            _router_call(base, "/add_worker?url=" + urllib.parse.quote(url, safe=""), key, "POST")
+            result["added"].append(url)
+    for url in current:
+        if url not in new["workers"]:
+            _router_call(base, "/remove_worker?url=" + urllib.parse.quote(url, safe=""), key, "POST")
+            result["removed"].append(url)
+    result["changed"] = result["changed"] or bool(result["added"] or result["removed"])
+    return result
+
+
+def shutdown(conf: str, timeout: float = 120.0) -> dict[str, Any]:
+    if not daemon_running(conf):
+        return {"changed": False}
+    pidfile = conf_value(conf, "supervisord", "pidfile")
+    with open(pidfile, encoding="utf-8") as fh:
+        pid = int(fh.read().strip())
+    server(conf).supervisor.shutdown()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return {"changed": True}
+        time.sleep(0.2)
+    raise SystemExit(f"supervisord (pid {pid}) did not exit within {timeout:.0f} s")
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) < 3:
+        print(__doc__, file=sys.stderr)
+        return 2
+    command, conf = argv[1], argv[2]
+    if command == "ensure-daemon":
+        result = ensure_daemon(conf)
+    elif command == "apply":
+        result = apply(conf)
+    elif command == "restart":
+        result = restart(conf, argv[3])
+    elif command == "status":
+        result = status(conf)
+    elif command == "router-sync":
+        result = router_sync(conf, argv[3], json.load(sys.stdin), live="--live" in argv)
+    elif command == "shutdown":
+        result = shutdown(conf)
+    else:
+        print(__doc__, file=sys.stderr)
+        return 2
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,159 @@
+"""Quick test: the OpenAI API answers correctly through the router and on each engine.
+
+One line per check with its timing; exit status 1 when any check fails, so a
+CI step can run `make vllm-quick-test` as it is.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import requests
+
+from .stack import Endpoint, Stack
+
+TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True)
+class Check:
+    target: str
+    name: str
+    ok: bool
+    ms: float
+    detail: str
+
+
+def _headers(api_key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {api_key}"} if api_key else {}
+
+
+def parse_sse(lines: Iterable[str]) -> tuple[list[dict[str, Any]], bool]:
+    """Chunks of an SSE stream and whether it ended with ``data: [DONE]``."""
+    chunks: list[dict[str, Any]] = []
+    done = False
+    for line in lines:
+        if not line.startswith("data:"):
+            continue
+        payload = line[5:].strip()
+        if payload == "[DONE]":
+            done = True
+            break
+        chunks.append(json.loads(payload))
+    return chunks, done
+
+
+def check_health(session: requests.Session, base: str, model: str) -> str:
+    r = session.get(f"{base}/health", timeout=TIMEOUT_S)
+    if r.status_code != 200:
+        raise AssertionError(f"HTTP {r.status_code}: {r.text[:200]}")
+    return "HTTP 200"
+
+
+def check_models(session: requests.Session, base: str, model: str) -> str:
+    r = session.get(f"{base}/v1/models", timeout=TIMEOUT_S)
+    r.raise_for_status()
+    names = [m.get("id") for m in r.json().get("data", [])]
+    if model not in names:
+        raise AssertionError(f"served models {names} do not include '{model}' (VLLM_MODEL_NAME)")
+    return f"serves {model}"
+
+
+def check_completion(session: requests.Session, base: str, model: str) -> str:
+    body = {"model": model, "prompt": "The quick test says", "max_tokens": 8, "temperature": 0}
+    r = session.post(f"{base}/v1/completions", json=body, timeout=TIMEOUT_S)
+    r.raise_for_status()
+    data = r.json()
+    tokens = data.get("usage", {}).get("completion_tokens", 0)
+    if not data.get("choices") or tokens < 1:
+        raise AssertionError(f"no completion tokens in {str(data)[:200]}")
+    return f"{tokens} tokens"
+
+
+def check_chat(session: requests.Session, base: str, model: str) -> str:
+    body = {"model": model, "messages": [{"role": "user", "content": "Hello"}], "max_tokens": 8, "temperature": 0}
+    r = session.post(f"{base}/v1/chat/completions", json=body, timeout=TIMEOUT_S)
+    r.raise_for_status()
+    data = r.json()
+    message = data["choices"][0]["message"]
+    if message.get("role") != "assistant" or data.get("usage", {}).get("completion_tokens", 0) < 1:
+        raise AssertionError(f"unexpected chat answer {str(data)[:200]}")
+    return f"{data['usage']['completion_tokens']} tokens"
+
+
+def check_stream(session: requests.Session, base: str, model: str) -> str:
+    body = {
+        "model": model,
+        "messages": [{"role": "user", "content": "Stream please"}],
+        "max_tokens": 8,
+        "temperature": 0,
+        "stream": True,
+    }
+    with session.post(f"{base}/v1/chat/completions", json=body, timeout=TIMEOUT_S, stream=True) as r:
+        r.raise_for_status()
+        if "text/event-stream" not in r.headers.get("content-type", ""):
+            raise AssertionError(f"content-type {r.headers.get('content-type')} is not text/event-stream")
+        chunks, done = parse_sse(r.iter_lines(decode_unicode=True))
+    deltas = [c for c in chunks if c.get("choices") and c["choices"][0].get("delta", {}).get("content")]
+    if not done:
+        raise AssertionError("stream did not end with data: [DONE]")
+    if not deltas:
+        raise AssertionError("stream carried no content")
+    return f"{len(deltas)} chunks, [DONE]"
+
+
+CHECKS: list[tuple[str, Callable[[requests.Session, str, str], str]]] = [
+    ("/health", check_health),
+    ("/v1/models", check_models),
+    ("/v1/completions", check_completion),
+    ("/v1/chat/completions", check_chat),
+    ("chat stream (SSE)", check_stream),
+]
+
+
+def run_checks(target: str, base: str, model: str, api_key: str) -> list[Check]:
+    session = requests.Session()
+    session.headers.update(_headers(api_key))
+    results = []
+    for name, fn in CHECKS:
+        start = time.perf_counter()
+        try:
+            detail = fn(session, base, model)
+            ok = True
+        except (requests.RequestException, AssertionError, ValueError, KeyError, IndexError) as exc:
+            detail, ok = f"{type(exc).__name__}: {exc}"[:300], False
+        results.append(Check(target, name, ok, (time.perf_counter() - start) * 1000, detail))
+    return results
+
+
+def targets(stack: Stack) -> list[Endpoint]:
+    """The router (or the API endpoint) first, then every engine."""
+    first = stack.router or Endpoint("api", stack.api_url, "")
+    engines = [e for e in stack.engines if e.url != first.url]
+    return [first, *engines]
+
+
+def run(stack: Stack, api_key: str, emit: Callable[[str], None] = print) -> list[Check]:
+    results: list[Check] = []
+    for endpoint in targets(stack):
+        label = f"{endpoint.name} ({endpoint.url})"
+        for check in run_checks(endpoint.name, endpoint.url, stack.model, api_key):
+            mark = "✅" if check.ok else "❌"
+            emit(f"{mark} {label:<34} {check.name:<22} {check.ms:7.0f} ms  {check.detail}")
+            results.append(check)
+    return results
+
+
+def summary(stack: Stack, results: list[Check]) -> dict[str, Any]:
+    failed = [r for r in results if not r.ok]
+    return {
+        "host": stack.host,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "passed": len(results) - len(failed),
+        "failed": len(failed),
+        "checks": [asdict(r) for r in results],
+    }

@@ -1,0 +1,88 @@
+"""The Stack description: what a backend deployed, read by every later phase.
+
+Deploy writes one JSON file per target host under the state directory; quick
+test, status, benchmark and monitor read them and never care which backend
+made them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import WorkflowError
+
+DEFAULT_STATE_DIR = "workflows/vllm/state"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    url: str
+    metrics_url: str
+
+
+@dataclass(frozen=True)
+class Stack:
+    host: str
+    backend: str
+    model: str
+    routing: str
+    router_policy: str | None
+    session_header: str
+    api_url: str
+    api_key_required: bool
+    router: Endpoint | None
+    engines: tuple[Endpoint, ...]
+    process_manager: dict[str, Any]
+    logs_dir: str
+    raw: dict[str, Any]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Stack:
+        router = data.get("router")
+        return cls(
+            host=data["host"],
+            backend=data["backend"],
+            model=data["model"],
+            routing=data["routing"],
+            router_policy=data.get("router_policy"),
+            session_header=data.get("session_header", "x-user-id"),
+            api_url=data["api_url"],
+            api_key_required=bool(data.get("api_key_required")),
+            router=Endpoint("router", router["url"], router["metrics_url"]) if router else None,
+            engines=tuple(Endpoint(e["name"], e["url"], e["metrics_url"]) for e in data["engines"]),
+            process_manager=data.get("process_manager") or {},
+            logs_dir=data.get("logs_dir", ""),
+            raw=data,
+        )
+
+
+def stacks_dir(state_dir: Path) -> Path:
+    return state_dir / "stacks"
+
+
+def load_stacks(state_dir: Path) -> list[Stack]:
+    """Every deployed stack, by host name; empty when nothing is deployed."""
+    folder = stacks_dir(state_dir)
+    if not folder.is_dir():
+        return []
+    out = []
+    for path in sorted(folder.glob("*.json")):
+        try:
+            out.append(Stack.from_dict(json.loads(path.read_text())))
+        except (ValueError, KeyError) as exc:
+            raise WorkflowError(f"{path} is damaged ({exc}). Fix: run `make vllm-deploy` to rewrite it.") from exc
+    return out
+
+
+def require_stacks(state_dir: Path) -> list[Stack]:
+    stacks = load_stacks(state_dir)
+    if not stacks:
+        raise WorkflowError(
+            f"nothing is deployed (no stack description under {stacks_dir(state_dir)}). "
+            "Fix: run `make bringup && make vllm-deploy`."
+        )
+    return stacks
