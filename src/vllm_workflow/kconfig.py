@@ -75,13 +75,13 @@ def _assignment_problems(kconf: kconfiglib.Kconfig, source: str) -> list[str]:
                 "(renamed or removed). Fix: remove the line, or run `make olddefconfig`."
             )
             continue
-        match = re.search(r"'([^']*)' is not a valid value for the (\w+) symbol (\w+)", warning)
-        if match:
-            sym = kconf.syms.get(match.group(3))
-            where = _symbol_range(sym) if sym else ""
+        bad_value = re.search(r"the value '([^']*)' is invalid for (\w+) .*which has type (\w+)", warning)
+        if bad_value:
+            value, name, kind = bad_value.groups()
+            sym = kconf.syms.get(name)
             problems.append(
-                f"CONFIG_{match.group(3)}={match.group(1)} in {source}: not a valid {match.group(2)} value"
-                f"{where}. Fix: set it with `make menuconfig`."
+                f"CONFIG_{name}={value} in {source}: not a valid {kind} value"
+                f"{_symbol_range(sym) if sym else ''}. Fix: set it with `make menuconfig`."
             )
             continue
         problems.append(f"{source}: {warning}")

@@ -140,3 +140,18 @@ def register(add: Callable[..., argparse.ArgumentParser]) -> None:
     p = with_state(add("status", cmd_status,
                        "emoji summary of the deployed stack; exit 0 healthy, 1 degraded, 2 down, 3 not deployed"))
     p.add_argument("--detailed", action="store_true", help="print everything known as JSON instead")
+    with_state(add("routing-check", cmd_routing_check,
+                   "prove the configured routing from engine counters; exit 1 when it does not hold"))
+
+
+def cmd_routing_check(args: argparse.Namespace) -> int:
+    from . import routecheck
+
+    key = api_key(args)
+    failed = 0
+    for stack in require_stacks(_state_dir(args)):
+        outcome = routecheck.check(stack, key)
+        mark = "✅" if outcome.ok else "❌"
+        print(f"{mark} {stack.host}: {stack.routing} routing {'holds' if outcome.ok else 'does NOT hold'}: {outcome.detail}")
+        failed += not outcome.ok
+    return 1 if failed else 0

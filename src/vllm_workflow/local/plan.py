@@ -101,7 +101,11 @@ def paths(root: str) -> dict[str, str]:
 
 
 def tiny_preset(v: Mapping[str, Any]) -> str:
-    return "small" if v.get("vllm_tiny_model_preset_small") else "tiny"
+    """The built-in model's size preset (Kconfig choice)."""
+    if v.get("vllm_tiny_model_preset_small"):
+        return "small"
+    assert v.get("vllm_tiny_model_preset_tiny") or not v.get("vllm_model_source_tiny"), "no preset chosen"
+    return "tiny"
 
 
 def model_location(v: Mapping[str, Any], p: Mapping[str, str]) -> str:

@@ -1,0 +1,96 @@
+"""Prove that the configured routing takes effect, from engine counters.
+
+Each check sends requests through the router and reads every engine's
+``vllm:request_success_total`` (and prefix-cache counters) before and after,
+so the evidence is the engines' own accounting, not the router's word.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import requests
+
+from . import metrics
+from .stack import Stack
+
+SUCCESS = "vllm:request_success_total"
+PREFIX_HITS = "vllm:prefix_cache_hits_total"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    detail: str
+
+
+def engine_counts(stack: Stack, name: str = SUCCESS) -> dict[str, float]:
+    return {e.name: metrics.total(metrics.fetch(e.metrics_url), name) for e in stack.engines}
+
+
+def delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {k: after[k] - before.get(k, 0.0) for k in after}
+
+
+def send(stack: Stack, api_key: str, prompt: str, session: str | None = None, max_tokens: int = 2) -> None:
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    if session is not None:
+        headers[stack.session_header] = session
+    body = {"model": stack.model, "prompt": prompt, "max_tokens": max_tokens, "temperature": 0}
+    r = requests.post(f"{stack.api_url}/v1/completions", json=body, headers=headers, timeout=120)
+    r.raise_for_status()
+
+
+def served_by(stack: Stack, api_key: str, prompt: str, session: str | None = None) -> str:
+    """Send one request and return the engine whose success counter rose."""
+    before = engine_counts(stack)
+    send(stack, api_key, prompt, session)
+    moved = [k for k, v in delta(before, engine_counts(stack)).items() if v > 0]
+    if len(moved) != 1:
+        raise AssertionError(f"expected exactly one engine to count the request, got {moved}")
+    return moved[0]
+
+
+def check_round_robin(stack: Stack, api_key: str, requests_n: int = 6) -> Outcome:
+    order = [served_by(stack, api_key, f"round robin probe {i}") for i in range(requests_n)]
+    n = len(stack.engines)
+    cyclic = all(order[i] == order[i % n] for i in range(len(order))) and len(set(order[:n])) == n
+    return Outcome(cyclic, f"engines in order: {order}")
+
+
+def check_session(stack: Stack, api_key: str, users: int = 6, per_user: int = 3) -> Outcome:
+    placement: dict[str, set[str]] = {}
+    for u in range(users):
+        key = f"routecheck-user-{u}"
+        for i in range(per_user):
+            placement.setdefault(key, set()).add(served_by(stack, api_key, f"session probe {i}", session=key))
+    sticky = all(len(v) == 1 for v in placement.values())
+    spread = {next(iter(v)) for v in placement.values() if len(v) == 1}
+    return Outcome(sticky, f"{users} sessions x {per_user} requests; engines per session: "
+                   f"{ {k: sorted(v) for k, v in placement.items()} }; engines used: {sorted(spread)}")
+
+
+def check_prefix_aware(stack: Stack, api_key: str, repeats: int = 4) -> Outcome:
+    prefix = " ".join(f"shared context line {i} about routing and caching." for i in range(60))
+    first = served_by(stack, api_key, prefix + " question 0")
+    hits_before = engine_counts(stack, PREFIX_HITS)
+    chosen = [served_by(stack, api_key, prefix + f" question {i}") for i in range(1, repeats + 1)]
+    hits = delta(hits_before, engine_counts(stack, PREFIX_HITS))
+    ok = all(c == first for c in chosen) and hits.get(first, 0) > 0
+    return Outcome(ok, f"first on {first}, repeats on {chosen}; prefix-cache hit tokens by engine: {hits}")
+
+
+CHECKS: dict[str, Callable[[Stack, str], Outcome]] = {
+    "roundrobin": check_round_robin,
+    "session": check_session,
+    "prefixaware": check_prefix_aware,
+}
+
+
+def check(stack: Stack, api_key: str) -> Outcome:
+    if stack.routing not in CHECKS:
+        return Outcome(False, f"no routing check for '{stack.routing}'")
+    if len(stack.engines) < 2:
+        return Outcome(False, "routing needs at least two engines (VLLM_REPLICA_COUNT >= 2)")
+    return CHECKS[stack.routing](stack, api_key)

@@ -1,0 +1,123 @@
+"""Name drift: every setting is used, every variable read is defined, defaults agree.
+
+This is the class of bug that left kdevops' LMCache and routing settings dead:
+a Kconfig symbol nobody reads, or a template reading a name nobody defines.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import kconfiglib
+import yaml
+
+from vllm_workflow import config
+from vllm_workflow.kconfig import Tree, load_kconfig
+
+ROOT = Path(__file__).resolve().parent.parent
+PLAYBOOK_FILES = sorted((ROOT / "playbooks").rglob("*.yml")) + sorted((ROOT / "playbooks").rglob("*.j2"))
+PYTHON_FILES = sorted((ROOT / "src").rglob("*.py"))
+VAR = re.compile(r"(?<![/\w])vllm_[a-z0-9_]+\b(?!/)")
+
+#: Settings whose consumer arrives with a later issue. The test below fails
+#: when one of these becomes used, so the list only shrinks.
+PENDING: dict[str, int] = {
+    "vllm_k8s_minikube": 4,
+    "vllm_k8s_existing": 4,
+    "vllm_kubeconfig": 4,
+    "vllm_kube_context": 4,
+    "vllm_minikube_cpus": 4,
+    "vllm_minikube_memory_mb": 4,
+    "vllm_target_device_cuda": 4,
+    "vllm_target_device_rocm": 4,
+    "vllm_gpu_type": 4,
+    "vllm_request_gpu": 4,
+    "vllm_tensor_parallel_size": 4,
+    "vllm_lmcache_enabled": 4,
+    "vllm_lmcache_cpu_offload_buffer_gib": 4,
+    "vllm_grafana_port": 7,
+    "vllm_benchmark_enabled": 5,
+    "vllm_benchmark_duration": 5,
+    "vllm_benchmark_concurrent_users": 5,
+}
+
+
+def _strip_comments(text: str) -> str:
+    return "\n".join(line.split("#", 1)[0] if line.lstrip().startswith("#") else line for line in text.splitlines())
+
+
+def used_names() -> set[str]:
+    names: set[str] = set()
+    for path in PLAYBOOK_FILES + PYTHON_FILES:
+        if path.parts[-2:] == ("defaults", "main.yml"):
+            continue  # a default is a definition, not a use
+        names |= set(VAR.findall(_strip_comments(path.read_text())))
+    return names
+
+
+def kconfig_vars(tree: Tree) -> dict[str, kconfiglib.Symbol]:
+    kconf = load_kconfig(tree)
+    return {config.var_name(s.name): s for s in config.workflow_symbols(kconf)}
+
+
+def role_defaults() -> dict[str, dict]:
+    out = {}
+    for path in (ROOT / "playbooks" / "roles").glob("*/defaults/main.yml"):
+        out[path.parts[-3]] = yaml.safe_load(path.read_text()) or {}
+    return out
+
+
+def defined_in_playbooks() -> set[str]:
+    """Names a playbook defines: registered results, set_fact, vars and defaults keys."""
+    names: set[str] = set()
+    for path in PLAYBOOK_FILES:
+        text = path.read_text()
+        names |= set(re.findall(r"register:\s*(vllm_\w+)", text))
+        names |= set(re.findall(r"^\s*(vllm_\w+):", text, re.MULTILINE))
+    return names
+
+
+def test_every_setting_is_used_or_pending(tree: Tree) -> None:
+    used = used_names()
+    unused = sorted(n for n in kconfig_vars(tree) if n not in used and n not in PENDING)
+    assert unused == [], "settings nothing reads (dead like kdevops' LMCache knobs)"
+
+
+def test_pending_list_only_holds_unused_settings(tree: Tree) -> None:
+    used = used_names()
+    known = kconfig_vars(tree)
+    assert [n for n in PENDING if n not in known] == []
+    assert [n for n in PENDING if n in used] == [], "now used: remove from PENDING"
+
+
+def test_every_variable_read_is_defined(tree: Tree) -> None:
+    roles = {p.name for p in (ROOT / "playbooks" / "roles").iterdir()}
+    defined = set(kconfig_vars(tree)) | defined_in_playbooks() | roles
+    for defaults in role_defaults().values():
+        defined |= set(defaults)
+    read: dict[str, str] = {}
+    for path in PLAYBOOK_FILES:
+        for name in VAR.findall(_strip_comments(path.read_text())):
+            read.setdefault(name, str(path.relative_to(ROOT)))
+    undefined = {n: where for n, where in read.items() if n not in defined}
+    assert undefined == {}
+
+
+def kconfig_default(sym: kconfiglib.Symbol) -> config.VarValue:
+    value = config.typed_value(sym)
+    if value in ("", None) and sym.defaults:
+        text = sym.defaults[-1][0].str_value
+        return int(text) if sym.orig_type is kconfiglib.INT else text
+    return value
+
+
+def test_role_defaults_equal_kconfig_defaults(tree: Tree) -> None:
+    symbols = kconfig_vars(tree)
+    checked = 0
+    for role, defaults in role_defaults().items():
+        for name, value in defaults.items():
+            if name in symbols:
+                assert value == kconfig_default(symbols[name]), f"{role}: {name}"
+                checked += 1
+    assert checked >= 3

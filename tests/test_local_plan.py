@@ -1,0 +1,180 @@
+"""The local backend's planner: processes, supervisord config, preflight checks."""
+
+from __future__ import annotations
+
+import configparser
+import json
+import shlex
+
+import pytest
+
+from vllm_workflow.local import plan as lp
+
+SS_OUTPUT = """\
+LISTEN 0      4096       127.0.0.1:8000       0.0.0.0:*    users:(("python3",pid=4242,fd=3))
+LISTEN 0      2048       127.0.0.1:8100       0.0.0.0:*    users:(("python",pid=6059,fd=23))
+LISTEN 0      128             [::]:29000         [::]:*    users:(("nginx",pid=77,fd=6),("nginx",pid=78,fd=6))
+LISTEN 0      128        10.1.2.3:8101       0.0.0.0:*    users:(("other",pid=99,fd=6))
+"""
+
+
+def facts(**kw) -> lp.Facts:
+    base = {"home": "/home/u", "cpus": 2, "mem_available_mb": 20000, "hostname": "h1"}
+    base.update(kw)
+    return lp.Facts.from_dict(base)
+
+
+def test_routing_choice_maps_to_router_policy(vars_for) -> None:
+    assert lp.routing(vars_for("vllm-local")) == ("session", "consistent_hash")
+    assert lp.routing(vars_for("vllm-quick-test")) == ("roundrobin", "round_robin")
+    assert lp.routing(vars_for("vllm-local", "CONFIG_VLLM_ROUTER_PREFIX_AWARE=y")) == ("prefixaware", "cache_aware")
+
+
+def test_prefix_aware_engines_get_scale_out(vars_for) -> None:
+    v = vars_for("vllm-local", "CONFIG_VLLM_ROUTER_PREFIX_AWARE=y")
+    progs = lp.programs(v, facts(), lp.paths("/r"))
+    assert all("--enable-scale-out" in p.argv for p in progs if p.name.startswith("engine"))
+    v = vars_for("vllm-local")
+    assert not any("--enable-scale-out" in p.argv for p in lp.programs(v, facts(), lp.paths("/r")))
+
+
+@pytest.mark.parametrize(
+    ("cpus", "replicas", "per", "expected"),
+    [(2, 2, 1, ["0", "1"]), (2, 3, 1, ["0", "1", "0"]), (8, 2, 4, ["0-3", "4-7"]), (8, 2, 16, ["0-3", "4-7"]),
+     (4, 1, 2, ["0-1"])],
+)
+def test_core_sets_are_disjoint_while_cores_last(cpus, replicas, per, expected) -> None:
+    assert lp.core_sets(cpus, replicas, per, True) == expected
+
+
+def test_core_binding_off_leaves_vllm_default() -> None:
+    assert lp.core_sets(2, 2, 1, False) == ["", ""]
+
+
+def test_engine_command_and_environment(vars_for) -> None:
+    v = vars_for("vllm-local", 'CONFIG_VLLM_EXTRA_ENGINE_ARGS="--max-num-seqs 8"')
+    p = lp.paths("/r")
+    eng = lp.programs(v, facts(), p)[1]
+    assert eng.name == "engine-1" and eng.port == 8101
+    argv = eng.argv
+    assert argv[:3] == ["/r/venv-engine/bin/python", "-m", "vllm.entrypoints.openai.api_server"]
+    assert argv[argv.index("--model") + 1] == "/r/models/tiny-tiny"
+    assert argv[argv.index("--served-model-name") + 1] == "tiny-llama"
+    assert argv[argv.index("--block-size") + 1] == "128"
+    assert "--enforce-eager" in argv and "--enable-prefix-caching" in argv
+    assert argv[-2:] == ["--max-num-seqs", "8"]
+    assert eng.env["VLLM_TARGET_DEVICE"] == "cpu"
+    assert eng.env["VLLM_CPU_KVCACHE_SPACE"] == "1"
+    assert eng.env["VLLM_CPU_OMP_THREADS_BIND"] == "1"
+    assert eng.env["HF_HUB_OFFLINE"] == "1"
+
+
+def test_secrets_never_on_a_command_line(vars_for) -> None:
+    v = vars_for("vllm-local", 'CONFIG_VLLM_API_KEY="s3cr%t-key"')
+    result = lp.plan(v, facts())
+    conf = result["supervisord_conf"]
+    commands = [line for line in conf.splitlines() if line.startswith("command=")]
+    assert commands and not any("s3cr" in c for c in commands)
+    assert 'VLLM_API_KEY="s3cr%%t-key"' in conf  # % escaped for supervisord
+    assert result["router_settings"]["api_key"] == "s3cr%t-key"
+    assert "s3cr%t-key" not in json.dumps(result["router_settings"]["args"])
+    assert result["stack"]["api_key_required"] is True
+    assert "s3cr" not in json.dumps(result["stack"])
+
+
+def test_supervisord_conf_parses_and_names_every_program(vars_for) -> None:
+    result = lp.plan(vars_for("vllm-local"), facts())
+    parser = configparser.RawConfigParser()
+    parser.read_string(result["supervisord_conf"])
+    assert parser.get("unix_http_server", "file") == "/home/u/.local/share/vllm-workflow/state/supervisor.sock"
+    assert parser.get("unix_http_server", "chmod") == "0700"
+    programs = [s.split(":", 1)[1] for s in parser.sections() if s.startswith("program:")]
+    assert programs == ["engine-0", "engine-1", "router"] == result["programs"]
+    assert parser.get("program:router", "stopasgroup") == "true"
+    router_cmd = shlex.split(parser.get("program:router", "command"))
+    assert router_cmd[1:] == ["/home/u/.local/share/vllm-workflow/bin/router_launcher.py",
+                              "/home/u/.local/share/vllm-workflow/state/router.json"]
+
+
+def test_router_settings(vars_for) -> None:
+    s = lp.plan(vars_for("vllm-local"), facts())["router_settings"]
+    args = s["args"]
+    assert args[args.index("--policy") + 1] == "consistent_hash"
+    assert args[args.index("--port") + 1] == "8000"
+    assert args[args.index("--prometheus-port") + 1] == "29000"
+    assert args[args.index("--worker-startup-check-interval") + 1] == "1"
+    assert s["workers"] == ["http://127.0.0.1:8100", "http://127.0.0.1:8101"]
+
+
+def test_replica_count_changes_only_the_worker_list(vars_for) -> None:
+    two = lp.plan(vars_for("vllm-local"), facts())
+    three = lp.plan(vars_for("vllm-local", "CONFIG_VLLM_REPLICA_COUNT=3"), facts())
+    assert two["router_settings"]["args"] == three["router_settings"]["args"]
+    assert len(three["router_settings"]["workers"]) == 3
+
+    def section(conf: str, name: str) -> str:
+        parser = configparser.RawConfigParser()
+        parser.read_string(conf)
+        return str(dict(parser.items(f"program:{name}")))
+
+    for name in ("engine-0", "engine-1", "router"):
+        assert section(two["supervisord_conf"], name) == section(three["supervisord_conf"], name)
+
+
+def test_parse_listeners() -> None:
+    rows = lp.parse_listeners(SS_OUTPUT)
+    assert rows[0] == ("127.0.0.1", 8000, [("python3", 4242)])
+    assert rows[2] == ("::", 29000, [("nginx", 77), ("nginx", 78)])
+
+
+def test_port_in_use_names_port_and_holder(vars_for) -> None:
+    status = {"processes": [{"name": "engine-0", "pid": 6059, "state": "RUNNING"}]}
+    errors = lp.preflight(vars_for("vllm-local"), facts(listeners=SS_OUTPUT, supervisor_status=status),
+                          ["engine-0", "engine-1"])
+    assert len(errors) == 2, errors
+    assert "port 8000 (router)" in errors[0] and "python3 (pid 4242)" in errors[0]
+    assert errors[0].startswith("CONFIG_VLLM_API_PORT")
+    assert "port 29000" in errors[1] and "nginx (pid 77)" in errors[1]
+    # 8100 is held by our own engine-0, 8101 only on another address: no complaint.
+
+
+def test_not_enough_memory_says_how_much_is_missing(vars_for) -> None:
+    v = vars_for("vllm-local")
+    msg = lp.memory_problem(v, facts(mem_available_mb=3000), ["engine-0", "engine-1"])
+    assert msg is not None
+    assert "2 more engine(s) need about 5120 MiB" in msg and "2120 MiB short" in msg
+    running = facts(mem_available_mb=3000, supervisor_status={"processes": [
+        {"name": "engine-0", "pid": 1, "state": "RUNNING"}]})
+    assert lp.memory_problem(v, running, ["engine-0", "engine-1"]) is None
+
+
+def test_missing_model_path_and_unsupported_choices(vars_for) -> None:
+    v = vars_for("vllm-local", "CONFIG_VLLM_MODEL_SOURCE_PATH=y", 'CONFIG_VLLM_MODEL_PATH="/nope/model"')
+    errors = lp.preflight(v, facts(model_path_exists=False), [])
+    assert any(e.startswith("CONFIG_VLLM_MODEL_PATH: /nope/model does not exist") for e in errors)
+    v = dict(vars_for("vllm-local"), vllm_target_device_cpu=False, vllm_target_device_cuda=True)
+    assert any("CPU only" in e for e in lp.preflight(v, facts(), []))
+    v = dict(vars_for("vllm-local"), vllm_router_kv_aware=True)
+    assert any(e.startswith("CONFIG_VLLM_ROUTER_KV_AWARE") for e in lp.preflight(v, facts(), []))
+
+
+def test_runtime_dir_expands_home(vars_for) -> None:
+    assert lp.runtime_root(vars_for("vllm-local"), "/home/u") == "/home/u/.local/share/vllm-workflow"
+    v = vars_for("vllm-local", 'CONFIG_VLLM_LOCAL_RUNTIME_DIR="/srv/vw/"')
+    assert lp.runtime_root(v, "/home/u") == "/srv/vw"
+
+
+def test_stack_description(vars_for) -> None:
+    stack = lp.plan(vars_for("vllm-local"), facts())["stack"]
+    assert stack["backend"] == "local" and stack["model"] == "tiny-llama"
+    assert stack["api_url"] == "http://127.0.0.1:8000"
+    assert [e["url"] for e in stack["engines"]] == ["http://127.0.0.1:8100", "http://127.0.0.1:8101"]
+    assert stack["router"]["metrics_url"] == "http://127.0.0.1:29000/metrics"
+    assert stack["session_header"] == "x-user-id"
+
+
+def test_without_router_one_engine_serves_the_api_port(vars_for) -> None:
+    v = vars_for("vllm-quick-test", "# CONFIG_VLLM_ROUTER_ENABLED is not set")
+    result = lp.plan(v, facts())
+    assert result["programs"] == ["engine-0"] and result["router_settings"] is None
+    assert result["stack"]["engines"][0]["url"] == "http://127.0.0.1:8000"
