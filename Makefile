@@ -57,7 +57,7 @@ test: $(VENV_STAMP) ## Run lint and the unit tests (no services started)
 
 lint: $(VENV_STAMP) ## yamllint, ansible-lint --offline and playbook syntax checks
 	@cd $(TOPDIR) && $(VENV)/bin/yamllint -s .
-	@cd $(TOPDIR) && $(VENV)/bin/ansible-lint --offline -q playbooks/
+	@cd $(TOPDIR) && PATH=$(VENV)/bin:$$PATH ansible-lint --offline -q playbooks/
 	@cd $(TOPDIR) && for p in playbooks/*.yml; do \
 		$(VENV)/bin/ansible-playbook -i localhost, --syntax-check "$$p" >/dev/null || exit 1; done
 

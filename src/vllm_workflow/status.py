@@ -16,12 +16,17 @@ from .stack import Stack
 HEALTHY, DEGRADED, DOWN, NOT_DEPLOYED = 0, 1, 2, 3
 
 
-def http_ok(url: str, api_key: str = "", timeout: float = 3.0) -> bool:
+def http_status(url: str, api_key: str = "", timeout: float = 3.0) -> int | None:
+    """HTTP status of a GET, or None when nothing answers."""
     try:
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        return requests.get(url, timeout=timeout, headers=headers).status_code == 200
+        return requests.get(url, timeout=timeout, headers=headers).status_code
     except requests.RequestException:
-        return False
+        return None
+
+
+def http_ok(url: str, api_key: str = "", timeout: float = 3.0) -> bool:
+    return http_status(url, api_key, timeout) == 200
 
 
 def process_info(stack: Stack) -> dict[str, Any] | None:
@@ -42,6 +47,7 @@ class Health:
     engines: dict[str, bool]
     router: bool | None
     processes: dict[str, Any] | None
+    router_answers: bool = True
 
     @property
     def engines_up(self) -> int:
@@ -50,9 +56,9 @@ class Health:
     def verdict(self) -> int:
         if self.processes is not None and not self.processes.get("daemon"):
             return DOWN
-        if self.engines_up == 0 or self.router is False:
+        if self.engines_up == 0 or not self.router_answers:
             return DOWN
-        if self.engines_up < len(self.engines):
+        if self.engines_up < len(self.engines) or self.router is False:
             return DEGRADED
         if self.processes and any(p["state"] != "RUNNING" for p in self.processes["processes"]):
             return DEGRADED
@@ -61,8 +67,9 @@ class Health:
 
 def health(stack: Stack, api_key: str) -> Health:
     engines = {e.name: http_ok(f"{e.url}/health", api_key) for e in stack.engines}
-    router = http_ok(f"{stack.router.url}/health", api_key) if stack.router else None
-    return Health(engines, router, process_info(stack))
+    code = http_status(f"{stack.router.url}/health", api_key) if stack.router else None
+    router = code == 200 if stack.router else None
+    return Health(engines, router, process_info(stack), router_answers=not stack.router or code is not None)
 
 
 def _uptime(seconds: int) -> str:

