@@ -23,7 +23,7 @@ from pathlib import Path
 ANSIBLE_WHEEL = "ansible==12.3.0"
 ANSIBLE_WHEEL_FILE = "ansible-12.3.0-py3-none-any.whl"
 ANSIBLE_WHEEL_SHA256 = "cd156f82fa87f7a899212b0efa9f7ca3a24d609212de9f78428a572eb01e5414"
-COLLECTIONS = {"kubernetes.core": "6.2.0"}
+COLLECTIONS = {"kubernetes.core": "6.2.0", "ansible.posix": "2.1.0"}
 
 
 def installed_version(dest: Path, fqcn: str) -> str | None:

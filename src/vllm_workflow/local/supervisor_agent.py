@@ -19,10 +19,11 @@ Commands:
 
 Leftovers: vLLM's API server spawns EngineCore (and a resource tracker) as
 children. When the API server is killed hard, they are orphaned, keep their
-memory and never exit. Every supervised program carries the environment
-marker VLLM_WORKFLOW_PROGRAM=<runtime dir>#<name>, inherited by its children;
-a marked process that does not descend from the program's current pid is a
-leftover.
+memory and never exit. Every supervised program runs in its own working
+directory <runtime dir>/run/<name>, which its children inherit (an environment
+marker would not do: vLLM's setproctitle overwrites the environ block that
+/proc shows). A process working there that does not descend from the
+program's current pid is a leftover.
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ def daemon_running(conf: str) -> bool:
 
 
 def ensure_daemon(conf: str) -> dict[str, Any]:
+    prepare_dirs(conf)
     if daemon_running(conf):
         return {"changed": False}
     supervisord = os.path.join(os.path.dirname(sys.executable), "supervisord")
@@ -84,6 +86,7 @@ def ensure_daemon(conf: str) -> dict[str, Any]:
 
 
 def apply(conf: str) -> dict[str, Any]:
+    prepare_dirs(conf)
     rpc = server(conf)
     added, changed, removed = rpc.supervisor.reloadConfig()[0]
     for name in removed + changed:
@@ -234,20 +237,23 @@ def shutdown(conf: str, timeout: float = 120.0) -> dict[str, Any]:
     raise SystemExit(f"supervisord (pid {pid}) did not exit within {timeout:.0f} s")
 
 
-MARKER = "VLLM_WORKFLOW_PROGRAM"
-
-
-def marker_of(pid: int) -> str | None:
+def program_of(pid: int, root: str) -> str | None:
+    """The program whose run directory ``pid`` works in, if any."""
     try:
-        with open(f"/proc/{pid}/environ", "rb") as fh:
-            env = fh.read().split(b"\0")
+        cwd = os.readlink(f"/proc/{pid}/cwd")
     except OSError:
         return None
-    prefix = MARKER.encode() + b"="
-    for item in env:
-        if item.startswith(prefix):
-            return item[len(prefix):].decode(errors="replace")
-    return None
+    run = os.path.join(root, "run") + os.sep
+    return cwd[len(run):].split(os.sep)[0] if cwd.startswith(run) else None
+
+
+def prepare_dirs(conf: str) -> None:
+    """Create every program's working directory (supervisord does not)."""
+    parser = configparser.RawConfigParser()
+    parser.read(conf)
+    for section in parser.sections():
+        if parser.has_option(section, "directory"):
+            os.makedirs(parser.get(section, "directory"), mode=0o700, exist_ok=True)
 
 
 def parent_of(pid: int) -> int:
@@ -267,17 +273,14 @@ def descends_from(pid: int, ancestor: int) -> bool:
 
 
 def reap(root: str, keep: dict[str, int], only: str | None = None) -> list[int]:
-    """Kill marked processes of ``root`` that do not descend from their program's live pid."""
+    """Kill processes in ``root``'s run directories that do not descend from their program's live pid."""
     killed = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) == os.getpid():
             continue
         pid = int(entry)
-        mark = marker_of(pid)
-        if not mark or "#" not in mark:
-            continue
-        mark_root, name = mark.rsplit("#", 1)
-        if mark_root != root or (only and name != only):
+        name = program_of(pid, root)
+        if not name or (only and name != only):
             continue
         live = keep.get(name, 0)
         if live and descends_from(pid, live):
