@@ -95,6 +95,7 @@ def paths(root: str) -> dict[str, str]:
         "supervisord_pid": f"{root}/state/supervisord.pid",
         "router_settings": f"{root}/state/router.json",
         "agent": f"{root}/bin/supervisor_agent.py",
+        "run": f"{root}/run",
         "router_launcher": f"{root}/bin/router_launcher.py",
         "model_builder": f"{root}/bin/tiny_model.py",
     }
@@ -165,6 +166,8 @@ def engine_argv(v: Mapping[str, Any], p: Mapping[str, str], port: int, policy: s
 def engine_env(v: Mapping[str, Any], cores: str) -> dict[str, str]:
     env = {
         "VLLM_TARGET_DEVICE": "cpu",
+        # With the uni executor, keep the engine core from spawning a worker process as well.
+        **({"VLLM_ENABLE_V1_MULTIPROCESSING": "0"} if v.get("vllm_local_uni_executor") else {}),
         "VLLM_CPU_KVCACHE_SPACE": str(v["vllm_local_kvcache_gib"]),
         "VLLM_NO_USAGE_STATS": "1",
         "DO_NOT_TRACK": "1",

@@ -5,7 +5,10 @@ imports only supervisor and the standard library. Every command prints one
 JSON object with a "changed" flag, so Ansible tasks report changes honestly.
 
 Commands:
-  ensure-daemon CONF          start supervisord for CONF unless it runs
+  markers VENV...             what each runtime virtualenv records as installed
+                              (standard library only: runs before any venv exists)
+  ensure-daemon CONF          create the directories CONF names, start supervisord
+                              for CONF unless it runs
   apply CONF                  reread CONF; add, update and remove programs like
                               `supervisorctl update`; start any that are down
   restart CONF NAME           restart one program
@@ -56,7 +59,7 @@ def socket_path(conf: str) -> str:
     return conf_value(conf, "unix_http_server", "file")
 
 
-def server(conf: str) -> Any:
+def server(conf: str) -> Any:  # the supervisor package is only needed from here on
     from supervisor.xmlrpc import SupervisorTransport
 
     transport = SupervisorTransport(None, None, "unix://" + socket_path(conf))
@@ -248,12 +251,30 @@ def program_of(pid: int, root: str) -> str | None:
 
 
 def prepare_dirs(conf: str) -> None:
-    """Create every program's working directory (supervisord does not)."""
+    """Create the directories CONF names: logs, state, and each program's working directory."""
     parser = configparser.RawConfigParser()
     parser.read(conf)
+    wanted = []
     for section in parser.sections():
-        if parser.has_option(section, "directory"):
-            os.makedirs(parser.get(section, "directory"), mode=0o700, exist_ok=True)
+        for key in ("directory", "childlogdir"):
+            if parser.has_option(section, key):
+                wanted.append(parser.get(section, key))
+        for key in ("logfile", "pidfile", "file", "stdout_logfile", "stderr_logfile"):
+            if parser.has_option(section, key):
+                wanted.append(os.path.dirname(parser.get(section, key)))
+    for path in wanted:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+
+
+def markers(venvs: list[str]) -> dict[str, Any]:
+    out = {}
+    for venv in venvs:
+        try:
+            with open(os.path.join(venv, ".vllm-workflow-installed"), encoding="utf-8") as fh:
+                out[venv] = fh.read().strip()
+        except OSError:
+            out[venv] = ""
+    return {"changed": False, "markers": out}
 
 
 def parent_of(pid: int) -> int:
@@ -326,7 +347,9 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     command, conf = argv[1], argv[2]
-    if command == "ensure-daemon":
+    if command == "markers":
+        result = markers(argv[2:])
+    elif command == "ensure-daemon":
         result = ensure_daemon(conf)
     elif command == "apply":
         result = apply(conf)
