@@ -197,6 +197,23 @@ def test_make_vllm_deploys_and_quick_test_passes(project: Project) -> None:
     assert quick.stdout.count("✅") == 15 and "❌" not in quick.stdout
 
 
+def test_tiny_model_build_is_deterministic(tmp_path: Path) -> None:
+    """Run after deploy: the engine virtualenv exists. Same preset, same bytes."""
+    python = RUNTIME / "venv-engine" / "bin" / "python"
+    builder = ROOT / "src/vllm_workflow/local/target/tiny_model.py"
+    digests = []
+    for name in ("a", "b"):
+        out = subprocess.run([str(python), str(builder), "--preset", "tiny", "--output", str(tmp_path / name)],
+                             capture_output=True, text=True, check=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+        manifest = json.loads(out.stdout.strip().splitlines()[-1])
+        assert manifest["changed"] is True and 300_000 <= manifest["parameters"] <= 500_000
+        digests.append(manifest["sha256"])
+    assert digests[0] == digests[1]
+    again = subprocess.run([str(python), str(builder), "--preset", "tiny", "--output", str(tmp_path / "a")],
+                           capture_output=True, text=True, check=True)
+    assert json.loads(again.stdout.strip().splitlines()[-1])["changed"] is False
+    assert {p.name for p in (tmp_path / "a").iterdir()} >= {"config.json", "model.safetensors", "tokenizer.json"}
+
 def test_session_routing_keeps_each_session_on_one_engine(project: Project) -> None:
     out = project.make("vllm-routing-check")
     assert "session routing holds" in out.stdout
@@ -226,7 +243,7 @@ def test_killed_engine_is_avoided_reported_and_restored(project: Project) -> Non
     status = project.make("vllm-status-simplified", check=False)
     assert "Error 1" in status.stderr and "🟡 degraded" in status.stdout and "engines healthy 1/2" in status.stdout
     quick = project.make("vllm-quick-test", check=False)
-    assert quick.returncode == 1 and "engine-1" in quick.stdout and "❌" in quick.stdout
+    assert "Error 1" in quick.stderr and "❌ engine-1" in quick.stdout
     project.make("vllm-deploy")
     assert project.make("vllm-quick-test").returncode == 0
     time.sleep(1)
@@ -276,4 +293,6 @@ def test_teardown_leaves_no_process_and_no_port(project: Project) -> None:
     assert (logs / "engine-0.log").exists() and (logs / "router.log").exists()
     # a socket is truly free again
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # recent connections linger in TIME_WAIT
         s.bind(("127.0.0.1", API_PORT))
+

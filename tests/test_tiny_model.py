@@ -1,0 +1,47 @@
+"""The built-in model's presets (the build itself runs in the integration test)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+spec = importlib.util.spec_from_file_location("tiny_model", ROOT / "src/vllm_workflow/local/target/tiny_model.py")
+assert spec and spec.loader
+tiny_model = importlib.util.module_from_spec(spec)
+sys.modules["tiny_model"] = tiny_model  # dataclasses look their module up
+spec.loader.exec_module(tiny_model)
+
+
+def test_preset_sizes_match_their_promise() -> None:
+    assert 300_000 <= tiny_model.parameter_count(tiny_model.PRESETS["tiny"]) <= 500_000
+    small = tiny_model.PRESETS["small"]
+    assert (small.hidden_size, small.num_hidden_layers, small.num_attention_heads) == (512, 8, 8)
+    assert 19_000_000 <= tiny_model.parameter_count(small) <= 24_000_000
+
+
+def test_head_dim_is_supported_by_the_cpu_backend() -> None:
+    for preset in tiny_model.PRESETS.values():
+        assert preset.hidden_size // preset.num_attention_heads in (32, 64, 80, 96, 112, 128, 256)
+
+
+def test_corpus_is_deterministic_and_large_enough() -> None:
+    assert tiny_model.corpus() == tiny_model.corpus()
+    assert len(" ".join(tiny_model.corpus())) > 100_000
+
+
+def test_chat_template_renders_roles() -> None:
+    import jinja2
+
+    text = jinja2.Template(tiny_model.CHAT_TEMPLATE).render(
+        bos_token="<|bos|>", messages=[{"role": "user", "content": "hi"}], add_generation_prompt=True)
+    assert text == "<|bos|><|user|>hi<|end|><|assistant|>"
+
+
+def test_is_current_requires_matching_manifest(tmp_path: Path) -> None:
+    assert not tiny_model.is_current(str(tmp_path), "tiny", 4096)
+    (tmp_path / "vllm-workflow-model.json").write_text(
+        '{"generator_version": %d, "preset": "tiny", "max_position": 4096, "seed": 0}' % tiny_model.GENERATOR_VERSION)
+    assert tiny_model.is_current(str(tmp_path), "tiny", 4096)
+    assert not tiny_model.is_current(str(tmp_path), "small", 4096)
