@@ -235,7 +235,12 @@ def test_status_reports_healthy(project: Project) -> None:
 def test_killed_engine_is_avoided_reported_and_restored(project: Project) -> None:
     pids = project.pids()
     os.kill(pids["engine-1"], signal.SIGKILL)
-    time.sleep(5)  # the router health-checks every 2 s
+    killed_at = time.monotonic()
+    dead = f'vllm_router_worker_health{{worker="http://127.0.0.1:{ENGINE_BASE + 1}"}} 0'
+    while dead not in requests.get(f"http://127.0.0.1:{ROUTER_METRICS}/metrics", timeout=5).text:
+        assert time.monotonic() - killed_at < 30, "the router never marked the killed engine unhealthy"
+        time.sleep(0.2)
+    print(f"router marked engine-1 unhealthy {time.monotonic() - killed_at:.1f} s after the kill")
     body = {"model": "tiny-llama", "prompt": "still there?", "max_tokens": 2}
     codes = [requests.post(f"http://127.0.0.1:{API_PORT}/v1/completions", json=body, timeout=60).status_code
              for _ in range(6)]
