@@ -59,7 +59,7 @@ lint: $(VENV_STAMP) ## yamllint, ansible-lint --offline and playbook syntax chec
 	@cd $(TOPDIR) && $(VENV)/bin/yamllint -s .
 	@cd $(TOPDIR) && PATH=$(VENV)/bin:$$PATH ansible-lint --offline -q playbooks/
 	@cd $(TOPDIR) && for p in playbooks/*.yml; do \
-		$(VENV)/bin/ansible-playbook -i localhost, --syntax-check "$$p" >/dev/null || exit 1; done
+		$(VENV)/bin/ansible-playbook -i tests/data/syntax-inventory --syntax-check "$$p" >/dev/null || exit 1; done
 
 test-integration: $(VENV_STAMP) ## Run the real local stack end to end (installs vLLM CPU; minutes)
 	@cd $(TOPDIR) && $(VENV)/bin/python -m pytest -q -m integration -p no:cacheprovider tests/integration

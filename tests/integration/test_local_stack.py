@@ -60,9 +60,10 @@ class Project:
 
     def use(self, name: str, *lines: str, drop: tuple[str, ...] = ()) -> None:
         """Write defconfigs/<name>: vllm-local less ``drop``, the test's settings and ``lines``."""
-        base = [line for line in (ROOT / "defconfigs" / "vllm-local").read_text().splitlines()
-                if line and line.split("=")[0] not in drop]
-        (self.path / "defconfigs" / name).write_text("\n".join([*base, *BASE_SETTINGS, *lines]) + "\n")
+        overridden = {line.split("=")[0] for line in lines} | set(drop)
+        base = [line for line in (ROOT / "defconfigs" / "vllm-local").read_text().splitlines() + BASE_SETTINGS
+                if line and line.split("=")[0] not in overridden]
+        (self.path / "defconfigs" / name).write_text("\n".join([*base, *lines]) + "\n")
         self.make(f"defconfig-{name}")
 
     def status(self) -> dict:
@@ -301,3 +302,16 @@ def test_teardown_leaves_no_process_and_no_port(project: Project) -> None:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # recent connections linger in TIME_WAIT
         s.bind(("127.0.0.1", API_PORT))
 
+
+
+def test_cleanup_removes_runtimes_and_model_but_keeps_logs(project: Project, tmp_path: Path) -> None:
+    """On a runtime directory of its own (the real one keeps its vLLM install for the next run)."""
+    runtime = tmp_path / "runtime"
+    for rel in ("venv-engine/bin", "venv-router/bin", "venv-supervisor/bin", "models/tiny-tiny", "bin",
+                "state", "run/engine-0", "logs"):
+        (runtime / rel).mkdir(parents=True)
+    (runtime / "logs" / "engine-0.log").write_text("kept\n")
+    project.use("it-cleanup", f'CONFIG_VLLM_LOCAL_RUNTIME_DIR="{runtime}"')
+    project.make("vllm-cleanup")
+    assert sorted(p.name for p in runtime.iterdir()) == ["logs"]
+    assert (runtime / "logs" / "engine-0.log").read_text() == "kept\n"
