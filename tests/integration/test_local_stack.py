@@ -45,11 +45,12 @@ BASE_SETTINGS = [
 class Project:
     path: Path
 
-    def make(self, *targets: str, check: bool = True, timeout: float = 1800) -> subprocess.CompletedProcess:
+    def make(self, *targets: str, check: bool = True, timeout: float = 1800,
+             env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         start = time.monotonic()
         out = subprocess.run(
             ["make", "--no-print-directory", "-C", str(self.path), f"VENV={VENV}", *targets],
-            capture_output=True, text=True, timeout=timeout, check=False,
+            capture_output=True, text=True, timeout=timeout, check=False, env={**os.environ, **(env or {})},
         )
         text = out.stdout + out.stderr
         print(f"\n$ make {' '.join(targets)}  ->  rc={out.returncode} in {time.monotonic() - start:.0f} s")
@@ -280,12 +281,28 @@ def test_round_robin_alternates(project: Project) -> None:
     assert "roundrobin routing holds" in out.stdout
 
 
-def test_prefix_aware_returns_prefixes_to_their_cache(project: Project) -> None:
+def test_prefix_aware_with_an_api_key_from_the_environment(project: Project) -> None:
+    """The engines restart here anyway (--enable-scale-out), so this is where the API key is tested."""
+    key = {"VLLM_API_KEY": "it-secret-4f1c9e"}
     project.use("it-local", "CONFIG_VLLM_ROUTER_PREFIX_AWARE=y",
                 drop=("CONFIG_VLLM_ROUTER_SESSION_AFFINITY",))
-    project.make("vllm-deploy")
-    out = project.make("vllm-routing-check")
+    deploy = project.make("vllm-deploy", env=key)
+    out = project.make("vllm-routing-check", env=key)
     assert "prefixaware routing holds" in out.stdout
+    quick = project.make("vllm-quick-test", env=key)
+    assert "15 passed, 0 failed" in quick.stdout
+    body = {"model": "tiny-llama", "prompt": "no key", "max_tokens": 2}
+    for port in (API_PORT, ENGINE_BASE):
+        assert requests.post(f"http://127.0.0.1:{port}/v1/completions", json=body, timeout=30).status_code == 401
+    secret = key["VLLM_API_KEY"]
+    assert secret not in deploy.stdout + deploy.stderr + quick.stdout + out.stdout
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout
+    assert secret not in ps
+    for path in (RUNTIME / "state" / "supervisord.conf", RUNTIME / "state" / "router.json",
+                 project.path / ".secrets.yaml"):
+        assert path.stat().st_mode & 0o077 == 0, path
+    for log in (RUNTIME / "logs").glob("*.log"):
+        assert secret not in log.read_text(errors="replace"), log
 
 
 def test_teardown_leaves_no_process_and_no_port(project: Project) -> None:
