@@ -9,7 +9,6 @@ import pytest
 from vllm_workflow.kconfig import Tree
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
 
 
 @pytest.fixture(scope="session")

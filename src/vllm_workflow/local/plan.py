@@ -101,12 +101,13 @@ def paths(root: str) -> dict[str, str]:
     }
 
 
+#: Kconfig size choice of the built-in model -> tiny_model.py preset.
+TINY_PRESETS = {"vllm_tiny_model_preset_tiny": "tiny", "vllm_tiny_model_preset_small": "small"}
+
+
 def tiny_preset(v: Mapping[str, Any]) -> str:
-    """The built-in model's size preset (Kconfig choice)."""
-    if v.get("vllm_tiny_model_preset_small"):
-        return "small"
-    assert v.get("vllm_tiny_model_preset_tiny") or not v.get("vllm_model_source_tiny"), "no preset chosen"
-    return "tiny"
+    """The built-in model's size preset (Kconfig choice; tiny when none applies)."""
+    return next((preset for key, preset in TINY_PRESETS.items() if v.get(key)), "tiny")
 
 
 def model_location(v: Mapping[str, Any], p: Mapping[str, str]) -> str:
@@ -268,7 +269,7 @@ def supervisord_conf(progs: Sequence[Program], p: Mapping[str, str]) -> str:
         lines += ["", f"[program:{prog.name}]", "command=" + _ini_escape(shlex.join(prog.argv))]
         if prog.env:
             lines.append("environment=" + ",".join(f'{k}="{_ini_escape(v)}"' for k, v in sorted(prog.env.items())))
-        lines.append(f"directory={p['root']}/run/{prog.name}")
+        lines.append(f"directory={p['run']}/{prog.name}")
         lines += [
             f"priority={prog.priority}",
             "autostart=true",
@@ -457,6 +458,5 @@ def plan(v: Mapping[str, Any], facts: Facts) -> dict[str, Any]:
         "programs": [prog.name for prog in progs],
         "supervisord_conf": supervisord_conf(progs, p),
         "router_settings": router_settings(v, workers, policy) if v.get("vllm_router_enabled") else None,
-        "memory": {"per_engine_mb": engine_memory_mb(v), "available_mb": facts.mem_available_mb},
         "stack": stack_description(v, facts, p),
     }

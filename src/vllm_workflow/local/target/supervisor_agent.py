@@ -44,7 +44,6 @@ import urllib.request
 import xmlrpc.client
 from typing import Any
 
-RUNNING_STATES = {"RUNNING", "STARTING"}
 #: States in which supervisord will not start the program again by itself.
 DOWN_STATES = {"STOPPED", "EXITED", "FATAL"}
 
