@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-spec = importlib.util.spec_from_file_location("tiny_model", ROOT / "src/vllm_workflow/local/target/tiny_model.py")
-assert spec and spec.loader
-tiny_model = importlib.util.module_from_spec(spec)
-sys.modules["tiny_model"] = tiny_model  # dataclasses look their module up
-spec.loader.exec_module(tiny_model)
+from tests.helpers import load_target
+
+tiny_model = load_target("tiny_model")
 
 
 def test_preset_sizes_match_their_promise() -> None:

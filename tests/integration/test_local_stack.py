@@ -27,6 +27,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.helpers import load_target
+
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -98,37 +100,12 @@ def our_processes() -> list[int]:
     return found
 
 
+agent = load_target("supervisor_agent")
+
+
 def leftovers() -> list[int]:
     """Processes working in the runtime's program directories (engines' children included)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cwd = os.readlink(entry / "cwd")
-            except OSError:
-                continue
-            if cwd.startswith(f"{RUNTIME}/run/"):
-                found.append(int(entry.name))
-    return found
-
-
-def descendants(roots: set[int]) -> set[int]:
-    parents = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-    found = set(roots)
-    changed = True
-    while changed:
-        changed = False
-        for pid, ppid in parents.items():
-            if ppid in found and pid not in found:
-                found.add(pid)
-                changed = True
-    return found
+    return [int(e) for e in os.listdir("/proc") if e.isdigit() and agent.program_of(int(e), str(RUNTIME))]
 
 
 def listening_ports() -> set[int]:
@@ -254,7 +231,8 @@ def test_killed_engine_is_avoided_reported_and_restored(project: Project) -> Non
     project.make("vllm-deploy")
     assert project.make("vllm-quick-test").returncode == 0
     time.sleep(1)
-    orphans = [pid for pid in leftovers() if pid not in descendants(set(project.pids().values()))]
+    live = set(project.pids().values())
+    orphans = [pid for pid in leftovers() if not any(agent.descends_from(pid, p) for p in live)]
     assert orphans == [], "children of the killed engine were left running"
     after = project.pids()
     assert after["engine-0"] == pids["engine-0"] and after["router"] == pids["router"]
