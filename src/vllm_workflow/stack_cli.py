@@ -98,17 +98,16 @@ def cmd_quick_test(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from . import status
+    from .stack import load_stacks
 
     state = _state_dir(args)
-    stacks = require_stacks(state) if args.detailed else None
-    if stacks is None:
-        from .stack import load_stacks
-
-        stacks = load_stacks(state)
-        if not stacks:
-            print("💤 nothing is deployed.")
-            print("👉 next: make bringup && make vllm-deploy (or make vllm for deploy + checks)")
-            return status.NOT_DEPLOYED
+    stacks = load_stacks(state)
+    if not stacks:
+        if args.detailed:
+            require_stacks(state)  # raises: nothing is deployed, and what to run
+        print("💤 nothing is deployed.")
+        print("👉 next: make bringup && make vllm-deploy (or make vllm for deploy + checks)")
+        return status.NOT_DEPLOYED
     worst = status.HEALTHY
     key = api_key(args)
     for stack in stacks:
