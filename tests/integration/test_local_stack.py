@@ -62,7 +62,8 @@ class Project:
         return out
 
     def use(self, name: str, *lines: str, drop: tuple[str, ...] = ()) -> None:
-        """Write defconfigs/<name>: vllm-local less ``drop``, the test's settings and ``lines``."""
+        """Write defconfigs/<name>: vllm-local and the test's settings, overridden by ``lines``;
+        ``drop`` names the other members of a choice that ``lines`` selects."""
         overridden = {line.split("=")[0] for line in lines} | set(drop)
         base = [line for line in (ROOT / "defconfigs" / "vllm-local").read_text().splitlines() + BASE_SETTINGS
                 if line and line.split("=")[0] not in overridden]
@@ -240,7 +241,7 @@ def test_killed_engine_is_avoided_reported_and_restored(project: Project) -> Non
 
 def test_third_engine_starts_without_touching_the_others(project: Project) -> None:
     before = project.pids()
-    project.use("it-local", "CONFIG_VLLM_REPLICA_COUNT=3", drop=("CONFIG_VLLM_REPLICA_COUNT",))
+    project.use("it-local", "CONFIG_VLLM_REPLICA_COUNT=3")
     project.make("vllm-deploy")
     after = project.pids()
     assert {k: after[k] for k in before} == before
@@ -253,7 +254,7 @@ def test_third_engine_starts_without_touching_the_others(project: Project) -> No
 
 def test_round_robin_alternates(project: Project) -> None:
     project.use("it-local", "CONFIG_VLLM_REPLICA_COUNT=3", "CONFIG_VLLM_ROUTER_ROUND_ROBIN=y",
-                drop=("CONFIG_VLLM_REPLICA_COUNT", "CONFIG_VLLM_ROUTER_SESSION_AFFINITY"))
+                drop=("CONFIG_VLLM_ROUTER_SESSION_AFFINITY",))
     project.make("vllm-deploy")
     out = project.make("vllm-routing-check")
     assert "roundrobin routing holds" in out.stdout
