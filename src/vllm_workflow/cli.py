@@ -111,6 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     from . import stack_cli
 
     stack_cli.register(add)
+    from .benchmark import cli as benchmark_cli
+
+    benchmark_cli.register(add)
     return parser
 
 

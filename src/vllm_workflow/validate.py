@@ -6,6 +6,8 @@ extra_vars.yaml, so a bad value never reaches a host.
 
 from __future__ import annotations
 
+from .errors import WorkflowError
+
 import ipaddress
 import re
 from collections.abc import Mapping
@@ -108,7 +110,24 @@ def check(v: Mapping[str, Any]) -> list[str]:
         problems += _check_local(v)
     if v.get("vllm_deploy_kubernetes"):
         problems += _check_kubernetes(v)
+    problems += _check_benchmark(v)
     return problems
+
+
+def _check_benchmark(v: Mapping[str, Any]) -> list[str]:
+    """Workload settings Kconfig cannot type (decimals, lists, lengths against the context)."""
+    from .benchmark.bundle import check_label
+    from .benchmark.workloads import check_fits, from_vars
+
+    try:
+        w = from_vars(v)
+        if v.get("vllm_max_model_len"):
+            check_fits(w, int(v["vllm_max_model_len"]))
+        if v.get("vllm_benchmark_label"):
+            check_label(str(v["vllm_benchmark_label"]))
+    except WorkflowError as exc:
+        return [str(exc)]
+    return []
 
 
 def _check_local(v: Mapping[str, Any]) -> list[str]:

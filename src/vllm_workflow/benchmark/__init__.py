@@ -1,0 +1,1 @@
+"""Benchmark: workloads, streaming load generator, statistics, results bundles, reports."""

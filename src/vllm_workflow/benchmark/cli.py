@@ -1,0 +1,220 @@
+"""`vllm-workflow benchmark` and `vllm-workflow results`: run a workload, keep a bundle, render it."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import requests
+import yaml
+
+from ..config import load_vars
+from ..errors import WorkflowError
+from ..stack import DEFAULT_STATE_DIR, Stack, require_stacks
+from . import bundle, report
+from .client import Target
+from .runner import HttpTokenizer, Runner, preflight
+from .stats import Slo
+from .summary import compose, one_line
+from .workloads import WORKLOADS, check_fits, from_vars
+
+EXIT_OK, EXIT_ALL_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+
+
+def _root(args: argparse.Namespace) -> Path:
+    return Path(args.root).resolve()
+
+
+def _results_dir(args: argparse.Namespace) -> Path:
+    return Path(args.results_dir) if args.results_dir else _root(args) / bundle.DEFAULT_RESULTS_DIR
+
+
+def parse_sets(items: list[str]) -> dict[str, Any]:
+    """``--set vllm_benchmark_duration=10`` overrides, values parsed as YAML scalars."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.startswith("vllm_benchmark_"):
+            raise WorkflowError(f"--set {item!r}: use --set vllm_benchmark_<setting>=<value>, "
+                                "e.g. --set vllm_benchmark_duration=10.")
+        out[key] = yaml.safe_load(value) if value else ""
+    return out
+
+
+def _secrets(root: Path) -> dict[str, str]:
+    """Secrets from the 0600 file written by `make` (or the environment for the API key)."""
+    from ..stack_cli import api_key
+
+    try:
+        data = yaml.safe_load((root / ".secrets.yaml").read_text()) or {}
+    except OSError:
+        data = {}
+    return {"vllm_hf_token": str(data.get("vllm_hf_token") or ""),
+            "vllm_api_key": api_key(argparse.Namespace(root=str(root)))}
+
+
+def select_workload(v: dict[str, Any], name: str | None) -> dict[str, Any]:
+    """Settings with the workload choice replaced by ``name`` (when given)."""
+    if not name:
+        return v
+    keys = {w: "vllm_benchmark_workload_" + w.replace("-", "_") for w in WORKLOADS}
+    return v | {k: w == name for w, k in keys.items()}
+
+
+def _engine_version(stack: Stack, key: str) -> str | None:
+    for e in stack.engines:
+        try:
+            r = requests.get(e.url + "/version", timeout=3,
+                             headers={"authorization": f"Bearer {key}"} if key else {})
+            if r.ok:
+                return str(r.json().get("version"))
+        except (requests.RequestException, ValueError):
+            continue
+    return None
+
+
+def _target_info(stack: Stack) -> dict[str, Any]:
+    return {"backend": stack.backend, "host": stack.host, "model": stack.model, "routing": stack.routing,
+            "router_policy": stack.router_policy, "session_header": stack.session_header,
+            "api_url": stack.api_url, "engines": [e.name for e in stack.engines]}
+
+
+def _copy_config(root: Path, dest: Path, v: dict[str, Any], stack: Stack, secrets: list[str]) -> None:
+    dest.mkdir()
+    dot = root / ".config"
+    if dot.is_file():
+        (dest / ".config").write_text(bundle.redact_config(dot.read_text()))
+    (dest / "extra_vars.yaml").write_text(yaml.safe_dump(bundle.redact_mapping(v, secrets), sort_keys=True))
+    bundle.write_json(dest / "stack.json", bundle.redact_mapping(stack.raw, secrets))
+    conf = Path(str(stack.process_manager.get("conf", "")))
+    if stack.backend == "local" and conf.is_file():
+        (dest / "supervisord.conf").write_text(bundle.redact_mapping(conf.read_text(), secrets))
+    values = root / "workflows/vllm/generated/vllm-stack-values.yaml"
+    if stack.backend == "kubernetes" and values.is_file():
+        (dest / "vllm-stack-values.yaml").write_text(bundle.redact_mapping(values.read_text(), secrets))
+
+
+def _versions(v: dict[str, Any], stack: Stack, key: str) -> dict[str, Any]:
+    configured = {k: val for k, val in sorted(v.items()) if k.endswith(("_version", "_tag")) and val}
+    return {"configured": configured, "engine_reported": _engine_version(stack, key)}
+
+
+def run_one(args: argparse.Namespace, v: dict[str, Any], stack: Stack, key: str) -> int:
+    root = _root(args)
+    workload = from_vars(v)
+    check_fits(workload, int(v.get("vllm_max_model_len") or 2048))
+    label = args.label or str(v.get("vllm_benchmark_label") or "") or workload.name
+    bundle.check_label(label)
+    target = Target(stack.api_url, stack.model, stack.session_header, key)
+    slo = Slo(float(v.get("vllm_benchmark_slo_ttft_ms") or 0), float(v.get("vllm_benchmark_slo_tpot_ms") or 0),
+              float(v.get("vllm_benchmark_slo_e2e_ms") or 0))
+    print(f"📊 {workload.name} benchmark of {stack.host} ({stack.backend}, {stack.routing} routing, "
+          f"{len(stack.engines)} engine(s)) at {stack.api_url}")
+    preflight(target)
+    runner = Runner(target, workload, [(e.name, e.metrics_url) for e in stack.engines],
+                    show_progress=not args.no_progress)
+    runner.prepare(HttpTokenizer(target))
+    result = asyncio.run(runner.run())
+    out = bundle.new_bundle_dir(_results_dir(args), label)
+    summary = compose(label=label, records=result.records, workload=workload.describe(),
+                      target=_target_info(stack), slo=slo, complete=result.complete,
+                      stop_reason=result.stop_reason, started_at=result.started_at,
+                      engine_metrics=result.engines, stages=result.stages)
+    bundle.write_json(out / "summary.json", summary)
+    bundle.write_records(out / "requests.jsonl", result.records)
+    bundle.write_jsonl(out / "engine-metrics.jsonl", result.engine_series)
+    _copy_config(root, out / "config", v, stack, [key, _secrets(root).get("vllm_hf_token", "")])
+    bundle.write_json(out / "provenance.json", bundle.provenance(root, _versions(v, stack, key), stack.host))
+    report.render(out)
+    _print_summary(summary, out)
+    state = Path(args.state_dir) if args.state_dir else root / DEFAULT_STATE_DIR
+    state.mkdir(parents=True, exist_ok=True)
+    bundle.write_json(state / "benchmark.json", {"summary": one_line(summary), "bundle": str(out)})
+    if not result.complete:
+        return EXIT_INTERRUPTED
+    return EXIT_ALL_FAILED if summary["requests"]["measured"] and not summary["requests"]["ok"] else EXIT_OK
+
+
+def _print_summary(summary: dict[str, Any], out: Path) -> None:
+    for title, head, rows in report.tables(summary):
+        print(f"\n{title}")
+        widths = [max(len(str(c)) for c in col) for col in zip(head, *rows)]
+        for row in [head, *rows]:
+            print("  " + "  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in
+                                   enumerate(zip(row, widths))))
+    state = "✅ complete" if summary["complete"] else f"⚠️ INCOMPLETE ({summary['stop_reason']})"
+    print(f"\n{state}. Results: {out}\n  report: {out / 'report.html'}")
+
+
+def cmd_benchmark(args: argparse.Namespace) -> int:
+    root = _root(args)
+    v = load_vars(Path(args.extra_vars) if args.extra_vars else root / "extra_vars.yaml") | parse_sets(args.set)
+    v = select_workload(v, args.workload)
+    if args.if_enabled and not v.get("vllm_benchmark_enabled"):
+        print("📊 benchmark skipped: CONFIG_VLLM_BENCHMARK_ENABLED is off (`make vllm-benchmark` runs it anyway).")
+        return EXIT_OK
+    state = Path(args.state_dir) if args.state_dir else root / DEFAULT_STATE_DIR
+    stacks = require_stacks(state)
+    if args.host:
+        stacks = [s for s in stacks if s.host == args.host]
+        if not stacks:
+            raise WorkflowError(f"no deployed stack on host {args.host!r}.")
+    key = _secrets(root)["vllm_api_key"]
+    worst = EXIT_OK
+    for stack in stacks:
+        worst = max(worst, run_one(args, v, stack, key))
+        if worst == EXIT_INTERRUPTED:
+            break
+    return worst
+
+
+def cmd_results(args: argparse.Namespace) -> int:
+    results = _results_dir(args)
+    bundles = bundle.list_bundles(results)
+    if not bundles and not args.name:
+        print(f"No results under {results} yet. Run `make vllm-benchmark`.")
+        return 0
+    if not args.name:
+        print(f"Results under {results} (oldest first):")
+        for b in bundles:
+            try:
+                print(f"  {b.name}  {one_line(bundle.load_summary(b))}")
+            except (WorkflowError, KeyError, TypeError) as exc:
+                print(f"  {b.name}  (unreadable: {exc})")
+    if args.list:
+        return 0
+    target = bundle.resolve(results, args.name)
+    paths = report.render(target)
+    print(f"Rendered {target.name}: " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def register(add: Callable[..., argparse.ArgumentParser]) -> None:
+    p = add("benchmark", cmd_benchmark,
+            "run the configured workload against the deployed stack and write a results bundle "
+            "(summary.json, requests.jsonl, report.md/html with plots); exit 0 done, 1 every request "
+            "failed, 130 stopped early (the partial bundle is kept, marked incomplete)")
+    p.add_argument("--extra-vars", default=None, help="settings (default: ROOT/extra_vars.yaml)")
+    p.add_argument("--state-dir", default=None, help=f"deploy state (default: ROOT/{DEFAULT_STATE_DIR})")
+    p.add_argument("--results-dir", default=None, help=f"where bundles go (default: ROOT/{bundle.DEFAULT_RESULTS_DIR})")
+    p.add_argument("--label", default=None, help="results folder label (default: CONFIG_VLLM_BENCHMARK_LABEL or "
+                                                 "the workload name)")
+    p.add_argument("--host", default=None, help="only the stack on this inventory host")
+    p.add_argument("--set", action="append", default=[], metavar="vllm_benchmark_X=VALUE",
+                   help="override one benchmark setting for this run, e.g. --set vllm_benchmark_duration=10 "
+                        "(repeatable; the .config is not changed)")
+    p.add_argument("--workload", choices=WORKLOADS, default=None,
+                   help="run this workload instead of the configured one (its settings still come from the config)")
+    p.add_argument("--if-enabled", action="store_true",
+                   help="do nothing unless CONFIG_VLLM_BENCHMARK_ENABLED is set (what `make vllm` uses)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p = add("results", cmd_results,
+            "list results bundles and (re)render the report of the newest one, or of the one named")
+    p.add_argument("name", nargs="?", default=None, help="bundle folder name or path (default: the newest)")
+    p.add_argument("--list", action="store_true", help="only list the bundles with a one-line digest")
+    p.add_argument("--results-dir", default=None, help=f"default: ROOT/{bundle.DEFAULT_RESULTS_DIR}")

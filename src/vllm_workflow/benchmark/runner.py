@@ -1,0 +1,343 @@
+"""Run a workload against a deployed stack and collect request records and engine metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import signal
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import requests
+
+from ..errors import WorkflowError
+from . import engine_metrics
+from .client import Target, chat_body, completion_body, monotonic_clock, stream_request
+from .records import RequestRecord
+from .workloads import Workload, chat_messages, poisson_arrivals, qa_script, token_prompt, vocabulary
+
+PREFLIGHT_TIMEOUT_S = 5.0
+SAMPLE_INTERVAL_S = 1.0
+
+
+class HttpTokenizer:
+    """The served model's tokenizer through the OpenAI server's /tokenize and /detokenize."""
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+
+    def _post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+        url = self.target.api_url + path
+        try:
+            r = requests.post(url, json={"model": self.target.model, **payload},
+                              headers=self.target.headers(), timeout=30)
+            r.raise_for_status()
+            return r.json()
+        except (requests.RequestException, ValueError) as exc:
+            raise WorkflowError(f"{url} failed ({type(exc).__name__}): the benchmark builds prompts with the "
+                                "served model's tokenizer. Fix: check `make vllm-status-simplified`.") from exc
+
+    def encode(self, text: str) -> list[int]:
+        return list(self._post("/tokenize", {"prompt": text, "add_special_tokens": False})["tokens"])
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return str(self._post("/detokenize", {"tokens": list(ids)})["prompt"])
+
+
+def preflight(target: Target) -> None:
+    """Fail in seconds, naming the URL, when the endpoint is not serving the model."""
+    url = target.api_url + "/v1/models"
+    try:
+        r = requests.get(url, headers=target.headers(), timeout=PREFLIGHT_TIMEOUT_S)
+    except requests.RequestException as exc:
+        raise WorkflowError(f"{url} does not answer ({type(exc).__name__}). Nothing was sent. "
+                            "Fix: run `make vllm-status-simplified` to see what is down, then `make vllm-deploy`.") from None
+    if r.status_code == 401:
+        raise WorkflowError(f"{url} answered 401: the API key is missing or wrong. "
+                            "Fix: set CONFIG_VLLM_API_KEY or VLLM_API_KEY to the deployed key.")
+    if r.status_code != 200:
+        raise WorkflowError(f"{url} answered HTTP {r.status_code}. Fix: run `make vllm-status-simplified`.")
+    served = [m.get("id") for m in r.json().get("data", [])]
+    if target.model not in served:
+        raise WorkflowError(f"{url} serves {served}, not {target.model!r}. Fix: redeploy with `make vllm-deploy`.")
+
+
+@dataclass
+class Progress:
+    """Live request/token rates and errors: a rich bar on a terminal, a line every 10 s otherwise."""
+
+    total_label: str
+    total: float | None
+    records: list[RequestRecord]
+    clock: Callable[[], float]
+    done: Callable[[], float] = lambda: 0.0
+    _bar: Any = None
+    _task: Any = None
+    _last: float = 0.0
+
+    def __post_init__(self) -> None:
+        if sys.stdout.isatty():
+            from rich.progress import BarColumn, Progress as Bar, TextColumn, TimeElapsedColumn
+
+            self._bar = Bar(TextColumn("[bold]{task.description}"), BarColumn(), TimeElapsedColumn(),
+                            TextColumn("{task.fields[info]}"), transient=False)
+            self._task = self._bar.add_task("benchmark", total=self.total, info="")
+            self._bar.start()
+
+    def rates(self, span: float = 2.0) -> tuple[float, float, int]:
+        now = self.clock()
+        recent = [r for r in self.records[-5000:] if r.end is not None and now - r.end <= span and r.ok]
+        tokens = sum(1 for r in self.records[-5000:] for t in r.token_times if now - t <= span)
+        errors = sum(1 for r in self.records if r.end is not None and not r.ok and not r.cancelled)
+        return len(recent) / span, tokens / span, errors
+
+    def update(self) -> None:
+        rps, tps, errors = self.rates()
+        info = f"{rps:6.1f} req/s {tps:8.1f} tok/s {errors} errors"
+        if self._bar is not None:
+            self._bar.update(self._task, completed=self.done(), info=info)
+        elif self.clock() - self._last >= 10:
+            self._last = self.clock()
+            total = f"/{self.total:g}" if self.total else ""
+            print(f"⏳ {self.clock():5.0f} s  {self.done():g}{total} {self.total_label}  {info}", flush=True)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self.update()
+            self._bar.stop()
+
+
+@dataclass
+class RunResult:
+    records: list[RequestRecord]
+    complete: bool
+    stop_reason: str
+    started_at: float
+    engines: dict[str, Any] = field(default_factory=dict)
+    engine_series: list[dict[str, Any]] = field(default_factory=list)
+    stages: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Runner:
+    """One benchmark run: workload tasks, a metrics sampler, progress and a clean stop."""
+
+    def __init__(self, target: Target, workload: Workload, engines: Sequence[tuple[str, str]] = (),
+                 show_progress: bool = True) -> None:
+        self.t = target
+        self.w = workload
+        self.engines = list(engines)  # (name, metrics_url)
+        self.records: list[RequestRecord] = []
+        self.clock = monotonic_clock()
+        self.stop = asyncio.Event()
+        self.show_progress = show_progress
+        self.stages: list[dict[str, Any]] = []
+        self._inflight: set[asyncio.Task[Any]] = set()
+        self._vocab: list[int] = []
+        self._script: tuple[str, list[Any]] = ("", [])
+
+    # -- preparation (blocking, before the clock matters) ------------------------------------------
+    def prepare(self, tokenizer: Any) -> None:
+        self._vocab = vocabulary(tokenizer, self.w.seed)
+        if self.w.name == "multi-round-qa":
+            self._script = qa_script(self.w, tokenizer, self._vocab)
+
+    # -- one request -------------------------------------------------------------------------------
+    def _new_record(self, session: str | None = None, stage: str | None = None) -> RequestRecord:
+        rec = RequestRecord(index=len(self.records), send=self.clock(), session=session, stage=stage)
+        rec.warmup = rec.send < self.w.warmup_s
+        self.records.append(rec)
+        return rec
+
+    async def _send(self, http: aiohttp.ClientSession, path: str, body: bytes, rec: RequestRecord,
+                    headers: dict[str, str], keep_text: bool = False) -> str:
+        text = await stream_request(http, self.t.api_url + path, body, headers, rec, self.clock,
+                                    self.w.timeout_s, keep_text)
+        rec.warmup = rec.send < self.w.warmup_s
+        return text
+
+    # -- workloads ---------------------------------------------------------------------------------
+    async def _concurrent(self, http: aiohttp.ClientSession) -> None:
+        end = self.w.warmup_s + self.w.duration_s
+        headers = self.t.headers()
+
+        async def user(u: int) -> None:
+            rng = random.Random(self.w.seed * 7919 + u)
+            session = f"user-{self.w.seed}-{u:04d}"
+            mine = headers | {self.t.session_header: session}
+            while not self.stop.is_set() and self.clock() < end:
+                body = completion_body(self.t.model, token_prompt(rng, self._vocab, self.w.prompt_tokens),
+                                       self.w.output_tokens)
+                await self._send(http, "/v1/completions", body, self._new_record(session=session), mine)
+
+        await self._gather(user(u) for u in range(self.w.users))
+
+    async def _rate_sweep(self, http: aiohttp.ClientSession) -> None:
+        headers = self.t.headers()
+        rng = random.Random(self.w.seed)
+        plan = [("warmup", self.w.rates[0], self.w.warmup_s)] if self.w.warmup_s > 0 else []
+        plan += [(f"{r:g}/s", r, self.w.stage_s) for r in self.w.rates]
+        start = 0.0
+        for name, rate, length in plan:
+            stage_start = start
+            for offset in poisson_arrivals(rng, rate, length):
+                delay = stage_start + offset - self.clock()
+                if delay > 0:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.stop.wait(), delay)
+                if self.stop.is_set():
+                    return
+                body = completion_body(self.t.model, token_prompt(rng, self._vocab, self.w.prompt_tokens),
+                                       self.w.output_tokens)
+                rec = self._new_record(session=f"req-{self.w.seed}-{len(self.records)}",
+                                       stage=None if name == "warmup" else name)
+                self._spawn(self._send(http, "/v1/completions", body, rec,
+                                       headers | {self.t.session_header: rec.session or ""}))
+            start += length
+            if name != "warmup":
+                self.stages.append({"name": name, "rate": rate, "start": stage_start, "end": start})
+            delay = start - self.clock()
+            if delay > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stop.wait(), delay)
+        await self._drain()
+
+    async def _multi_round_qa(self, http: aiohttp.ClientSession) -> None:
+        system, users = self._script
+        w = self.w
+        gap = w.qa_users / w.qa_qps if w.qa_qps > 0 else 0.0
+
+        async def user(u: int) -> None:
+            conv = users[u]
+            headers = self.t.headers() | {self.t.session_header: conv.session}
+            history: list[tuple[str, str]] = []
+            next_send = u / w.qa_qps if w.qa_qps > 0 else 0.0
+            for rnd, question in enumerate(conv.questions):
+                delay = next_send - self.clock()
+                if delay > 0:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.stop.wait(), delay)
+                if self.stop.is_set():
+                    return
+                body = chat_body(self.t.model, chat_messages(system, history, question), w.qa_answer_tokens)
+                rec = self._new_record(session=conv.session, stage=f"round-{rnd + 1}")
+                next_send = rec.send + gap
+                answer = await self._send(http, "/v1/chat/completions", body, rec, headers, keep_text=True)
+                history.append((question, answer))
+
+        await self._gather(user(u) for u in range(w.qa_users))
+
+    # -- task plumbing -----------------------------------------------------------------------------
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
+
+    async def _gather(self, coros: Any) -> None:
+        for c in coros:
+            self._spawn(c)
+        await self._drain()
+
+    async def _drain(self) -> None:
+        while self._inflight:
+            await asyncio.wait(list(self._inflight))
+
+    async def _sample(self, http: aiohttp.ClientSession, before: dict[str, Any],
+                      series: list[dict[str, Any]]) -> None:
+        """Counters at the start of the measured window; gauges every second."""
+        taken = bool(before)
+        while True:
+            now = self.clock()
+            reads = await asyncio.gather(*(self._read(http, url) for _, url in self.engines))
+            if not taken and now >= self.w.warmup_s:
+                before.update({name: r for (name, _), r in zip(self.engines, reads)})
+                taken = True
+            for (name, _), r in zip(self.engines, reads):
+                if r is not None:
+                    series.append({"t": now, "engine": name, **{k: r.get(k) for k in engine_metrics.GAUGES}})
+            await asyncio.sleep(SAMPLE_INTERVAL_S)
+
+    async def _read(self, http: aiohttp.ClientSession, url: str) -> dict[str, float] | None:
+        try:
+            async with asyncio.timeout(2.0):
+                async with http.get(url, headers=self.t.headers()) as r:
+                    return engine_metrics.read(await r.text()) if r.status == 200 else None
+        except (aiohttp.ClientError, TimeoutError, ValueError):
+            return None
+
+    def _total(self) -> tuple[str, float | None, Callable[[], float]]:
+        w = self.w
+        if w.name == "multi-round-qa":
+            return "requests", float(w.qa_users * w.qa_rounds), lambda: float(
+                sum(1 for r in self.records if r.end is not None))
+        total = w.warmup_s + (w.duration_s if w.name == "concurrent" else w.stage_s * len(w.rates))
+        return "s", total, lambda: round(min(self.clock(), total))
+
+    async def run(self) -> RunResult:
+        loop = asyncio.get_running_loop()
+        interrupted: list[str] = []
+
+        def on_signal(name: str) -> None:
+            interrupted.append(name)
+            self.stop.set()
+            for task in list(self._inflight):
+                task.cancel()
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, on_signal, sig.name)
+        started_at = time.time()
+        self.clock = monotonic_clock()
+        label, total, done = self._total()
+        progress = Progress(label, total, self.records, self.clock, done) if self.show_progress else None
+        before: dict[str, Any] = {}
+        series: list[dict[str, Any]] = []
+        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
+        async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=None)) as http:
+            if self.engines and self.w.warmup_s <= 0:  # the measured window starts now
+                reads = await asyncio.gather(*(self._read(http, url) for _, url in self.engines))
+                before.update({name: r for (name, _), r in zip(self.engines, reads)})
+            sampler = asyncio.ensure_future(self._sample(http, before, series)) if self.engines else None
+            ticker = asyncio.ensure_future(self._tick(progress)) if progress else None
+            work = {"concurrent": self._concurrent, "rate-sweep": self._rate_sweep,
+                    "multi-round-qa": self._multi_round_qa}[self.w.name]
+            try:
+                await work(http)
+            except asyncio.CancelledError:
+                pass
+            await self._drain_after_stop()
+            for task in (sampler, ticker):
+                if task:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+            after = {name: await self._read(http, url) for name, url in self.engines}
+        if progress:
+            progress.close()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        names = [n for n, _ in self.engines]
+        return RunResult(
+            records=self.records,
+            complete=not interrupted,
+            stop_reason=f"stopped by {interrupted[0]}" if interrupted else "finished",
+            started_at=started_at,
+            engines=engine_metrics.summarize(names, before, after, series) if names else {},
+            engine_series=series,
+            stages=self.stages,
+        )
+
+    async def _drain_after_stop(self) -> None:
+        if self.stop.is_set():
+            for task in list(self._inflight):
+                task.cancel()
+            if self._inflight:
+                await asyncio.wait(list(self._inflight))
+
+    async def _tick(self, progress: Progress) -> None:
+        while True:
+            progress.update()
+            await asyncio.sleep(0.5)

@@ -1,0 +1,227 @@
+"""Workload settings and the prompts they send.
+
+Prompts are built from the served model's own tokenizer (its ``/tokenize`` and
+``/detokenize`` endpoints), so lengths are in the model's tokens and nothing is
+downloaded. Concurrent and rate-sweep requests send token-id prompts to
+``/v1/completions`` (exact lengths, every prompt different, no per-request
+tokenizer call); multi-round QA sends text chats to ``/v1/chat/completions``.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..errors import WorkflowError
+
+WORKLOADS = ("concurrent", "multi-round-qa", "rate-sweep")
+
+_WORDS = (
+    "the of and to in is that for it as was with be by on not he this are or his from at which but have an "
+    "they you were her she there been one all we their has would when if more no out so said what up its "
+    "about into than them can only other new some could time these two may then do first any my now such "
+    "like our over man me even most made after also did many before must through back years where much "
+    "your way well down should because each just those people how too little state good very make world "
+    "still own see men work long get here between both life being under never day same another know while "
+    "last might us great old year off come since against go came right used take three kernel cache router "
+    "engine token latency throughput session prefix memory scheduler request answer question system"
+).split()
+
+
+class Tokenizer(Protocol):
+    def encode(self, text: str) -> list[int]: ...
+    def decode(self, ids: Sequence[int]) -> str: ...
+
+
+@dataclass(frozen=True)
+class Workload:
+    """What to send. Field meanings follow the Kconfig "Benchmark" menu."""
+
+    name: str
+    warmup_s: float = 5.0
+    seed: int = 42
+    timeout_s: float = 300.0
+    # concurrent
+    users: int = 4
+    duration_s: float = 60.0
+    # concurrent and rate-sweep
+    prompt_tokens: int = 128
+    output_tokens: int = 32
+    # rate-sweep
+    rates: tuple[float, ...] = ()
+    stage_s: float = 30.0
+    # multi-round QA
+    qa_users: int = 8
+    qa_rounds: int = 5
+    qa_system_tokens: int = 1000
+    qa_question_tokens: int = 64
+    qa_answer_tokens: int = 32
+    qa_qps: float = 0.0
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> dict[str, Any]:
+        """The parameters that matter for this workload (for the results)."""
+        common = {"name": self.name, "warmup_s": self.warmup_s, "seed": self.seed, "timeout_s": self.timeout_s}
+        if self.name == "concurrent":
+            return common | {"users": self.users, "duration_s": self.duration_s,
+                             "prompt_tokens": self.prompt_tokens, "output_tokens": self.output_tokens}
+        if self.name == "rate-sweep":
+            return common | {"rates": list(self.rates), "stage_s": self.stage_s,
+                             "prompt_tokens": self.prompt_tokens, "output_tokens": self.output_tokens}
+        return common | {"users": self.qa_users, "rounds": self.qa_rounds,
+                         "system_prompt_tokens": self.qa_system_tokens, "question_tokens": self.qa_question_tokens,
+                         "answer_tokens": self.qa_answer_tokens, "qps": self.qa_qps}
+
+    def longest_context(self) -> int:
+        """Most tokens one request can need (prompt plus output), chat template excluded."""
+        if self.name == "multi-round-qa":
+            r = self.qa_rounds
+            return self.qa_system_tokens + r * self.qa_question_tokens + r * self.qa_answer_tokens
+        return self.prompt_tokens + self.output_tokens
+
+
+def _number(text: str, setting: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise WorkflowError(f"CONFIG_{setting.upper()}={text!r} is not a number. Fix: set a decimal like 2 or 0.5.") from None
+    if value < 0 or value != value or value == float("inf"):
+        raise WorkflowError(f"CONFIG_{setting.upper()}={text!r} must be a finite number ≥ 0.")
+    return value
+
+
+def parse_rates(text: str) -> tuple[float, ...]:
+    """``"1, 2,4.5"`` -> (1.0, 2.0, 4.5); every rate > 0."""
+    parts = [p.strip() for p in str(text).split(",") if p.strip()]
+    rates = tuple(_number(p, "vllm_benchmark_rates") for p in parts)
+    if not rates or any(r <= 0 for r in rates):
+        raise WorkflowError(
+            f"CONFIG_VLLM_BENCHMARK_RATES={text!r}: give one or more rates > 0, comma separated, e.g. \"1,2,4\"."
+        )
+    return rates
+
+
+def from_vars(v: Mapping[str, Any]) -> Workload:
+    """The workload the configuration selects (extra vars from ``make``)."""
+    if v.get("vllm_benchmark_workload_multi_round_qa"):
+        name = "multi-round-qa"
+    elif v.get("vllm_benchmark_workload_rate_sweep"):
+        name = "rate-sweep"
+    else:
+        name = "concurrent"
+    g = v.get
+    return Workload(
+        name=name,
+        warmup_s=float(g("vllm_benchmark_warmup_seconds", 5)),
+        seed=int(g("vllm_benchmark_seed", 42)),
+        timeout_s=float(g("vllm_benchmark_request_timeout", 300)),
+        users=int(g("vllm_benchmark_concurrent_users", 4)),
+        duration_s=float(g("vllm_benchmark_duration", 60)),
+        prompt_tokens=int(g("vllm_benchmark_prompt_tokens", 128)),
+        output_tokens=int(g("vllm_benchmark_output_tokens", 32)),
+        rates=parse_rates(g("vllm_benchmark_rates", "1,2,4")) if name == "rate-sweep" else (),
+        stage_s=float(g("vllm_benchmark_stage_duration", 30)),
+        qa_users=int(g("vllm_benchmark_qa_users", 8)),
+        qa_rounds=int(g("vllm_benchmark_qa_rounds", 5)),
+        qa_system_tokens=int(g("vllm_benchmark_qa_system_prompt_tokens", 1000)),
+        qa_question_tokens=int(g("vllm_benchmark_qa_question_tokens", 64)),
+        qa_answer_tokens=int(g("vllm_benchmark_qa_answer_tokens", 32)),
+        qa_qps=_number(str(g("vllm_benchmark_qa_qps", "0")), "vllm_benchmark_qa_qps") if name == "multi-round-qa" else 0.0,
+    )
+
+
+def check_fits(w: Workload, max_model_len: int) -> None:
+    """Refuse a workload whose longest request cannot fit the engines' context."""
+    need = w.longest_context()
+    if need <= max_model_len:
+        return
+    if w.name == "multi-round-qa":
+        raise WorkflowError(
+            f"multi-round QA needs up to {need} tokens per request (system prompt {w.qa_system_tokens} + "
+            f"{w.qa_rounds} rounds × ({w.qa_question_tokens} question + {w.qa_answer_tokens} answer)) but "
+            f"CONFIG_VLLM_MAX_MODEL_LEN is {max_model_len}. Fix: lower CONFIG_VLLM_BENCHMARK_QA_ROUNDS, "
+            "_QA_SYSTEM_PROMPT_TOKENS, _QA_QUESTION_TOKENS or _QA_ANSWER_TOKENS, or raise CONFIG_VLLM_MAX_MODEL_LEN."
+        )
+    raise WorkflowError(
+        f"prompt {w.prompt_tokens} + output {w.output_tokens} tokens exceed CONFIG_VLLM_MAX_MODEL_LEN={max_model_len}. "
+        "Fix: lower CONFIG_VLLM_BENCHMARK_PROMPT_TOKENS or _OUTPUT_TOKENS, or raise CONFIG_VLLM_MAX_MODEL_LEN."
+    )
+
+
+def corpus_text(seed: int, words: int) -> str:
+    rng = random.Random(seed)
+    return " ".join(rng.choice(_WORDS) for _ in range(words))
+
+
+def vocabulary(tok: Tokenizer, seed: int) -> list[int]:
+    """Token ids the model really produces for text (sampling these makes valid prompts)."""
+    ids = sorted(set(tok.encode(corpus_text(seed, 3000))))
+    if len(ids) < 16:
+        raise WorkflowError(f"the served model's tokenizer returned only {len(ids)} distinct tokens for sample text")
+    return ids
+
+
+def text_of_length(tok: Tokenizer, rng: random.Random, vocab: Sequence[int], n: int, tries: int = 4) -> str:
+    """Text that the model's tokenizer encodes to ``n`` tokens (exactly, when a few tries allow)."""
+    if n <= 0:
+        return ""
+    words = [rng.choice(_WORDS) for _ in range(n * 2 + 8)]
+    ids = tok.encode(" ".join(words))[:n]
+    text = tok.decode(ids)
+    for _ in range(tries):
+        got = tok.encode(text)
+        if len(got) == n:
+            return text
+        if len(got) > n:
+            text = tok.decode(got[:n])
+        else:
+            text = text + " " + tok.decode([rng.choice(vocab) for _ in range(n - len(got))])
+    return text
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """One multi-round QA user: session id and the question for every round."""
+
+    session: str
+    questions: tuple[str, ...]
+
+
+def qa_script(w: Workload, tok: Tokenizer, vocab: Sequence[int]) -> tuple[str, list[Conversation]]:
+    """The shared system prompt and every user's questions, reproducible from the seed."""
+    rng = random.Random(w.seed)
+    system = text_of_length(tok, rng, vocab, w.qa_system_tokens)
+    users = [
+        Conversation(
+            session=f"user-{w.seed}-{u:04d}",
+            questions=tuple(text_of_length(tok, rng, vocab, w.qa_question_tokens) for _ in range(w.qa_rounds)),
+        )
+        for u in range(w.qa_users)
+    ]
+    return system, users
+
+
+def chat_messages(system: str, history: Sequence[tuple[str, str]], question: str) -> list[dict[str, str]]:
+    """The messages of one round: system prompt, every earlier question and answer, the new question."""
+    msgs = [{"role": "system", "content": system}] if system else []
+    for q, a in history:
+        msgs += [{"role": "user", "content": q}, {"role": "assistant", "content": a}]
+    msgs.append({"role": "user", "content": question})
+    return msgs
+
+
+def token_prompt(rng: random.Random, vocab: Sequence[int], n: int) -> list[int]:
+    """A fresh prompt of exactly ``n`` token ids."""
+    return [rng.choice(vocab) for _ in range(n)]
+
+
+def poisson_arrivals(rng: random.Random, rate: float, duration_s: float) -> list[float]:
+    """Send offsets (seconds) of a Poisson process at ``rate``/s over ``duration_s``."""
+    out: list[float] = []
+    t = rng.expovariate(rate)
+    while t < duration_s:
+        out.append(t)
+        t += rng.expovariate(rate)
+    return out
