@@ -37,9 +37,6 @@ PENDING: dict[str, int] = {
     "vllm_lmcache_enabled": 4,
     "vllm_lmcache_cpu_offload_buffer_gib": 4,
     "vllm_grafana_port": 7,
-    "vllm_benchmark_enabled": 5,
-    "vllm_benchmark_duration": 5,
-    "vllm_benchmark_concurrent_users": 5,
 }
 
 

@@ -21,7 +21,7 @@ from .client import Target
 from .runner import HttpTokenizer, Runner, preflight
 from .stats import Slo
 from .summary import compose, one_line
-from .workloads import WORKLOADS, check_fits, from_vars
+from .workloads import WORKLOAD_CHOICES, WORKLOADS, check_fits, from_vars
 
 EXIT_OK, EXIT_ALL_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
@@ -62,8 +62,7 @@ def select_workload(v: dict[str, Any], name: str | None) -> dict[str, Any]:
     """Settings with the workload choice replaced by ``name`` (when given)."""
     if not name:
         return v
-    keys = {w: "vllm_benchmark_workload_" + w.replace("-", "_") for w in WORKLOADS}
-    return v | {k: w == name for w, k in keys.items()}
+    return v | {var: w == name for w, var in WORKLOAD_CHOICES.items()}
 
 
 def _engine_version(stack: Stack, key: str) -> str | None:

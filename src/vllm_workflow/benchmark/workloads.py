@@ -16,7 +16,13 @@ from typing import Any, Protocol
 
 from ..errors import WorkflowError
 
-WORKLOADS = ("concurrent", "multi-round-qa", "rate-sweep")
+#: Workload name -> the Kconfig choice symbol (extra var) that selects it.
+WORKLOAD_CHOICES = {
+    "concurrent": "vllm_benchmark_workload_concurrent",
+    "multi-round-qa": "vllm_benchmark_workload_multi_round_qa",
+    "rate-sweep": "vllm_benchmark_workload_rate_sweep",
+}
+WORKLOADS = tuple(WORKLOAD_CHOICES)
 
 _WORDS = (
     "the of and to in is that for it as was with be by on not he this are or his from at which but have an "
@@ -105,12 +111,8 @@ def parse_rates(text: str) -> tuple[float, ...]:
 
 def from_vars(v: Mapping[str, Any]) -> Workload:
     """The workload the configuration selects (extra vars from ``make``)."""
-    if v.get("vllm_benchmark_workload_multi_round_qa"):
-        name = "multi-round-qa"
-    elif v.get("vllm_benchmark_workload_rate_sweep"):
-        name = "rate-sweep"
-    else:
-        name = "concurrent"
+    chosen = [name for name, var in WORKLOAD_CHOICES.items() if v.get(var)]
+    name = chosen[0] if len(chosen) == 1 else "concurrent"
     g = v.get
     return Workload(
         name=name,

@@ -1,0 +1,97 @@
+"""The streaming client and runner against the stub server (a test double with known timing)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from tests.doubles.streaming_stub import MODEL, StubBehaviour, StubInThread
+from vllm_workflow.benchmark.client import chunk_token, event_data, split_events
+from vllm_workflow.benchmark.client import Target
+from vllm_workflow.benchmark.runner import HttpTokenizer, Runner, preflight
+from vllm_workflow.benchmark.stats import summarize
+from vllm_workflow.benchmark.workloads import Workload
+from vllm_workflow.errors import WorkflowError
+
+
+def test_split_events_keeps_the_incomplete_tail() -> None:
+    events, rest = split_events(b"data: 1\n\ndata: 2\n\ndata: 3")
+    assert events == [b"data: 1", b"data: 2"] and rest == b"data: 3"
+    events, rest = split_events(b"data: a\r\n\r\n: comment\r\n\r\n")
+    assert events == [b"data: a", b": comment"] and rest == b""
+    assert event_data(b": comment") is None
+    assert event_data(b"data: [DONE]") == b"[DONE]"
+
+
+def test_chunk_token_counts_empty_tokens_but_not_role_or_usage() -> None:
+    assert chunk_token({"choices": [{"delta": {"role": "assistant", "content": ""}}]}) is None
+    assert chunk_token({"choices": [{"delta": {"content": ""}, "finish_reason": "stop"}]}) == ""
+    assert chunk_token({"choices": [{"delta": {"content": "hi"}}]}) == "hi"
+    assert chunk_token({"choices": [{"text": " x"}]}) == " x"
+    assert chunk_token({"choices": [], "usage": {"completion_tokens": 3}}) is None
+
+
+def run(url: str, workload: Workload) -> list:
+    target = Target(url, MODEL)
+    runner = Runner(target, workload, show_progress=False)
+    runner.prepare(HttpTokenizer(target))
+    return asyncio.run(runner.run()).records
+
+
+def test_measured_ttft_and_itl_match_the_stub() -> None:
+    with StubInThread(StubBehaviour(ttft_s=0.050, itl_s=0.010)) as url:
+        records = run(url, Workload(name="concurrent", users=2, duration_s=1.5, warmup_s=0.3,
+                                    prompt_tokens=8, output_tokens=10))
+    s = summarize(records)
+    assert s["requests"]["failed"] == 0 and s["requests"]["ok"] >= 10
+    # generous bounds for a loaded CI machine; bench/client_fidelity.py measures the real error
+    assert 50 <= s["latency_ms"]["ttft"]["p50"] < 60
+    assert 10 <= s["latency_ms"]["itl"]["p50"] < 14
+    assert all(r.output_tokens == 10 and len(r.token_times) == 10 for r in records if r.ok)
+
+
+def test_failures_are_counted_and_the_run_completes() -> None:
+    with StubInThread(StubBehaviour(ttft_s=0.005, itl_s=0.002, fail_every=5, drop_every=7)) as url:
+        records = run(url, Workload(name="concurrent", users=3, duration_s=1.0, warmup_s=0,
+                                    prompt_tokens=4, output_tokens=5))
+    s = summarize(records)
+    errors = s["requests"]["errors"]
+    assert s["requests"]["failed"] == sum(errors.values()) > 0
+    assert errors.get("HTTP 500", 0) > 0
+    assert any(k in errors for k in ("connection", "bad stream", "no tokens streamed")), errors
+    assert s["requests"]["ok"] > s["requests"]["failed"]
+
+
+def test_request_timeout_is_a_counted_failure() -> None:
+    with StubInThread(StubBehaviour(ttft_s=2.0)) as url:
+        records = run(url, Workload(name="concurrent", users=1, duration_s=0.2, warmup_s=0, timeout_s=0.3,
+                                    prompt_tokens=4, output_tokens=2))
+    assert records and all(r.error and r.error.startswith("timeout") for r in records)
+
+
+def test_rate_sweep_stages() -> None:
+    with StubInThread(StubBehaviour()) as url:
+        target = Target(url, MODEL)
+        runner = Runner(target, Workload(name="rate-sweep", rates=(20.0, 60.0), stage_s=1.0, warmup_s=0.5,
+                                         prompt_tokens=4, output_tokens=3), show_progress=False)
+        runner.prepare(HttpTokenizer(target))
+        result = asyncio.run(runner.run())
+    assert [s["name"] for s in result.stages] == ["20/s", "60/s"]
+    by_stage = {name: sum(1 for r in result.records if r.stage == name) for name in ("20/s", "60/s")}
+    assert 8 <= by_stage["20/s"] <= 35 and 35 <= by_stage["60/s"] <= 90, by_stage
+    assert all(r.warmup for r in result.records if r.stage is None)
+    assert len({r.session for r in result.records}) == len(result.records)
+
+
+def test_dead_endpoint_fails_fast_with_the_url() -> None:
+    start = time.monotonic()
+    with pytest.raises(WorkflowError, match=r"http://127.0.0.1:9/v1/models does not answer.*vllm-status-simplified"):
+        preflight(Target("http://127.0.0.1:9", MODEL))
+    assert time.monotonic() - start < 10
+
+
+def test_preflight_names_a_missing_model() -> None:
+    with StubInThread() as url, pytest.raises(WorkflowError, match="not 'other'"):
+        preflight(Target(url, "other"))
