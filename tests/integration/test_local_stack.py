@@ -212,6 +212,75 @@ def test_status_reports_healthy(project: Project) -> None:
     assert "last quick-test: ✅" in out.stdout
 
 
+QA_SETTINGS = ("CONFIG_VLLM_BENCHMARK_WORKLOAD_MULTI_ROUND_QA=y", "CONFIG_VLLM_BENCHMARK_QA_USERS=4",
+               "CONFIG_VLLM_BENCHMARK_QA_ROUNDS=3", "CONFIG_VLLM_BENCHMARK_QA_SYSTEM_PROMPT_TOKENS=600",
+               "CONFIG_VLLM_BENCHMARK_QA_QUESTION_TOKENS=32", "CONFIG_VLLM_BENCHMARK_QA_ANSWER_TOKENS=16",
+               "CONFIG_VLLM_BENCHMARK_WARMUP_SECONDS=0")
+
+
+def bundles(project: Project) -> list[Path]:
+    folder = project.path / "workflows/vllm/results"
+    return sorted(folder.iterdir()) if folder.is_dir() else []
+
+
+def test_multi_round_qa_benchmark_writes_a_complete_bundle(project: Project) -> None:
+    project.use("it-local", *QA_SETTINGS, drop=("CONFIG_VLLM_BENCHMARK_WORKLOAD_CONCURRENT",))
+    out = project.make("vllm-benchmark", "LABEL=it-qa")
+    assert "✅ complete" in out.stdout
+    (bundle,) = bundles(project)
+    s = json.loads((bundle / "summary.json").read_text())
+    assert s["complete"] and s["workload"]["name"] == "multi-round-qa" and s["target"]["routing"] == "session"
+    assert s["requests"]["measured"] == 12 and s["requests"]["ok"] == 12
+    assert s["tokens"]["output"] == 12 * 16
+    assert s["latency_ms"]["ttft"]["p50"] > 0 and s["latency_ms"]["itl"]["n"] == 12 * 15
+    total = s["engine_metrics"]["total"]
+    assert total["requests_finished"] == 12
+    assert total["prefix_cache_hit_rate"] > 0, "later rounds reuse the system prompt and the history"
+    records = [json.loads(line) for line in (bundle / "requests.jsonl").read_text().splitlines()]
+    assert {r["session"] for r in records} == {f"user-42-{u:04d}" for u in range(4)}
+    assert all(r["prompt_tokens"] > 600 for r in records)
+    for name in ("ttft-cdf.png", "e2e-cdf.png", "latency-over-time.png", "throughput-over-time.png",
+                 "requests-per-engine.png", "kv-cache-over-time.png", "report.md", "report.html"):
+        assert (bundle / name).stat().st_size > 0, name
+    assert "CONFIG_VLLM_BENCHMARK_QA_USERS=4" in (bundle / "config/.config").read_text()
+    prov = json.loads((bundle / "provenance.json").read_text())
+    assert prov["versions"]["engine_reported"] == "0.32.0"
+    assert prov["versions"]["configured"]["vllm_local_router_version"] == "0.1.17"
+    results = project.make("vllm-results")
+    assert bundle.name in results.stdout and "Rendered" in results.stdout
+    status = project.make("vllm-status-simplified")
+    assert "last benchmark: multi-round-qa:" in status.stdout
+
+
+def test_benchmark_survives_an_engine_killed_mid_run(project: Project) -> None:
+    project.use("it-local", "CONFIG_VLLM_BENCHMARK_DURATION=15", "CONFIG_VLLM_BENCHMARK_WARMUP_SECONDS=0",
+                "CONFIG_VLLM_BENCHMARK_CONCURRENT_USERS=4")
+    pids = project.pids()
+    env = {**os.environ}
+    proc = subprocess.Popen(["make", "--no-print-directory", "-C", str(project.path), f"VENV={VENV}",
+                             "vllm-benchmark", "LABEL=it-kill"], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=env)
+    time.sleep(8)
+    os.kill(pids["engine-1"], signal.SIGKILL)
+    output, _ = proc.communicate(timeout=300)
+    print(output[-3000:])
+    assert proc.returncode == 0, output[-3000:]
+    bundle = bundles(project)[-1]
+    assert bundle.name.endswith("-it-kill")
+    s = json.loads((bundle / "summary.json").read_text())
+    assert s["complete"] is True and s["requests"]["ok"] > 0
+    records = [json.loads(line) for line in (bundle / "requests.jsonl").read_text().splitlines()]
+    assert s["requests"]["failed"] == sum(1 for r in records if r["error"] and not r["cancelled"])
+    assert sum(s["requests"]["errors"].values()) == s["requests"]["failed"]
+    engines = s["engine_metrics"]["engines"]
+    assert engines["engine-1"]["readable"] is False and engines["engine-0"]["readable"] is True
+    print(f"engine killed mid-run: {s['requests']['ok']} ok, {s['requests']['failed']} failed "
+          f"{s['requests']['errors']}")
+    project.use("it-local")
+    project.make("vllm-deploy")
+    assert project.make("vllm-quick-test").returncode == 0
+
+
 def test_killed_engine_is_avoided_reported_and_restored(project: Project) -> None:
     pids = project.pids()
     os.kill(pids["engine-1"], signal.SIGKILL)

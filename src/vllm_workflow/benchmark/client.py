@@ -49,8 +49,21 @@ def split_events(buffer: bytes) -> tuple[list[bytes], bytes]:
 
 def event_data(event: bytes) -> bytes | None:
     """The payload of an SSE event's ``data:`` line(s); None for comments and empty events."""
+    if event.startswith(b"data: ") and b"\n" not in event:  # the usual one-line event
+        return event[6:]
     lines = [line[5:].lstrip() for line in event.split(b"\n") if line.startswith(b"data:")]
     return b"\n".join(lines) if lines else None
+
+
+def plain_buffer(buffer: bytes) -> bool:
+    """True when no event in ``buffer`` needs a JSON parse (no role, usage or error chunk):
+    then every ``data: {...}`` event with a choice is one token, recognised without parsing.
+    JSON escapes quotes inside strings, so generated text never contains these keys raw."""
+    return b'"role"' not in buffer and b'"usage":{' not in buffer and b'"error"' not in buffer
+
+
+def is_token_event(event: bytes) -> bool:
+    return event.startswith(b'data: {') and b'"choices":[{' in event
 
 
 def chunk_token(obj: dict[str, Any]) -> str | None:
@@ -105,8 +118,13 @@ async def stream_request(
                 rest = b""
                 async for data in resp.content.iter_any():
                     now = clock()
-                    events, rest = split_events(rest + data)
+                    buffer = rest + data
+                    events, rest = split_events(buffer)
+                    whole = not keep_text and plain_buffer(buffer)
                     for event in events:
+                        if not keep_text and is_token_event(event) and (whole or plain_buffer(event)):
+                            times.append(now)
+                            continue
                         payload = event_data(event)
                         if payload is None or payload == b"[DONE]":
                             continue

@@ -216,7 +216,7 @@ def chat_messages(system: str, history: Sequence[tuple[str, str]], question: str
 
 def token_prompt(rng: random.Random, vocab: Sequence[int], n: int) -> list[int]:
     """A fresh prompt of exactly ``n`` token ids."""
-    return [rng.choice(vocab) for _ in range(n)]
+    return rng.choices(vocab, k=n)
 
 
 def poisson_arrivals(rng: random.Random, rate: float, duration_s: float) -> list[float]:
