@@ -9,11 +9,16 @@ with the same concurrency and 16 output tokens per request:
   ours      vllm_workflow's Runner (concurrent workload): every token time kept
   bare      an aiohttp client that only drains each stream (the practical limit)
   guidellm  guidellm's throughput profile, when --guidellm names its executable
-            (it needs a local tokenizer directory: --processor)
+            (it needs a local tokenizer directory: --processor, e.g. the built-in
+            tiny model's folder under the runtime directory's models/)
 
 Goal (issue 5): ours >= 10x guidellm and >= 70 % of bare. Run from the project root:
 
-    .venv/bin/python bench/client_ceiling.py --seconds 15 --users 64
+    .venv/bin/python bench/client_ceiling.py --seconds 15 --users 64 \
+        [--guidellm /path/to/venv/bin/guidellm --processor ~/.local/share/vllm-workflow/models/tiny-tiny]
+
+guidellm is not one of our dependencies; a CPU build installs with
+`pip install torch==2.13.0 guidellm` in a virtualenv of its own.
 
 Prints one JSON object (also written to --output when given).
 """
@@ -109,18 +114,22 @@ def run_bare(url: str, users: int, seconds: float) -> dict:
     return asyncio.run(main())
 
 
-def run_guidellm(exe: str, processor: str, url: str, seconds: float, workdir: Path) -> dict:
-    out = workdir / "guidellm.json"
-    argv = [exe, "benchmark", "--target", url, "--profile", "throughput", "--max-seconds", str(int(seconds)),
-            "--data", f"prompt_tokens=16,output_tokens={OUTPUT_TOKENS}", "--processor", processor,
-            "--output-path", str(out)]
+def run_guidellm(exe: str, processor: str, url: str, users: int, seconds: float, workdir: Path) -> dict:
+    """guidellm 0.8.x throughput profile at the same concurrency, JSON output parsed."""
+    out = workdir / "guidellm-ceiling.json"
+    argv = [exe, "run", "--backend", f"kind=openai_http,target={url}",
+            "--profile", f"kind=throughput,max_concurrency={users}",
+            "--constraint", f"kind=max_duration,seconds={int(seconds)}",
+            "--data", f"kind=synthetic_text,prompt_tokens=16,output_tokens={OUTPUT_TOKENS}",
+            "--tokenizer", f"kind=hf_auto,model={processor}",
+            "--output", f"kind=json,path={out}", "--disable-progress"]
     proc = subprocess.run(argv, capture_output=True, text=True, preexec_fn=pinned(0), timeout=seconds * 10 + 300)
     if proc.returncode != 0:
         return {"error": (proc.stderr or proc.stdout)[-2000:]}
-    data = json.loads(out.read_text())
-    bench = data["benchmarks"][0]
-    rps = bench["metrics"]["requests_per_second"]["successful"]["mean"]
-    return {"requests_per_s": rps, "warnings": [line for line in proc.stderr.splitlines() if "bottleneck" in line.lower()][:3]}
+    bench = json.loads(out.read_text())["benchmarks"][0]
+    text = proc.stdout + proc.stderr
+    return {"requests_per_s": bench["metrics"]["requests_per_second"]["successful"]["mean"],
+            "bottleneck_warning": "bottlenecked by the data generation" in " ".join(text.split())}
 
 
 def main() -> int:
@@ -154,7 +163,7 @@ def main() -> int:
             results[name] = json.loads(child.stdout.strip().splitlines()[-1])
             print(f"{name:9s} {results[name]['requests_per_s']:8.1f} req/s", file=sys.stderr)
         if a.guidellm:
-            results["guidellm"] = run_guidellm(a.guidellm, a.processor or "", url, a.seconds,
+            results["guidellm"] = run_guidellm(a.guidellm, a.processor or "", url, a.users, a.seconds,
                                                Path(os.environ.get("TMPDIR", "/tmp")))
             print(f"guidellm  {results['guidellm'].get('requests_per_s')}", file=sys.stderr)
     finally:

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from tests.doubles.streaming_stub import MODEL, StubBehaviour, StubInThread
-from vllm_workflow.benchmark.client import chunk_token, event_data, is_token_event, plain_buffer, split_events
+from vllm_workflow.benchmark.client import chunk_token, event_data, scan_plain, split_events
 from vllm_workflow.benchmark.client import Target
 from vllm_workflow.benchmark.runner import HttpTokenizer, Runner, preflight
 from vllm_workflow.benchmark.stats import summarize
@@ -25,13 +25,14 @@ def test_split_events_keeps_the_incomplete_tail() -> None:
     assert event_data(b"data: [DONE]") == b"[DONE]"
 
 
-def test_fast_path_only_skips_parsing_for_plain_token_chunks() -> None:
-    token = b'data: {"id":"x","choices":[{"index":0,"text":"say \\"role\\": \\"usage\\":{"}]}'
-    assert plain_buffer(token + b"\n\n") and is_token_event(token)
-    assert not plain_buffer(b'data: {"choices":[{"delta":{"role":"assistant","content":""}}]}\n\n')
-    assert not plain_buffer(b'data: {"choices":[],"usage":{"completion_tokens":3}}\n\n')
-    assert not plain_buffer(b'data: {"error":{"message":"x"}}\n\n')
-    assert not is_token_event(b"data: [DONE]")
+def test_fast_scan_counts_tokens_and_reads_usage_without_parsing_each_event() -> None:
+    tok = b'data: {"id":"x","choices":[{"index":0,"text":"say \\"role\\": \\"usage\\":{ \\"choices\\":[{"}]}\n\n'
+    usage = b'data: {"id":"x","choices":[],"usage":{"prompt_tokens":7,"completion_tokens":3}}\n\n'
+    assert scan_plain(tok * 3 + usage + b"data: [DONE]\n\n") == (3, {"prompt_tokens": 7, "completion_tokens": 3})
+    assert scan_plain(tok) == (1, None)
+    assert scan_plain(b'data: {"choices":[{"delta":{"role":"assistant","content":""}}]}\n\n') is None
+    assert scan_plain(b'data: {"error":{"message":"x"}}\n\n') is None
+    assert scan_plain(b"data: [DONE]\n\n") is None
 
 
 def test_chunk_token_counts_empty_tokens_but_not_role_or_usage() -> None:

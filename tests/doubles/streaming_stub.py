@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import json
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,9 +57,20 @@ def _event(obj: dict[str, Any]) -> bytes:
     return b"data: " + json.dumps(obj, separators=(",", ":")).encode() + b"\n\n"
 
 
-def _token_event(chat: bool, i: int) -> bytes:
-    choice = {"index": 0, "delta": {"content": f" t{i}"}} if chat else {"index": 0, "text": f" t{i}"}
+def _token_event(chat: bool, i: int, text: str | None = None) -> bytes:
+    text = f" t{i}" if text is None else text
+    choice = {"index": 0, "delta": {"content": text}} if chat else {"index": 0, "text": text}
     return _event({"id": "stub", "object": "chunk", "model": MODEL, "choices": [choice]})
+
+
+async def _until(deadline: float) -> None:
+    """Sleep until ``deadline`` (perf_counter) to within ~0.1 ms: the event loop's timer
+    rounds to whole milliseconds, so the last 2 ms are spent yielding to other tasks."""
+    while True:
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            return
+        await asyncio.sleep(left - 0.002 if left > 0.003 else 0)
 
 
 class StubServer:
@@ -144,11 +156,14 @@ class StubServer:
             writer.write(_chunk(b"".join(events) + usage + b"data: [DONE]\n\n") + b"0\r\n\r\n")
             await writer.drain()
             return True
-        await asyncio.sleep(b.ttft_s)
-        for i, ev in enumerate(events):
+        # Timed mode: each token is written at an absolute deadline (no drift), and its text is
+        # the monotonic time of the write, so a client can compare its arrival times with it.
+        deadline = time.perf_counter() + b.ttft_s
+        for i in range(n):
             if i:
-                await asyncio.sleep(b.itl_s)
-            writer.write(_chunk(ev))
+                deadline += b.itl_s
+            await _until(deadline)
+            writer.write(_chunk(_token_event(chat, i, f" {time.perf_counter():.7f}")))
             await writer.drain()
             if drop:
                 return False  # cut the connection mid-stream

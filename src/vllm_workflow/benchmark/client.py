@@ -55,15 +55,23 @@ def event_data(event: bytes) -> bytes | None:
     return b"\n".join(lines) if lines else None
 
 
-def plain_buffer(buffer: bytes) -> bool:
-    """True when no event in ``buffer`` needs a JSON parse (no role, usage or error chunk):
-    then every ``data: {...}`` event with a choice is one token, recognised without parsing.
-    JSON escapes quotes inside strings, so generated text never contains these keys raw."""
-    return b'"role"' not in buffer and b'"usage":{' not in buffer and b'"error"' not in buffer
+def scan_plain(events: bytes) -> tuple[int, dict[str, Any] | None] | None:
+    """Tokens and usage in complete events without parsing each one, or None when they
+    need the full parse (a chat role chunk, an error, anything not plainly JSON data).
 
-
-def is_token_event(event: bytes) -> bool:
-    return event.startswith(b'data: {') and b'"choices":[{' in event
+    Safe because JSON escapes quotes inside strings: generated text can never contain
+    the raw byte sequences counted or looked for here. Only the (last) usage chunk is parsed.
+    """
+    if b'"role"' in events or b'"error"' in events or b"data: {" not in events:
+        return None
+    tokens = events.count(b'"choices":[{')
+    at = events.rfind(b'"usage":{')
+    if at < 0:
+        return tokens, None
+    start = events.rfind(b"data:", 0, at)
+    stop = events.find(b"\n\n", at)
+    payload = event_data(events[start:stop if stop >= 0 else len(events)])
+    return tokens, (json.loads(payload).get("usage") if payload else None)
 
 
 def chunk_token(obj: dict[str, Any]) -> str | None:
@@ -119,12 +127,23 @@ async def stream_request(
                 async for data in resp.content.iter_any():
                     now = clock()
                     buffer = rest + data
-                    events, rest = split_events(buffer)
-                    whole = not keep_text and plain_buffer(buffer)
+                    if b"\r" in buffer:
+                        buffer = buffer.replace(b"\r\n", b"\n")
+                    end = buffer.rfind(b"\n\n")
+                    if end < 0:
+                        rest = buffer
+                        continue
+                    complete, rest = buffer[:end + 2], buffer[end + 2:]
+                    fast = None if keep_text else scan_plain(complete)
+                    if fast is not None:  # the hot path: no per-event work
+                        tokens, usage = fast
+                        times.extend([now] * tokens)
+                        if usage:
+                            record.prompt_tokens = usage.get("prompt_tokens")
+                            record.output_tokens = usage.get("completion_tokens")
+                        continue
+                    events, _ = split_events(complete)
                     for event in events:
-                        if not keep_text and is_token_event(event) and (whole or plain_buffer(event)):
-                            times.append(now)
-                            continue
                         payload = event_data(event)
                         if payload is None or payload == b"[DONE]":
                             continue
