@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import pytest
 
 from tests.doubles.streaming_stub import MODEL, StubBehaviour, StubInThread
-from vllm_workflow.benchmark.client import chunk_token, event_data, scan_plain, split_events
+from vllm_workflow.benchmark.client import (
+    TokenPromptBody,
+    chunk_token,
+    completion_body,
+    event_data,
+    scan_plain,
+    split_events,
+)
 from vllm_workflow.benchmark.client import Target
 from vllm_workflow.benchmark.runner import HttpTokenizer, Runner, preflight
 from vllm_workflow.benchmark.stats import summarize
@@ -33,6 +41,11 @@ def test_fast_scan_counts_tokens_and_reads_usage_without_parsing_each_event() ->
     assert scan_plain(b'data: {"choices":[{"delta":{"role":"assistant","content":""}}]}\n\n') is None
     assert scan_plain(b'data: {"error":{"message":"x"}}\n\n') is None
     assert scan_plain(b"data: [DONE]\n\n") is None
+
+
+def test_pre_encoded_body_equals_the_json_body() -> None:
+    make = TokenPromptBody("m", 7)
+    assert json.loads(make([5, 6, 7])) == json.loads(completion_body("m", [5, 6, 7], 7))
 
 
 def test_chunk_token_counts_empty_tokens_but_not_role_or_usage() -> None:

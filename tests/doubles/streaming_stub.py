@@ -18,7 +18,6 @@ import asyncio
 import json
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -191,7 +190,7 @@ class StubInThread:
         self._thread.join(10)
 
 
-def main(argv: list[str] | None = None, ready: Callable[[int], None] | None = None) -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--port", type=int, default=18999)
     p.add_argument("--ttft-ms", type=float, default=0.0)

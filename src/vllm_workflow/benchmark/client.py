@@ -185,6 +185,19 @@ def completion_body(model: str, prompt: list[int] | str, max_tokens: int) -> byt
     }, separators=(",", ":")).encode()
 
 
+class TokenPromptBody:
+    """``completion_body`` for token-id prompts, pre-encoded: only the ids are formatted per request."""
+
+    def __init__(self, model: str, max_tokens: int) -> None:
+        template = completion_body(model, [0], max_tokens)
+        self._head, self._tail = template.split(b'"prompt":[0]')
+        self._head += b'"prompt":['
+        self._tail = b"]" + self._tail
+
+    def __call__(self, ids: list[int]) -> bytes:
+        return self._head + ",".join(map(str, ids)).encode() + self._tail
+
+
 def chat_body(model: str, messages: list[dict[str, str]], max_tokens: int) -> bytes:
     return json.dumps({
         "model": model, "messages": messages, "max_tokens": max_tokens, "min_tokens": max_tokens,

@@ -17,7 +17,7 @@ import requests
 
 from ..errors import WorkflowError
 from . import engine_metrics
-from .client import Target, chat_body, completion_body, monotonic_clock, stream_request
+from .client import Target, TokenPromptBody, chat_body, monotonic_clock, stream_request
 from .records import RequestRecord
 from .workloads import Workload, chat_messages, poisson_arrivals, qa_script, token_prompt, vocabulary
 
@@ -164,14 +164,14 @@ class Runner:
     async def _concurrent(self, http: aiohttp.ClientSession) -> None:
         end = self.w.warmup_s + self.w.duration_s
         headers = self.t.headers()
+        make_body = TokenPromptBody(self.t.model, self.w.output_tokens)
 
         async def user(u: int) -> None:
             rng = random.Random(self.w.seed * 7919 + u)
             session = f"user-{self.w.seed}-{u:04d}"
             mine = headers | {self.t.session_header: session}
             while not self.stop.is_set() and self.clock() < end:
-                body = completion_body(self.t.model, token_prompt(rng, self._vocab, self.w.prompt_tokens),
-                                       self.w.output_tokens)
+                body = make_body(token_prompt(rng, self._vocab, self.w.prompt_tokens))
                 await self._send(http, "/v1/completions", body, self._new_record(session=session), mine)
 
         await self._gather(user(u) for u in range(self.w.users))
@@ -179,6 +179,7 @@ class Runner:
     async def _rate_sweep(self, http: aiohttp.ClientSession) -> None:
         headers = self.t.headers()
         rng = random.Random(self.w.seed)
+        make_body = TokenPromptBody(self.t.model, self.w.output_tokens)
         plan = [("warmup", self.w.rates[0], self.w.warmup_s)] if self.w.warmup_s > 0 else []
         plan += [(f"{r:g}/s", r, self.w.stage_s) for r in self.w.rates]
         start = 0.0
@@ -191,8 +192,7 @@ class Runner:
                         await asyncio.wait_for(self.stop.wait(), delay)
                 if self.stop.is_set():
                     return
-                body = completion_body(self.t.model, token_prompt(rng, self._vocab, self.w.prompt_tokens),
-                                       self.w.output_tokens)
+                body = make_body(token_prompt(rng, self._vocab, self.w.prompt_tokens))
                 rec = self._new_record(session=f"req-{self.w.seed}-{len(self.records)}",
                                        stage=None if name == "warmup" else name)
                 self._spawn(self._send(http, "/v1/completions", body, rec,
