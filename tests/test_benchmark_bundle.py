@@ -137,10 +137,14 @@ def test_interrupt_keeps_a_partial_bundle_marked_incomplete(project) -> None:
     with StubInThread(StubBehaviour(ttft_s=0.01, itl_s=0.05)) as url:
         root = project(url, "CONFIG_VLLM_BENCHMARK_DURATION=60", "CONFIG_VLLM_BENCHMARK_WARMUP_SECONDS=0",
                        "CONFIG_VLLM_BENCHMARK_OUTPUT_TOKENS=30")
-        env = {k: v for k, v in os.environ.items() if k != "VLLM_API_KEY"}
+        env = {k: v for k, v in os.environ.items() if k != "VLLM_API_KEY"} | {"PYTHONUNBUFFERED": "1"}
         proc = subprocess.Popen([*CLI, "--root", str(root), "benchmark", "--no-progress"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-        time.sleep(4)
+        assert proc.stdout is not None
+        for line in proc.stdout:  # wait until the load starts (slow imports on a busy machine)
+            if "benchmark of" in line:
+                break
+        time.sleep(4)  # requests of 30 tokens × 50 ms: some finish, some are in flight
         proc.send_signal(signal.SIGINT)
         stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr

@@ -70,8 +70,8 @@ def test_measured_ttft_and_itl_match_the_stub() -> None:
     s = summarize(records)
     assert s["requests"]["failed"] == 0 and s["requests"]["ok"] >= 10
     # generous bounds for a loaded CI machine; bench/client_fidelity.py measures the real error
-    assert 50 <= s["latency_ms"]["ttft"]["p50"] < 60
-    assert 10 <= s["latency_ms"]["itl"]["p50"] < 14
+    assert 50 <= s["latency_ms"]["ttft"]["p50"] < 90
+    assert 9.5 <= s["latency_ms"]["itl"]["p50"] < 25
     assert all(r.output_tokens == 10 and len(r.token_times) == 10 for r in records if r.ok)
 
 
