@@ -52,8 +52,19 @@ def test_declared_hosts_inventory_with_ab_groups() -> None:
          "vllm_declared_hosts_ssh_user": "ops", "vllm_ab_testing": True,
          "vllm_ab_baseline_host": "a.example", "vllm_ab_dev_host": "b.example"}
     text = inventory.render(v, "/x")
-    assert "a.example ansible_user=ops\nb.example ansible_user=ops" in text
-    assert "[baseline]\na.example" in text and "[dev]\nb.example" in text
+    assert "ab-baseline ansible_host=a.example ansible_user=ops vllm_ab_arm=baseline\n" in text
+    assert "ab-dev ansible_host=b.example ansible_user=ops vllm_ab_arm=dev\n" in text
+    assert "[baseline]\nab-baseline" in text and "[dev]\nab-dev" in text
+    assert "vllm_local_instance" not in text  # two machines: nothing to keep apart
+    same = inventory.render(v | {"vllm_ab_dev_host": "a.example"}, "/x")
+    assert "ab-dev ansible_host=a.example ansible_user=ops vllm_ab_arm=dev vllm_local_instance=dev" in same
+
+
+def test_localhost_ab_inventory_gives_each_arm_an_instance() -> None:
+    text = inventory.render({"vllm_bringup_localhost": True, "vllm_ab_testing": True}, "/py")
+    assert ("ab-baseline ansible_connection=local ansible_python_interpreter=/py vllm_ab_arm=baseline "
+            "vllm_local_instance=baseline\n") in text
+    assert "ab-dev ansible_connection=local ansible_python_interpreter=/py vllm_ab_arm=dev vllm_local_instance=dev" in text
 
 
 def test_parse_sse_stops_at_done() -> None:

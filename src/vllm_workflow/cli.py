@@ -114,6 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .benchmark import cli as benchmark_cli
 
     benchmark_cli.register(add)
+    from .ab import cli as ab_cli
+
+    ab_cli.register(add)
     return parser
 
 

@@ -103,11 +103,13 @@ def _versions(v: dict[str, Any], stack: Stack, key: str) -> dict[str, Any]:
     return {"configured": configured, "engine_reported": _engine_version(stack, key)}
 
 
-def run_one(args: argparse.Namespace, v: dict[str, Any], stack: Stack, key: str) -> int:
+def run_one(args: argparse.Namespace, v: dict[str, Any], stack: Stack, key: str,
+            label: str | None = None) -> tuple[int, Path, dict[str, Any]]:
+    """One benchmark run of one stack: (exit code, bundle folder, summary)."""
     root = _root(args)
     workload = from_vars(v)
     check_fits(workload, int(v.get("vllm_max_model_len") or 2048))
-    label = args.label or str(v.get("vllm_benchmark_label") or "") or workload.name
+    label = label or args.label or str(v.get("vllm_benchmark_label") or "") or workload.name
     bundle.check_label(label)
     target = Target(stack.api_url, stack.model, stack.session_header, key)
     slo = Slo(float(v.get("vllm_benchmark_slo_ttft_ms") or 0), float(v.get("vllm_benchmark_slo_tpot_ms") or 0),
@@ -135,8 +137,9 @@ def run_one(args: argparse.Namespace, v: dict[str, Any], stack: Stack, key: str)
     state.mkdir(parents=True, exist_ok=True)
     bundle.write_json(state / "benchmark.json", {"summary": one_line(summary), "bundle": str(out)})
     if not result.complete:
-        return EXIT_INTERRUPTED
-    return EXIT_ALL_FAILED if summary["requests"]["measured"] and not summary["requests"]["ok"] else EXIT_OK
+        return EXIT_INTERRUPTED, out, summary
+    code = EXIT_ALL_FAILED if summary["requests"]["measured"] and not summary["requests"]["ok"] else EXIT_OK
+    return code, out, summary
 
 
 def _print_summary(summary: dict[str, Any], out: Path) -> None:
@@ -150,10 +153,21 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
     print(f"\n{state}. Results: {out}\n  report: {out / 'report.html'}")
 
 
-def cmd_benchmark(args: argparse.Namespace) -> int:
+def settings(args: argparse.Namespace) -> dict[str, Any]:
+    """extra_vars.yaml with the command line's --set and --workload applied."""
     root = _root(args)
     v = load_vars(Path(args.extra_vars) if args.extra_vars else root / "extra_vars.yaml") | parse_sets(args.set)
-    v = select_workload(v, args.workload)
+    return select_workload(v, args.workload)
+
+
+def cmd_benchmark(args: argparse.Namespace) -> int:
+    root = _root(args)
+    v = settings(args)
+    if args.if_enabled and v.get("vllm_ab_testing"):  # `make vllm` with A/B on: compare the arms
+        from ..ab.cli import run_ab
+
+        args.bisect = False
+        return run_ab(args, v)
     if args.if_enabled and not v.get("vllm_benchmark_enabled"):
         print("📊 benchmark skipped: CONFIG_VLLM_BENCHMARK_ENABLED is off (`make vllm-benchmark` runs it anyway).")
         return EXIT_OK
@@ -166,7 +180,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     key = _secrets(root)["vllm_api_key"]
     worst = EXIT_OK
     for stack in stacks:
-        worst = max(worst, run_one(args, v, stack, key))
+        worst = max(worst, run_one(args, v, stack, key)[0])
         if worst == EXIT_INTERRUPTED:
             break
     return worst
@@ -193,25 +207,30 @@ def cmd_results(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(add: Callable[..., argparse.ArgumentParser]) -> None:
-    p = add("benchmark", cmd_benchmark,
-            "run the configured workload against the deployed stack and write a results bundle "
-            "(summary.json, requests.jsonl, report.md/html with plots); exit 0 done, 1 every request "
-            "failed, 130 stopped early (the partial bundle is kept, marked incomplete)")
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    """Options shared by `benchmark` and `ab`."""
     p.add_argument("--extra-vars", default=None, help="settings (default: ROOT/extra_vars.yaml)")
     p.add_argument("--state-dir", default=None, help=f"deploy state (default: ROOT/{DEFAULT_STATE_DIR})")
     p.add_argument("--results-dir", default=None, help=f"where bundles go (default: ROOT/{bundle.DEFAULT_RESULTS_DIR})")
     p.add_argument("--label", default=None, help="results folder label (default: CONFIG_VLLM_BENCHMARK_LABEL or "
                                                  "the workload name)")
-    p.add_argument("--host", default=None, help="only the stack on this inventory host")
     p.add_argument("--set", action="append", default=[], metavar="vllm_benchmark_X=VALUE",
                    help="override one benchmark setting for this run, e.g. --set vllm_benchmark_duration=10 "
                         "(repeatable; the .config is not changed)")
     p.add_argument("--workload", choices=WORKLOADS, default=None,
                    help="run this workload instead of the configured one (its settings still come from the config)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def register(add: Callable[..., argparse.ArgumentParser]) -> None:
+    p = add("benchmark", cmd_benchmark,
+            "run the configured workload against the deployed stack and write a results bundle "
+            "(summary.json, requests.jsonl, report.md/html with plots); exit 0 done, 1 every request "
+            "failed, 130 stopped early (the partial bundle is kept, marked incomplete)")
+    add_run_options(p)
+    p.add_argument("--host", default=None, help="only the stack on this inventory host")
     p.add_argument("--if-enabled", action="store_true",
                    help="do nothing unless CONFIG_VLLM_BENCHMARK_ENABLED is set (what `make vllm` uses)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p = add("results", cmd_results,
             "list results bundles and (re)render the report of the newest one, or of the one named")
     p.add_argument("name", nargs="?", default=None, help="bundle folder name or path (default: the newest)")

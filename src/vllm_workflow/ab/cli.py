@@ -1,0 +1,203 @@
+"""`vllm-workflow ab` (run both arms interleaved, compare) and `ab-compare` (compare existing bundles)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from ..benchmark import bundle
+from ..benchmark import cli as bench_cli
+from ..errors import WorkflowError
+from ..stack import DEFAULT_STATE_DIR, Stack, require_stacks
+from . import report, stats
+from .arms import ARMS, config_diff, dev_choices
+from .compare import BISECT_CODES, EXIT_CODES, compare, schedule
+
+SCHEMA = "vllm-workflow/ab-comparison"
+SCHEMA_VERSION = 1
+
+
+def rule_from(v: Mapping[str, Any]) -> stats.Rule:
+    return stats.Rule(threshold=int(v.get("vllm_ab_threshold_pct") or 5) / 100,
+                      equivalence=int(v.get("vllm_ab_equivalence_pct") or 10) / 100)
+
+
+def arm_stacks(stacks: Sequence[Stack]) -> dict[str, Stack]:
+    found = {str(s.raw.get("arm")): s for s in stacks if s.raw.get("arm") in ARMS}
+    missing = [a for a in ARMS if a not in found]
+    if missing:
+        raise WorkflowError(
+            f"no deployed {' and '.join(missing)} arm. Fix: set CONFIG_VLLM_AB_TESTING=y, then "
+            "`make bringup && make vllm-deploy` to deploy both arms."
+        )
+    return found
+
+
+def reset_prefix_cache(stack: Stack, key: str) -> str:
+    """Ask every engine of an arm to drop its prefix cache; say how that went."""
+    outcomes = []
+    for e in stack.engines:
+        try:
+            r = requests.post(e.url + "/reset_prefix_cache", timeout=10,
+                              headers={"authorization": f"Bearer {key}"} if key else {})
+            outcomes.append("ok" if r.ok else f"HTTP {r.status_code}")
+        except requests.RequestException as exc:
+            outcomes.append(type(exc).__name__)
+    if all(o == "ok" for o in outcomes):
+        return "reset"
+    return "not reset (" + ", ".join(sorted(set(outcomes))) + "; the engines need VLLM_SERVER_DEV_MODE=1)"
+
+
+def _diff_keys(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
+    return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+
+
+def _provenance(folder: Path) -> dict[str, Any]:
+    try:
+        return json.loads((folder / "provenance.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def build(label: str, v: Mapping[str, Any], order: Sequence[str], folders: Mapping[str, list[Path]],
+          hosts: Mapping[str, str], rule: stats.Rule, complete: bool, bisect: bool,
+          resets: Sequence[str] = ()) -> dict[str, Any]:
+    """The comparison document from the arms' bundles."""
+    summaries = {a: [bundle.load_summary(f) for f in folders[a]] for a in ARMS}
+    records = {a: [bundle.read_records(f / "requests.jsonl") for f in folders[a]] for a in ARMS}
+    comp = compare(summaries["baseline"], summaries["dev"], rule, seed=int(v.get("vllm_benchmark_seed") or 0),
+                   base_records=records["baseline"], dev_records=records["dev"])
+    prov = {a: [_provenance(f) for f in folders[a]] for a in ARMS}
+    versions = {a: (prov[a][0].get("versions", {}) if prov[a] else {}) for a in ARMS}
+    host = {a: {k: val for k, val in (prov[a][0].get("host", {}) if prov[a] else {}).items()
+                if k in ("kernel", "os", "cpu_model", "cpus", "memory_bytes", "gpus", "hostname")} for a in ARMS}
+    verdict = comp["verdict"] if complete else stats.INCONCLUSIVE
+    codes = BISECT_CODES if bisect else EXIT_CODES
+    return {
+        "schema": SCHEMA, "schema_version": SCHEMA_VERSION, "label": label,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "complete": complete, "repetitions": min(len(folders["baseline"]), len(folders["dev"])),
+        "schedule": list(order),
+        "arms": {a: {"host": hosts.get(a, ""), "bundles": [f.name for f in folders[a]]} for a in ARMS},
+        "rule": {"alpha": rule.alpha, "threshold": rule.threshold, "equivalence": rule.equivalence},
+        "verdict": verdict, "exit_code": codes[verdict], "exit_codes": "bisect" if bisect else "ci",
+        "metrics": comp["metrics"],
+        "changes": {"config": config_diff(v), "dev_choices": dev_choices(v),
+                    "versions": versions, "versions_differ": _diff_keys(versions["baseline"], versions["dev"]),
+                    "host": host, "host_differ": _diff_keys(host["baseline"], host["dev"])},
+        "prefix_cache_reset": list(resets),
+    }
+
+
+def write(results: Path, comp: dict[str, Any], folders: Mapping[str, list[Path]]) -> Path:
+    out = bundle.new_bundle_dir(results, f"{comp['label']}-ab")
+    bundle.write_json(out / "comparison.json", comp)
+    records = {a: [bundle.read_records(f / "requests.jsonl") for f in folders[a]] for a in ARMS}
+    images = report.plots(out, comp, records["baseline"], records["dev"])
+    (out / "report.md").write_text(report.markdown(comp, images))
+    (out / "report.html").write_text(report.html_page(comp, images))
+    return out
+
+
+def _print(comp: dict[str, Any], out: Path) -> None:
+    head, rows = report.table(comp)
+    keep = [0, 2, 3, 4, 5, 7, 9]
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in keep]
+    for r in [head, *rows]:
+        print("  " + "  ".join(r[i].ljust(w) if n in (0, len(keep) - 1) else r[i].rjust(w)
+                               for n, (i, w) in enumerate(zip(keep, widths))))
+    for line in report.explanation(comp):
+        print(f"  {line}")
+    v = comp["verdict"]
+    print(f"\n{report.ICONS[v]} verdict: {v} (exit {comp['exit_code']}). Comparison: {out}\n"
+          f"  report: {out / 'report.html'}")
+
+
+def run_ab(args: argparse.Namespace, v: dict[str, Any]) -> int:
+    """Run the configured workload on both arms, interleaved; compare; exit by the verdict."""
+    root = bench_cli._root(args)
+    state = Path(args.state_dir) if args.state_dir else root / DEFAULT_STATE_DIR
+    arms = arm_stacks(require_stacks(state))
+    key = bench_cli._secrets(root)["vllm_api_key"]
+    reps = int(getattr(args, "repetitions", None) or v.get("vllm_ab_repetitions") or 6)
+    label = args.label or str(v.get("vllm_benchmark_label") or "") or "ab"
+    bundle.check_label(label)
+    order = schedule(reps)
+    print(f"🆎 A/B: {reps} repetitions per arm, order {' '.join(a[0].upper() for a in order)}; "
+          f"dev differs in: {', '.join(d['setting'] for d in config_diff(v)) or 'nothing (A/A control)'}")
+    folders: dict[str, list[Path]] = {a: [] for a in ARMS}
+    resets: list[str] = []
+    complete = True
+    for i, arm in enumerate(order, 1):
+        stack = arms[arm]
+        if v.get("vllm_ab_reset_prefix_cache"):
+            resets.append(f"{arm} r{len(folders[arm]) + 1}: {reset_prefix_cache(stack, key)}")
+        print(f"\n── run {i}/{len(order)}: {arm} (repetition {len(folders[arm]) + 1}) ──")
+        code, out, _ = bench_cli.run_one(args, v, stack, key, label=f"{label}-{arm}-r{len(folders[arm]) + 1}")
+        folders[arm].append(out)
+        if code == bench_cli.EXIT_INTERRUPTED:
+            complete = False
+            break
+    if not folders["baseline"] or not folders["dev"]:
+        raise WorkflowError("the A/B run stopped before both arms ran; nothing to compare.")
+    comp = build(label, v, order[:sum(len(f) for f in folders.values())], folders,
+                 {a: arms[a].host for a in ARMS}, rule_from(v), complete, args.bisect, resets)
+    out = write(bench_cli._results_dir(args), comp, folders)
+    print()
+    _print(comp, out)
+    return int(comp["exit_code"])
+
+
+def cmd_ab(args: argparse.Namespace) -> int:
+    try:
+        return run_ab(args, bench_cli.settings(args))
+    except WorkflowError:
+        if args.bisect:
+            raise SystemExit(125) from None
+        raise
+
+
+def cmd_ab_compare(args: argparse.Namespace) -> int:
+    v = bench_cli.settings(args) if (Path(args.root) / "extra_vars.yaml").exists() or args.extra_vars else {}
+    results = bench_cli._results_dir(args)
+    folders = {"baseline": [bundle.resolve(results, n) for n in args.baseline],
+               "dev": [bundle.resolve(results, n) for n in args.dev]}
+    rule = stats.Rule(threshold=args.threshold / 100 if args.threshold is not None else rule_from(v).threshold,
+                      equivalence=args.equivalence / 100 if args.equivalence is not None else rule_from(v).equivalence)
+    hosts = {a: str(bundle.load_summary(folders[a][0])["target"].get("host", "")) for a in ARMS}
+    label = args.label or "compare"
+    bundle.check_label(label)
+    comp = build(label, {**v, "vllm_ab_testing": False}, [], folders, hosts, rule, True, args.bisect)
+    comp["changes"]["config"] = []  # separate runs: their configs are in each bundle's config/
+    out = write(results, comp, folders)
+    _print(comp, out)
+    return int(comp["exit_code"])
+
+
+def register(add: Callable[..., argparse.ArgumentParser]) -> None:
+    p = add("ab", cmd_ab,
+            "run the benchmark on the baseline and dev arms, interleaved and counterbalanced, then compare; "
+            "exit 0 no regression, 1 regression, 2 inconclusive or error (--bisect: 0 good, 1 bad, 125 skip)")
+    bench_cli.add_run_options(p)
+    p.add_argument("--repetitions", type=int, default=None, help="runs per arm (default: CONFIG_VLLM_AB_REPETITIONS)")
+    p.add_argument("--bisect", action="store_true", help="exit codes for `git bisect run`: 0 good, 1 bad, 125 skip")
+    p = add("ab-compare", cmd_ab_compare,
+            "compare existing results bundles (e.g. before and after a kernel change) with the A/B statistics; "
+            "same exit codes as `ab`")
+    p.add_argument("--baseline", nargs="+", required=True, metavar="BUNDLE", help="baseline bundles (folder names)")
+    p.add_argument("--dev", nargs="+", required=True, metavar="BUNDLE", help="dev bundles (folder names)")
+    p.add_argument("--threshold", type=float, default=None, help="percent (default: CONFIG_VLLM_AB_THRESHOLD_PCT)")
+    p.add_argument("--equivalence", type=float, default=None,
+                   help="percent (default: CONFIG_VLLM_AB_EQUIVALENCE_PCT)")
+    p.add_argument("--bisect", action="store_true", help="exit codes for `git bisect run`")
+    p.add_argument("--label", default=None, help="comparison folder label (default: compare)")
+    p.add_argument("--results-dir", default=None)
+    p.add_argument("--extra-vars", default=None)
+    p.add_argument("--set", action="append", default=[], help=argparse.SUPPRESS)
+    p.add_argument("--workload", default=None, help=argparse.SUPPRESS)

@@ -1,0 +1,176 @@
+"""The comparison report: verdict, what changed, side-by-side table with CIs, plots."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..benchmark.records import RequestRecord
+from ..benchmark.stats import measured
+from . import stats
+
+ICONS = {stats.IMPROVEMENT: "🟢", stats.REGRESSION: "🔴", stats.NO_CHANGE: "⚪", stats.INCONCLUSIVE: "🟡"}
+PLOTS = {
+    "ttft-cdf.png": "TTFT, all repetitions of each arm (cumulative distribution)",
+    "e2e-cdf.png": "E2E latency, all repetitions of each arm (cumulative distribution)",
+    "delta.png": "Change dev vs baseline per metric, positive = better, with 95% CI over repetitions",
+}
+
+
+def _num(v: Any, unit: str) -> str:
+    if v is None:
+        return "–"
+    if unit == "fraction":
+        return f"{v * 100:.1f} %"
+    return f"{v:,.1f}" if abs(v) >= 10 else f"{v:,.3g}"
+
+
+def _delta(v: float | None, kind: str) -> str:
+    if v is None:
+        return "–"
+    return f"{v * 100:+.1f} pp" if kind == "difference" else f"{v * 100:+.1f} %"
+
+
+def _ci(ci: Sequence[float] | None, kind: str) -> str:
+    if not ci or any(c != c for c in ci):
+        return "–"
+    return f"[{_delta(ci[0], kind)}, {_delta(ci[1], kind)}]"
+
+
+def table(comp: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    head = ["metric", "better", "baseline", "dev", "Δ dev vs baseline", "95% CI (repetitions)",
+            "95% CI (requests)", "p (rank test, Holm)", "effect size", "verdict"]
+    rows = []
+    for m in comp["metrics"]:
+        p = "–" if m["p_value"] is None else f"{m['p_value']:.3g} ({m['p_adjusted']:.3g})"
+        eff = "–" if m["effect_size"] is None else f"{m['effect_size']:+.2f}"
+        rows.append([m["label"], m["better"], _num(m["baseline"], m["unit"]), _num(m["dev"], m["unit"]),
+                     _delta(m["delta"], m["kind"]), _ci(m["ci"], m["kind"]),
+                     _ci(m.get("ci_requests"), "relative"), p, eff, f"{ICONS[m['verdict']]} {m['verdict']}"])
+    return head, rows
+
+
+def explanation(comp: dict[str, Any]) -> list[str]:
+    """Plain-language lines: what changed and what moved."""
+    lines = []
+    diff = comp["changes"]["config"]
+    if diff:
+        lines.append("The dev arm differs in: " + ", ".join(f"{d['setting']} {d['baseline']} → {d['dev']}" for d in diff) + ".")
+    else:
+        lines.append("The arms have the same configuration (an A/A control): any verdict other than "
+                     "'no significant change' would be a false alarm.")
+    for key in ("ttft_p50", "prefix_cache_hit_rate"):
+        m = next((x for x in comp["metrics"] if x["metric"] == key), None)
+        if not m or m["delta"] is None or m["baseline"] is None or m["dev"] is None:
+            continue
+        if key == "ttft_p50" and m["dev"]:
+            ratio = m["baseline"] / m["dev"] if m["dev"] else float("inf")
+            lines.append(f"Median time to first token: baseline {m['baseline']:.1f} ms, dev {m['dev']:.1f} ms "
+                         f"({ratio:.2f}× {'lower' if ratio >= 1 else 'higher'} in dev) — {m['verdict']}.")
+        if key == "prefix_cache_hit_rate":
+            lines.append(f"Prefix-cache hit rate: baseline {m['baseline'] * 100:.1f} %, dev {m['dev'] * 100:.1f} %. "
+                         "A higher hit rate means engines reuse cached KV for shared prefixes and chat history "
+                         "instead of recomputing them, which shortens prefill and so TTFT.")
+    for side in ("versions", "host"):
+        differs = comp["changes"].get(f"{side}_differ") or []
+        if differs:
+            lines.append(f"{side.capitalize()} differ between the arms: {', '.join(differs)}.")
+    return lines
+
+
+def plots(folder: Path, comp: dict[str, Any], base: Sequence[Sequence[RequestRecord]],
+          dev: Sequence[Sequence[RequestRecord]]) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    made = []
+    for name, attr, xlabel in (("ttft-cdf.png", "ttft", "TTFT (ms)"), ("e2e-cdf.png", "e2e", "E2E (ms)")):
+        fig, ax = plt.subplots(figsize=(7, 4))
+        for arm, runs in (("baseline", base), ("dev", dev)):
+            vals = sorted(getattr(r, attr) * 1000 for recs in runs for r in measured(recs) if r.ok)
+            if vals:
+                ax.plot(vals, [(i + 1) / len(vals) for i in range(len(vals))], label=arm)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("fraction of requests")
+        ax.set_xscale("log")
+        ax.grid(alpha=0.3)
+        ax.legend()
+        ax.set_title(PLOTS[name])
+        fig.tight_layout()
+        fig.savefig(folder / name, dpi=100)
+        plt.close(fig)
+        made.append(name)
+    rows = [m for m in comp["metrics"] if m["delta"] is not None and m["ci"] and m["ci"][0] == m["ci"][0]]
+    if rows:
+        fig, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.2))
+        sign = [1 if m["better"] == "higher" else -1 for m in rows]
+        vals = [m["delta"] * 100 * s for m, s in zip(rows, sign)]
+        lo = [min(m["ci"][0] * 100 * s, m["ci"][1] * 100 * s) for m, s in zip(rows, sign)]
+        hi = [max(m["ci"][0] * 100 * s, m["ci"][1] * 100 * s) for m, s in zip(rows, sign)]
+        colors = {stats.IMPROVEMENT: "tab:green", stats.REGRESSION: "tab:red", stats.NO_CHANGE: "tab:gray",
+                  stats.INCONCLUSIVE: "tab:orange"}
+        y = list(range(len(rows)))
+        ax.barh(y, vals, color=[colors[m["verdict"]] for m in rows],
+                xerr=[[v - a for v, a in zip(vals, lo)], [b - v for v, b in zip(vals, hi)]], capsize=3)
+        ax.set_yticks(y, [m["label"] for m in rows])
+        ax.axvline(0, color="black", linewidth=0.8)
+        ax.set_xlabel("change, % (pp for rates); positive = dev better")
+        ax.invert_yaxis()
+        ax.grid(axis="x", alpha=0.3)
+        ax.set_title(PLOTS["delta.png"])
+        fig.tight_layout()
+        fig.savefig(folder / "delta.png", dpi=100)
+        plt.close(fig)
+        made.append("delta.png")
+    return made
+
+
+def markdown(comp: dict[str, Any], images: Sequence[str]) -> str:
+    v = comp["verdict"]
+    lines = [f"# A/B comparison: {comp['label']}", "",
+             f"**Verdict: {ICONS[v]} {v}** (exit code {comp['exit_code']}) — {comp['repetitions']} repetitions "
+             f"per arm, order {' '.join(a[0].upper() for a in comp['schedule'])}"
+             + ("" if comp["complete"] else " — INCOMPLETE"), ""]
+    lines += [f"- {line}" for line in explanation(comp)]
+    lines += ["", f"Rule: a change counts when its Holm-adjusted p < {comp['rule']['alpha']} (rank test over "
+              "repetitions, corrected for the number of metrics), its 95% CI excludes 0 and it is at "
+              f"least {comp['rule']['threshold'] * 100:g} % (pp for rates); otherwise 'no significant change' if "
+              f"the CI lies within ±{comp['rule']['equivalence'] * 100:g} %, else 'inconclusive'.", ""]
+    head, rows = table(comp)
+    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    lines += ["", "## What changed", ""]
+    for d in comp["changes"]["config"] or [{"setting": "(nothing)", "baseline": "", "dev": ""}]:
+        lines.append(f"- `{d['setting']}`: {d['baseline']} → {d['dev']}")
+    for side in ("versions", "host"):
+        lines.append(f"- {side}: baseline `{comp['changes'][side]['baseline']}`; dev `{comp['changes'][side]['dev']}`")
+    lines += ["", "## Runs", ""]
+    for arm in ("baseline", "dev"):
+        lines.append(f"- {arm} ({comp['arms'][arm]['host']}): " + ", ".join(f"`{b}`" for b in comp["arms"][arm]["bundles"]))
+    lines += ["", "## Plots", ""]
+    lines += [f"![{PLOTS[n]}]({n})\n" for n in images]
+    return "\n".join(lines) + "\n"
+
+
+def html_page(comp: dict[str, Any], images: Sequence[str]) -> str:
+    e = html.escape
+    v = comp["verdict"]
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>A/B {e(comp['label'])}</title>",
+             "<style>body{font-family:sans-serif;max-width:75em;margin:2em auto}table{border-collapse:collapse}"
+             "td,th{border:1px solid #ccc;padding:.25em .5em;text-align:right}td:first-child{text-align:left}"
+             "img{max-width:100%}</style></head><body>",
+             f"<h1>A/B comparison: {e(comp['label'])}</h1>",
+             f"<p><b>Verdict: {ICONS[v]} {e(v)}</b> (exit code {comp['exit_code']}), {comp['repetitions']} "
+             "repetitions per arm</p><ul>"]
+    parts += [f"<li>{e(line)}</li>" for line in explanation(comp)]
+    head, rows = table(comp)
+    parts.append("</ul><table><tr>" + "".join(f"<th>{e(h)}</th>" for h in head) + "</tr>")
+    parts += ["<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in rows]
+    parts.append("</table>")
+    parts += [f"<h3>{e(PLOTS[n])}</h3><img src='{e(n)}' alt='{e(PLOTS[n])}'>" for n in images]
+    parts.append("</body></html>\n")
+    return "".join(parts)

@@ -1,0 +1,92 @@
+"""`vllm-workflow ab` and `ab-compare` end to end against two stub arms (test doubles)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.doubles.streaming_stub import MODEL, StubBehaviour, StubInThread
+from tests.test_benchmark_bundle import cli
+
+AB_LINES = ("CONFIG_VLLM_AB_TESTING=y", "CONFIG_VLLM_BENCHMARK_DURATION=5", "CONFIG_VLLM_BENCHMARK_WARMUP_SECONDS=0",
+            "CONFIG_VLLM_BENCHMARK_CONCURRENT_USERS=2", "CONFIG_VLLM_BENCHMARK_OUTPUT_TOKENS=4",
+            "CONFIG_VLLM_AB_DEV_PREFIX_CACHING_OFF=y")
+
+
+@pytest.fixture()
+def ab_project(tmp_path: Path, vars_for):
+    def make(urls: dict[str, str]) -> Path:
+        root = tmp_path / "project"
+        (root / "workflows/vllm/state/stacks").mkdir(parents=True)
+        v = vars_for("vllm", *AB_LINES)
+        secrets = {k: v.pop(k) for k in ("vllm_api_key", "vllm_hf_token")}
+        (root / "extra_vars.yaml").write_text(yaml.safe_dump(v))
+        (root / ".secrets.yaml").write_text(yaml.safe_dump(secrets))
+        for arm, url in urls.items():
+            stack = {"schema_version": 1, "backend": "test-double", "arm": arm, "host": f"ab-{arm}", "model": MODEL,
+                     "routing": "roundrobin", "api_url": url, "router": None,
+                     "engines": [{"name": "stub", "url": url, "metrics_url": url + "/metrics"}]}
+            (root / f"workflows/vllm/state/stacks/ab-{arm}.json").write_text(json.dumps(stack))
+        return root
+
+    return make
+
+
+def comparison(root: Path) -> tuple[Path, dict]:
+    (folder,) = [p for p in (root / "workflows/vllm/results").iterdir() if (p / "comparison.json").exists()]
+    return folder, json.loads((folder / "comparison.json").read_text())
+
+
+def test_aa_control_finds_no_change(ab_project) -> None:
+    same = StubBehaviour(ttft_s=0.02, itl_s=0.005)
+    with StubInThread(same) as a, StubInThread(StubBehaviour(ttft_s=0.02, itl_s=0.005)) as b:
+        root = ab_project({"baseline": a, "dev": b})
+        out = cli(root, "ab", "--repetitions", "4", "--set", "vllm_benchmark_duration=1", "--no-progress")
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr
+    folder, comp = comparison(root)
+    assert comp["schema"] == "vllm-workflow/ab-comparison" and comp["verdict"] == "no significant change"
+    assert comp["schedule"] == ["baseline", "dev", "dev", "baseline"] * 2
+    assert len(comp["arms"]["baseline"]["bundles"]) == 4 and len(comp["arms"]["dev"]["bundles"]) == 4
+    ttft = next(m for m in comp["metrics"] if m["metric"] == "ttft_p50")
+    assert ttft["n"] == [4, 4] and abs(ttft["delta"]) < 0.05 and ttft["ci_requests"] is not None
+    assert comp["changes"]["config"] == [{"setting": "CONFIG_VLLM_ENABLE_PREFIX_CACHING", "baseline": True,
+                                          "dev": False}]
+    assert all("not reset" in r for r in comp["prefix_cache_reset"])  # the stub has no such endpoint
+    for name in ("report.md", "report.html", "ttft-cdf.png", "e2e-cdf.png", "delta.png"):
+        assert (folder / name).stat().st_size > 0
+    assert "no significant change" in (folder / "report.md").read_text()
+    # every repetition is an ordinary bundle of its own
+    bundles = [p for p in (root / "workflows/vllm/results").iterdir() if (p / "summary.json").exists()]
+    assert len(bundles) == 8
+
+
+def test_slower_dev_is_a_regression_with_ci_and_bisect_exit_codes(ab_project) -> None:
+    with StubInThread(StubBehaviour(ttft_s=0.02, itl_s=0.005)) as a, \
+            StubInThread(StubBehaviour(ttft_s=0.06, itl_s=0.005)) as b:
+        root = ab_project({"baseline": a, "dev": b})
+        out = cli(root, "ab", "--repetitions", "6", "--set", "vllm_benchmark_duration=1", "--no-progress")
+        assert out.returncode == 1, out.stdout[-3000:] + out.stderr
+        assert "verdict: regression (exit 1)" in out.stdout
+        folder, comp = comparison(root)
+        ttft = next(m for m in comp["metrics"] if m["metric"] == "ttft_p50")
+        assert ttft["verdict"] == "regression" and ttft["delta"] > 1.0 and ttft["ci"][0] > 0.5
+        assert ttft["p_adjusted"] < 0.05 and ttft["effect_size"] == -1.0
+        results = root / "workflows/vllm/results"
+        base = comp["arms"]["baseline"]["bundles"]
+        dev = comp["arms"]["dev"]["bundles"]
+        again = cli(root, "ab-compare", "--baseline", *base, "--dev", *dev, "--bisect", "--label", "bisect")
+        assert again.returncode == 1 and (results / next(p.name for p in results.iterdir()
+                                                          if p.name.endswith("-bisect-ab"))).is_dir()
+        swapped = cli(root, "ab-compare", "--baseline", *dev, "--dev", *base)
+        assert swapped.returncode == 0 and "verdict: improvement" in swapped.stdout
+
+
+def test_ab_without_both_arms_is_an_error(ab_project) -> None:
+    root = ab_project({"baseline": "http://127.0.0.1:9"})
+    out = cli(root, "ab")
+    assert out.returncode == 2 and "no deployed dev arm" in out.stderr
+    out = cli(root, "ab", "--bisect")
+    assert out.returncode == 125
