@@ -21,3 +21,27 @@ def load_target(name: str) -> ModuleType:
     spec.loader.exec_module(module)
     return module
 
+
+
+def stub_project(root: Path, v: dict, stacks: dict[str, dict]) -> Path:
+    """A project root whose state describes stacks served by stub servers (test doubles):
+    extra_vars.yaml and .secrets.yaml from ``v``, one stack file per name in ``stacks``."""
+    import json
+
+    import yaml
+
+    (root / "workflows/vllm/state/stacks").mkdir(parents=True)
+    v = dict(v)
+    secrets = {k: v.pop(k) for k in ("vllm_api_key", "vllm_hf_token")}
+    (root / "extra_vars.yaml").write_text(yaml.safe_dump(v))
+    (root / ".secrets.yaml").write_text(yaml.safe_dump(secrets))
+    for name, stack in stacks.items():
+        (root / f"workflows/vllm/state/stacks/{name}.json").write_text(json.dumps(stack))
+    return root
+
+
+def stub_stack(url: str, host: str, model: str, arm: str | None = None) -> dict:
+    """The stack description of one stub "engine" serving ``model`` at ``url``."""
+    return {"schema_version": 1, "backend": "test-double", "arm": arm, "host": host, "model": model,
+            "routing": "roundrobin", "api_url": url, "session_header": "x-user-id", "router": None,
+            "engines": [{"name": "stub", "url": url, "metrics_url": url + "/metrics"}]}

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-import yaml
 
 from tests.doubles.streaming_stub import MODEL, StubBehaviour, StubInThread
+from tests.helpers import stub_project, stub_stack
 from tests.test_benchmark_bundle import cli
 
 AB_LINES = ("CONFIG_VLLM_AB_TESTING=y", "CONFIG_VLLM_BENCHMARK_DURATION=5", "CONFIG_VLLM_BENCHMARK_WARMUP_SECONDS=0",
@@ -19,18 +19,8 @@ AB_LINES = ("CONFIG_VLLM_AB_TESTING=y", "CONFIG_VLLM_BENCHMARK_DURATION=5", "CON
 @pytest.fixture()
 def ab_project(tmp_path: Path, vars_for):
     def make(urls: dict[str, str]) -> Path:
-        root = tmp_path / "project"
-        (root / "workflows/vllm/state/stacks").mkdir(parents=True)
-        v = vars_for("vllm", *AB_LINES)
-        secrets = {k: v.pop(k) for k in ("vllm_api_key", "vllm_hf_token")}
-        (root / "extra_vars.yaml").write_text(yaml.safe_dump(v))
-        (root / ".secrets.yaml").write_text(yaml.safe_dump(secrets))
-        for arm, url in urls.items():
-            stack = {"schema_version": 1, "backend": "test-double", "arm": arm, "host": f"ab-{arm}", "model": MODEL,
-                     "routing": "roundrobin", "api_url": url, "router": None,
-                     "engines": [{"name": "stub", "url": url, "metrics_url": url + "/metrics"}]}
-            (root / f"workflows/vllm/state/stacks/ab-{arm}.json").write_text(json.dumps(stack))
-        return root
+        return stub_project(tmp_path / "project", vars_for("vllm", *AB_LINES),
+                            {f"ab-{arm}": stub_stack(url, f"ab-{arm}", MODEL, arm) for arm, url in urls.items()})
 
     return make
 

@@ -12,9 +12,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-import yaml
 
 from tests.doubles.streaming_stub import MODEL, StubBehaviour, StubInThread
+from tests.helpers import stub_project, stub_stack
 from vllm_workflow.benchmark import bundle
 from vllm_workflow.benchmark.engine_metrics import engine_delta, read, summarize
 
@@ -73,17 +73,9 @@ def project(tmp_path: Path, vars_for):
     """A project root whose state describes a stack served by the stub."""
 
     def make(url: str, *lines: str) -> Path:
-        root = tmp_path / "project"
-        (root / "workflows/vllm/state/stacks").mkdir(parents=True)
-        v = vars_for("vllm", *lines)
-        secrets = {k: v.pop(k) for k in ("vllm_api_key", "vllm_hf_token")}
-        (root / "extra_vars.yaml").write_text(yaml.safe_dump(v))
-        (root / ".secrets.yaml").write_text(yaml.safe_dump(secrets))
+        root = stub_project(tmp_path / "project", vars_for("vllm", *lines),
+                            {"stubhost": stub_stack(url, "stubhost", MODEL)})
         (root / ".config").write_text('CONFIG_VLLM_API_KEY=""\n')
-        stack = {"schema_version": 1, "backend": "test-double", "host": "stubhost", "model": MODEL,
-                 "routing": "roundrobin", "api_url": url, "session_header": "x-user-id",
-                 "router": None, "engines": [{"name": "stub", "url": url, "metrics_url": url + "/metrics"}]}
-        (root / "workflows/vllm/state/stacks/stubhost.json").write_text(json.dumps(stack))
         return root
 
     return make

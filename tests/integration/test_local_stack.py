@@ -106,7 +106,8 @@ agent = load_target("supervisor_agent")
 
 def leftovers() -> list[int]:
     """Processes working in the runtime's program directories (engines' children included)."""
-    return [int(e) for e in os.listdir("/proc") if e.isdigit() and agent.program_of(int(e), str(RUNTIME))]
+    homes = [str(RUNTIME), *(str(RUNTIME / "instances" / arm) for arm in ("baseline", "dev"))]
+    return [int(e) for e in os.listdir("/proc") if e.isdigit() and any(agent.program_of(int(e), h) for h in homes)]
 
 
 def listening_ports() -> set[int]:
@@ -367,6 +368,45 @@ def test_teardown_leaves_no_process_and_no_port(project: Project) -> None:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # recent connections linger in TIME_WAIT
         s.bind(("127.0.0.1", API_PORT))
 
+
+
+AB_SETTINGS = ("CONFIG_VLLM_AB_TESTING=y", "CONFIG_VLLM_AB_DEV_ROUTER_ROUND_ROBIN=y", "CONFIG_VLLM_AB_DEV_PORT_OFFSET=500",
+               "CONFIG_VLLM_AB_REPETITIONS=2", *QA_SETTINGS[1:])
+
+
+def test_ab_arms_share_the_host_compare_and_tear_down(project: Project) -> None:
+    project.use("it-ab", *AB_SETTINGS, "CONFIG_VLLM_BENCHMARK_WORKLOAD_MULTI_ROUND_QA=y",
+                drop=("CONFIG_VLLM_BENCHMARK_WORKLOAD_CONCURRENT",))
+    project.make("bringup")
+    project.make("vllm-deploy")
+    for arm in ("baseline", "dev"):
+        assert (RUNTIME / "instances" / arm / "state" / "supervisor.sock").exists()
+    assert {API_PORT, API_PORT + 500, ENGINE_BASE + 500, ENGINE_BASE + 501} <= listening_ports()
+    status = project.make("vllm-status-simplified")
+    assert status.stdout.count("🟢 healthy") == 2
+    out = project.make("vllm-ab", "LABEL=it-ab", check=False)
+    results = project.path / "workflows/vllm/results"
+    (folder,) = [p for p in results.iterdir() if p.name.endswith("-it-ab-ab")]
+    comp = json.loads((folder / "comparison.json").read_text())
+    assert out.returncode == comp["exit_code"] and comp["exit_code"] in (0, 2), out.stdout[-3000:]
+    assert comp["schedule"] == ["baseline", "dev", "dev", "baseline"]
+    assert comp["changes"]["config"][0]["setting"] == "CONFIG_VLLM_ROUTER_ROUND_ROBIN"
+    assert all(r.endswith(": reset") for r in comp["prefix_cache_reset"]), comp["prefix_cache_reset"]
+    routing = {}
+    for arm in ("baseline", "dev"):
+        for name in comp["arms"][arm]["bundles"]:
+            s = json.loads((results / name / "summary.json").read_text())
+            assert s["complete"] and s["requests"]["ok"] == 12
+            routing[arm] = s["target"]["routing"]
+    assert routing == {"baseline": "session", "dev": "roundrobin"}
+    ttft = next(m for m in comp["metrics"] if m["metric"] == "ttft_p50")
+    assert ttft["n"] == [2, 2] and ttft["ci"] is not None and ttft["ci_requests"] is not None
+    assert (folder / "report.html").exists() and (folder / "delta.png").exists()
+    project.make("vllm-teardown")
+    assert leftovers() == [] and not (RUNTIME / "instances" / "dev" / "state" / "supervisor.sock").exists()
+    assert {API_PORT, API_PORT + 500} & listening_ports() == set()
+    project.use("it-local")
+    project.make("bringup")
 
 
 def test_cleanup_removes_runtimes_and_model_but_keeps_logs(project: Project, tmp_path: Path) -> None:
