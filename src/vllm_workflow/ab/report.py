@@ -15,7 +15,7 @@ ICONS = {stats.IMPROVEMENT: "🟢", stats.REGRESSION: "🔴", stats.NO_CHANGE: "
 PLOTS = {
     "ttft-cdf.png": "TTFT, all repetitions of each arm (cumulative distribution)",
     "e2e-cdf.png": "E2E latency, all repetitions of each arm (cumulative distribution)",
-    "delta.png": "Change dev vs baseline per metric, positive = better, with 95% CI over repetitions",
+    "delta.png": "Change dev vs baseline (positive = better), 95% CI",
 }
 
 
