@@ -64,6 +64,11 @@ def stacks_dir(state_dir: Path) -> Path:
     return state_dir / "stacks"
 
 
+def quick_test_path(state_dir: Path, host: str) -> Path:
+    """The last quick-test result of one stack (each A/B arm has its own)."""
+    return state_dir / "quick-test" / f"{host}.json"
+
+
 def load_stacks(state_dir: Path) -> list[Stack]:
     """Every deployed stack, by host name; empty when nothing is deployed."""
     folder = stacks_dir(state_dir)

@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from .errors import WorkflowError
-from .stack import DEFAULT_STATE_DIR, Stack, require_stacks
+from .stack import DEFAULT_STATE_DIR, Stack, quick_test_path, require_stacks
 
 
 def _state_dir(args: argparse.Namespace) -> Path:
@@ -91,7 +91,9 @@ def cmd_quick_test(args: argparse.Namespace) -> int:
         results = quicktest.run(stack, key)
         summary = quicktest.summary(stack, results)
         failed += summary["failed"]
-        (state / "quick-test.json").write_text(json.dumps(summary, indent=2))
+        path = quick_test_path(state, stack.host)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(summary, indent=2))
         print(f"{summary['passed']} passed, {summary['failed']} failed")
     return 1 if failed else 0
 

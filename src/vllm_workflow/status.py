@@ -11,7 +11,7 @@ from typing import Any
 
 import requests
 
-from .stack import Stack
+from .stack import Stack, quick_test_path
 
 HEALTHY, DEGRADED, DOWN, NOT_DEPLOYED = 0, 1, 2, 3
 
@@ -117,7 +117,7 @@ def simplified(stack: Stack, h: Health, state_dir: Path, emit: Callable[[str], N
         emit(f"   {mark} {name:<10} {detail} · {'healthy' if healthy else 'not healthy'}")
     router_text = "" if h.router is None else f" · router {'healthy' if h.router else 'NOT healthy'}"
     emit(f"🩺 engines healthy {h.engines_up}/{len(h.engines)}{router_text}")
-    qt = _last(state_dir / "quick-test.json")
+    qt = _last(quick_test_path(state_dir, stack.host))
     if qt:
         mark = "✅" if not qt["failed"] else "❌"
         emit(f"🧪 last quick-test: {mark} {qt['passed']} passed, {qt['failed']} failed at {qt['time']}")
