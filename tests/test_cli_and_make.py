@@ -93,3 +93,24 @@ def test_status_verdicts() -> None:
     assert Health({"engine-0": True}, None, {"daemon": False, "processes": []}).verdict() == DOWN
     assert Health({"engine-0": True}, False, running, router_answers=False).verdict() == DOWN
     assert _stack().engines[1].url == "http://e1"
+
+
+def test_status_shows_each_stacks_own_quick_test(tmp_path: Path) -> None:
+    import json as _json
+
+    from vllm_workflow import status
+    from vllm_workflow.stack import quick_test_path
+
+    for host, failed in (("ab-baseline", 0), ("ab-dev", 2)):
+        path = quick_test_path(tmp_path, host)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(_json.dumps({"passed": 15 - failed, "failed": failed, "time": "t"}))
+    health = status.Health(engines={"engine-0": True, "engine-1": True}, router=True, processes=None)
+    lines: dict[str, list[str]] = {}
+    for host in ("ab-baseline", "ab-dev"):
+        stack = Stack.from_dict(_stack().raw | {"host": host})
+        out: list[str] = []
+        status.simplified(stack, health, tmp_path, emit=out.append)
+        lines[host] = [line for line in out if "last quick-test" in line]
+    assert lines["ab-baseline"] == ["🧪 last quick-test: ✅ 15 passed, 0 failed at t"]
+    assert lines["ab-dev"] == ["🧪 last quick-test: ❌ 13 passed, 2 failed at t"]
