@@ -89,7 +89,7 @@ def test_supervisord_conf_parses_and_names_every_program(vars_for) -> None:
     assert parser.get("unix_http_server", "file") == "/home/u/.local/share/vllm-workflow/state/supervisor.sock"
     assert parser.get("unix_http_server", "chmod") == "0700"
     programs = [s.split(":", 1)[1] for s in parser.sections() if s.startswith("program:")]
-    assert programs == ["engine-0", "engine-1", "router"] == result["programs"]
+    assert programs == ["engine-0", "engine-1", "router", "prometheus"] == result["programs"]
     assert parser.get("program:router", "stopasgroup") == "true"
     router_cmd = shlex.split(parser.get("program:router", "command"))
     assert router_cmd[1:] == ["/home/u/.local/share/vllm-workflow/bin/router_launcher.py",

@@ -63,6 +63,9 @@ def cmd_wait(args: argparse.Namespace) -> int:
             pending += [(stack, e.name) for e in stack.engines if not http_ok(f"{e.url}/health", key)]
             if stack.router and not http_ok(f"{stack.router.url}/health", key):
                 pending.append((stack, "router"))
+            prom = stack.raw.get("prometheus_url")
+            if prom and not http_ok(f"{prom}/-/ready"):
+                pending.append((stack, "prometheus"))
         elapsed = time.monotonic() - start
         if not pending:
             print(f"✅ all engines and routers healthy after {elapsed:.0f} s")
@@ -141,8 +144,20 @@ def register(add: Callable[..., argparse.ArgumentParser]) -> None:
     p = with_state(add("status", cmd_status,
                        "emoji summary of the deployed stack; exit 0 healthy, 1 degraded, 2 down, 3 not deployed"))
     p.add_argument("--detailed", action="store_true", help="print everything known as JSON instead")
+    with_state(add("monitor", cmd_monitor,
+                   "Prometheus URLs, scrape targets up or down (named), a live per-engine summary from PromQL; "
+                   "exit 0 all up, 1 a target down, 2 Prometheus unreachable, 3 observability off"))
     with_state(add("routing-check", cmd_routing_check,
                    "prove the configured routing from engine counters; exit 1 when it does not hold"))
+
+
+def cmd_monitor(args: argparse.Namespace) -> int:
+    from .observability.monitor import monitor
+
+    worst = 0
+    for stack in require_stacks(_state_dir(args)):
+        worst = max(worst, monitor(stack, Path(args.root).resolve()))
+    return worst
 
 
 def cmd_routing_check(args: argparse.Namespace) -> int:

@@ -111,6 +111,10 @@ def check(v: Mapping[str, Any]) -> list[str]:
     if v.get("vllm_deploy_kubernetes"):
         problems += _check_kubernetes(v)
     problems += _check_benchmark(v)
+    if v.get("vllm_observability_enabled") and v.get("vllm_prometheus_retention") is not None:
+        from .observability.prometheus import check_retention
+
+        problems += [p for p in [check_retention(str(v["vllm_prometheus_retention"]))] if p]
     if v.get("vllm_ab_testing"):
         problems += _check_ab(v)
     return problems

@@ -28,18 +28,20 @@ import pytest
 import requests
 
 from tests.helpers import load_target
+from vllm_workflow.metrics import samples
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV = Path(os.environ.get("VENV", ROOT / ".venv"))
 RUNTIME = Path(os.environ.get("VLLM_WORKFLOW_IT_RUNTIME", Path.home() / ".cache/vllm-workflow-it/runtime"))
-API_PORT, ENGINE_BASE, ROUTER_METRICS = 18000, 18100, 29100
+API_PORT, ENGINE_BASE, ROUTER_METRICS, PROMETHEUS = 18000, 18100, 29100, 19090
 BASE_SETTINGS = [
     f'CONFIG_VLLM_LOCAL_RUNTIME_DIR="{RUNTIME}"',
     f"CONFIG_VLLM_API_PORT={API_PORT}",
     f"CONFIG_VLLM_LOCAL_ENGINE_BASE_PORT={ENGINE_BASE}",
     f"CONFIG_VLLM_LOCAL_ROUTER_METRICS_PORT={ROUTER_METRICS}",
+    f"CONFIG_VLLM_PROMETHEUS_PORT={PROMETHEUS}",
 ]
 
 
@@ -282,6 +284,40 @@ def test_benchmark_survives_an_engine_killed_mid_run(project: Project) -> None:
     assert project.make("vllm-quick-test").returncode == 0
 
 
+def test_prometheus_scrapes_every_target_and_answers_promql(project: Project) -> None:
+    from vllm_workflow.observability.queries import all_metric_names
+
+    stack = json.loads((project.path / "workflows/vllm/state/stacks/localhost.json").read_text())
+    prom = stack["prometheus_url"]
+    assert prom == f"http://127.0.0.1:{PROMETHEUS}"
+    deadline = time.monotonic() + 30
+    while True:
+        active = requests.get(f"{prom}/api/v1/targets", timeout=5).json()["data"]["activeTargets"]
+        if len(active) == 3 and all(t["health"] == "up" for t in active):
+            break
+        assert time.monotonic() < deadline, f"targets not all up within 30 s: {active}"
+        time.sleep(1)
+    print(f"all 3 Prometheus targets up {30 - (deadline - time.monotonic()):.0f} s after the check began")
+    body = {"model": "tiny-llama", "prompt": "observe me", "max_tokens": 4}
+    for _ in range(4):
+        assert requests.post(f"http://127.0.0.1:{API_PORT}/v1/completions", json=body, timeout=60).status_code == 200
+    deadline = time.monotonic() + 30
+    while True:
+        result = requests.get(f"{prom}/api/v1/query", params={"query": "sum(vllm:request_success_total)"},
+                              timeout=5).json()["data"]["result"]
+        if result and float(result[0]["value"][1]) >= 4:
+            break
+        assert time.monotonic() < deadline, "PromQL never returned the engines' request counts"
+        time.sleep(1)
+    live = set()
+    for url in [e["metrics_url"] for e in stack["engines"]] + [stack["router"]["metrics_url"]]:
+        live |= {name for name, _, _ in samples(requests.get(url, timeout=5).text)}
+    assert sorted(all_metric_names() - live) == [], "a dashboard or monitor query reads a metric nobody exports"
+    out = project.make("vllm-monitor")
+    assert "targets up 3/3" in out.stdout and f"127.0.0.1:{ENGINE_BASE}" in out.stdout
+    assert "Grafana dashboard to import" in out.stdout
+
+
 def test_killed_engine_is_avoided_reported_and_restored(project: Project) -> None:
     pids = project.pids()
     os.kill(pids["engine-1"], signal.SIGKILL)
@@ -357,7 +393,7 @@ def test_prefix_aware_with_an_api_key_from_the_environment(project: Project) -> 
 def test_teardown_leaves_no_process_and_no_port(project: Project) -> None:
     project.make("vllm-teardown")
     assert leftovers() == []
-    ours = {API_PORT, ROUTER_METRICS, ENGINE_BASE, ENGINE_BASE + 1, ENGINE_BASE + 2}
+    ours = {API_PORT, ROUTER_METRICS, ENGINE_BASE, ENGINE_BASE + 1, ENGINE_BASE + 2, PROMETHEUS}
     assert ours & listening_ports() == set()
     out = project.make("vllm-status-simplified", check=False)
     assert "Error 3" in out.stderr and "nothing is deployed" in out.stdout

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..ab.arms import arm_vars
+from ..observability import prometheus
 from ..validate import local_port_plan
 
 STACK_SCHEMA_VERSION = 1
@@ -108,6 +109,8 @@ def paths(root: str, instance: str = "", engine_venv: str = "venv-engine") -> di
         "supervisor_socket": f"{home}/state/supervisor.sock",
         "supervisord_pid": f"{home}/state/supervisord.pid",
         "router_settings": f"{home}/state/router.json",
+        "prometheus_conf": f"{home}/state/prometheus.yml",
+        "prometheus_data": f"{home}/prometheus-data",
         "agent": f"{root}/bin/supervisor_agent.py",
         "run": f"{home}/run",
         "router_launcher": f"{root}/bin/router_launcher.py",
@@ -240,7 +243,17 @@ def programs(v: Mapping[str, Any], facts: Facts, p: Mapping[str, str]) -> list[P
     if v.get("vllm_router_enabled"):
         argv = [f"{p['venv_router']}/bin/python", p["router_launcher"], p["router_settings"]]
         out.append(Program("router", argv, {"RUST_LOG": "info"}, 200, int(v["vllm_api_port"])))
+    if v.get("vllm_observability_enabled"):
+        out.append(Program("prometheus", prometheus.argv(v, p["prometheus_conf"], p["prometheus_data"]), {}, 300,
+                           int(v["vllm_prometheus_port"])))
     return out
+
+
+def prometheus_config(v: Mapping[str, Any], address: str) -> str:
+    """What the stack's Prometheus scrapes: every engine and the router's metrics port."""
+    engines = [f"{address}:{port}" for _, port, _ in engine_urls(v, address)]
+    router = f"{address}:{v['vllm_local_router_metrics_port']}" if v.get("vllm_router_enabled") else None
+    return prometheus.scrape_config(engines, router, int(v.get("vllm_prometheus_scrape_interval") or 5))
 
 
 def _ini_escape(value: str) -> str:
@@ -435,7 +448,8 @@ def stack_description(v: Mapping[str, Any], facts: Facts, p: Mapping[str, str]) 
         "engines": [
             {"name": n, "url": u, "metrics_url": f"{u}/metrics"} for n, _, u in engine_urls(v, address)
         ],
-        "prometheus_url": None,
+        "prometheus_url": f"http://{address}:{v['vllm_prometheus_port']}"
+        if v.get("vllm_observability_enabled") else None,
         "process_manager": {
             "kind": "supervisord",
             "python": f"{p['venv_supervisor']}/bin/python",
@@ -493,5 +507,11 @@ def plan(base: Mapping[str, Any], facts: Facts) -> dict[str, Any]:
         "programs": [prog.name for prog in progs],
         "supervisord_conf": supervisord_conf(progs, p),
         "router_settings": router_settings(v, workers, policy) if v.get("vllm_router_enabled") else None,
+        "prometheus": {
+            "config": prometheus_config(v, "127.0.0.1" if v["vllm_local_bind_address"] in _WILDCARD
+                                        else str(v["vllm_local_bind_address"])),
+            "package": f"prometheus={v['vllm_local_prometheus_package_version']}",
+            "promtool": prometheus.PROMTOOL,
+        } if v.get("vllm_observability_enabled") else None,
         "stack": stack_description(v, facts, p),
     }

@@ -1,0 +1,1 @@
+"""Observability: Prometheus configuration, dashboards, and the monitor command."""

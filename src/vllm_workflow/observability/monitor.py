@@ -1,0 +1,92 @@
+"""`make vllm-monitor`: where to look, whether every scrape target is up, and a live summary."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from ..stack import Stack
+from .dashboards import dashboard_json
+from .queries import ENGINE_PANELS, MONITOR_COLUMNS
+
+TIMEOUT_S = 5.0
+OK, TARGET_DOWN, UNREACHABLE, OFF = 0, 1, 2, 3
+
+
+def _get(url: str, params: dict[str, str] | None = None) -> dict[str, Any]:
+    r = requests.get(url, params=params, timeout=TIMEOUT_S)
+    r.raise_for_status()
+    data = r.json()
+    if data.get("status") != "success":
+        raise ValueError(str(data.get("error", data)))
+    return data["data"]
+
+
+def targets(prom: str) -> list[dict[str, str]]:
+    """Active scrape targets: job, instance, health, last error."""
+    data = _get(prom + "/api/v1/targets", {"state": "active"})
+    return [{"job": t["labels"].get("job", ""), "instance": t["labels"].get("instance", ""),
+             "health": t.get("health", ""), "error": t.get("lastError", "")} for t in data["activeTargets"]]
+
+
+def instant(prom: str, expr: str) -> dict[str, float]:
+    """Instance -> value of an instant query (NaN results left out)."""
+    out = {}
+    for r in _get(prom + "/api/v1/query", {"query": expr})["result"]:
+        value = float(r["value"][1])
+        if value == value:
+            out[r["metric"].get("instance", "")] = value
+    return out
+
+
+def _fmt(column: str, v: float | None) -> str:
+    if v is None:
+        return "–"
+    if column in ("cache hits", "KV used"):
+        return f"{v * 100:.1f} %"
+    if column.startswith("TTFT"):
+        return f"{v * 1000:.0f} ms"
+    return f"{v:.2f}"
+
+
+def write_dashboard(root: Path) -> Path:
+    path = root / "workflows/vllm/generated/dashboards/vllm-workflow.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(dashboard_json())
+    return path
+
+
+def monitor(stack: Stack, root: Path, emit: Callable[[str], None] = print) -> int:
+    prom = stack.raw.get("prometheus_url")
+    if not prom:
+        emit(f"📈 {stack.host}: observability is off. Turn it on with CONFIG_VLLM_OBSERVABILITY_ENABLED=y "
+             "(make menuconfig → Observability), then make vllm-deploy.")
+        return OFF
+    emit(f"📈 {stack.host}: Prometheus {prom} (graph: {prom}/graph, targets: {prom}/targets)")
+    emit(f"   Grafana dashboard to import: {write_dashboard(root)} (datasource uid 'prometheus')")
+    try:
+        found = targets(prom)
+    except (requests.RequestException, ValueError, KeyError) as exc:
+        emit(f"❌ Prometheus does not answer at {prom} ({type(exc).__name__}). Fix: make vllm-status-simplified, "
+             "then make vllm-deploy.")
+        return UNREACHABLE
+    down = [t for t in found if t["health"] != "up"]
+    emit(f"🎯 targets up {len(found) - len(down)}/{len(found)}")
+    for t in down:
+        emit(f"   ❌ {t['job']} {t['instance']}: {t['health'] or 'unknown'} {t['error']}".rstrip())
+    values = {}
+    for column, title in MONITOR_COLUMNS.items():
+        try:
+            values[column] = instant(prom, ENGINE_PANELS[title][0])
+        except (requests.RequestException, ValueError, KeyError):
+            values[column] = {}
+    instances = sorted({t["instance"] for t in found if t["job"] == "vllm-engines"})
+    head = ["engine", *MONITOR_COLUMNS]
+    rows = [[i, *(_fmt(c, values[c].get(i)) for c in MONITOR_COLUMNS)] for i in instances]
+    widths = [max(len(r[n]) for r in [head, *rows]) for n in range(len(head))]
+    for r in [head, *rows]:
+        emit("   " + "  ".join(c.ljust(w) if n == 0 else c.rjust(w) for n, (c, w) in enumerate(zip(r, widths))))
+    return TARGET_DOWN if down else OK
