@@ -78,3 +78,38 @@ def test_monitor_names_an_unreachable_prometheus_quickly(tmp_path: Path) -> None
     assert monitor(stack, tmp_path, lines.append) == 2
     assert any("does not answer at http://127.0.0.1:9" in line for line in lines)
     assert (tmp_path / "workflows/vllm/generated/dashboards/vllm-workflow.json").exists()
+
+
+class _FakeResponse:
+    def __init__(self, payload: dict) -> None:
+        self.payload = payload
+
+    def raise_for_status(self) -> None:
+        return None
+
+    def json(self) -> dict:
+        return self.payload
+
+
+def test_benchmark_bundles_keep_prometheus_series_of_their_window(monkeypatch, tmp_path: Path) -> None:
+    """Test double for Prometheus' query_range API: records the queries, answers two engines."""
+    from vllm_workflow.benchmark import report
+    from vllm_workflow.observability import monitor as mon
+
+    asked: list[dict] = []
+
+    def fake_get(url: str, params: dict, timeout: float) -> _FakeResponse:
+        asked.append({"url": url, **params})
+        result = [{"metric": {"instance": f"127.0.0.1:810{i}"}, "values": [[100.0, "0.1"], [101.0, "0.2"]]}
+                  for i in range(2)]
+        return _FakeResponse({"status": "success", "data": {"result": result}})
+
+    monkeypatch.setattr(mon.requests, "get", fake_get)
+    out = mon.range_series("http://p:9090", 100.0, 130.0)
+    assert [a["url"] for a in asked] == ["http://p:9090/api/v1/query_range"] * len(mon.BUNDLE_SERIES)
+    assert asked[0]["start"] == "100.000" and asked[0]["end"] == "130.000"
+    kv = out["series"]["KV-cache usage"]
+    assert kv["expr"] == ENGINE_PANELS["KV-cache usage"][0]
+    assert kv["instances"]["127.0.0.1:8101"] == [[100.0, 0.1], [101.0, 0.2]]
+    made = report.plots(tmp_path, {"label": "x", "engine_metrics": {}}, [], [], out)
+    assert "prometheus-over-time.png" in made and (tmp_path / "prometheus-over-time.png").stat().st_size > 0

@@ -246,6 +246,10 @@ def test_multi_round_qa_benchmark_writes_a_complete_bundle(project: Project) -> 
                  "requests-per-engine.png", "kv-cache-over-time.png", "report.md", "report.html"):
         assert (bundle / name).stat().st_size > 0, name
     assert "CONFIG_VLLM_BENCHMARK_QA_USERS=4" in (bundle / "config/.config").read_text()
+    prom = json.loads((bundle / "prometheus-series.json").read_text())  # observability is on in vllm-local
+    kv = prom["series"]["KV-cache usage"]["instances"]
+    assert sorted(kv) == [f"127.0.0.1:{ENGINE_BASE}", f"127.0.0.1:{ENGINE_BASE + 1}"] and all(kv.values())
+    assert (bundle / "prometheus-over-time.png").stat().st_size > 0
     prov = json.loads((bundle / "provenance.json").read_text())
     assert prov["versions"]["engine_reported"] == "0.32.0"
     assert prov["versions"]["configured"]["vllm_local_router_version"] == "0.1.17"

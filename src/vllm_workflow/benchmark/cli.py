@@ -98,6 +98,20 @@ def _copy_config(root: Path, dest: Path, v: dict[str, Any], stack: Stack, secret
         (dest / "vllm-stack-values.yaml").write_text(bundle.redact_mapping(values.read_text(), secrets))
 
 
+def _keep_prometheus_series(stack: Stack, out: Path, started_at: float, summary: dict[str, Any]) -> None:
+    """With observability on, store Prometheus' series for the run's window (never fails the run)."""
+    prom = stack.raw.get("prometheus_url")
+    if not prom:
+        return
+    from ..observability.monitor import range_series
+
+    end = started_at + max(summary["window_s"], 1.0) + 15  # the run plus one scrape after it
+    try:
+        bundle.write_json(out / "prometheus-series.json", range_series(prom, started_at, end))
+    except (requests.RequestException, ValueError, KeyError) as exc:
+        print(f"⚠️  Prometheus series not kept ({type(exc).__name__}: {exc})")
+
+
 def _versions(v: dict[str, Any], stack: Stack, key: str) -> dict[str, Any]:
     configured = {k: val for k, val in sorted(v.items()) if k.endswith(("_version", "_tag")) and val}
     return {"configured": configured, "engine_reported": _engine_version(stack, key)}
@@ -131,6 +145,7 @@ def run_one(args: argparse.Namespace, v: dict[str, Any], stack: Stack, key: str,
     bundle.write_jsonl(out / "engine-metrics.jsonl", result.engine_series)
     _copy_config(root, out / "config", v, stack, [key, _secrets(root).get("vllm_hf_token", "")])
     bundle.write_json(out / "provenance.json", bundle.provenance(root, _versions(v, stack, key), stack.host))
+    _keep_prometheus_series(stack, out, result.started_at, summary)
     report.render(out)
     _print_summary(summary, out)
     state = Path(args.state_dir) if args.state_dir else root / DEFAULT_STATE_DIR

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ PLOTS = {
     "throughput-over-time.png": "Completed requests and output tokens per second",
     "requests-per-engine.png": "Requests finished by each engine (engine counters)",
     "kv-cache-over-time.png": "KV-cache usage and running requests per engine",
+    "prometheus-over-time.png": "From Prometheus: KV-cache usage and running requests per engine",
 }
 
 
@@ -85,7 +87,7 @@ def _cdf(ax: Any, values_ms: Sequence[float], label: str) -> None:
 
 
 def plots(bundle: Path, summary: dict[str, Any], records: list[RequestRecord],
-          series: list[dict[str, Any]]) -> list[str]:
+          series: list[dict[str, Any]], prom: dict[str, Any] | None = None) -> list[str]:
     """Write the PNGs; return their file names."""
     import matplotlib
 
@@ -158,6 +160,19 @@ def plots(bundle: Path, summary: dict[str, Any], records: list[RequestRecord],
         a1.legend()
         a1.set_title(PLOTS["kv-cache-over-time.png"])
         save(fig, "kv-cache-over-time.png")
+    if prom and prom.get("series"):
+        fig, (a1, a2) = plt.subplots(2, 1, figsize=(8, 5), sharex=True)
+        t0 = prom["start"]
+        for axis, title, scale in ((a1, "KV-cache usage", 100), (a2, "Running requests", 1)):
+            for instance, points in sorted(prom["series"].get(title, {}).get("instances", {}).items()):
+                axis.plot([t - t0 for t, _ in points], [v * scale for _, v in points], label=instance)
+        a1.set_ylabel("KV cache used (%)")
+        a2.set_ylabel("running requests")
+        a2.set_xlabel("time (s since start)")
+        if a1.get_lines():
+            a1.legend()
+        a1.set_title(PLOTS["prometheus-over-time.png"])
+        save(fig, "prometheus-over-time.png")
     return made
 
 
@@ -209,7 +224,9 @@ def render(bundle: Path) -> list[Path]:
     summary = load_summary(bundle)
     records = read_records(bundle / "requests.jsonl")
     series = read_jsonl(bundle / "engine-metrics.jsonl")
-    images = plots(bundle, summary, records, series)
+    prom_path = bundle / "prometheus-series.json"
+    prom = json.loads(prom_path.read_text()) if prom_path.exists() else None
+    images = plots(bundle, summary, records, series, prom)
     (bundle / "report.md").write_text(markdown(summary, images))
     (bundle / "report.html").write_text(html_page(summary, images))
     return [bundle / "report.md", bundle / "report.html"]

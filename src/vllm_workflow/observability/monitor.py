@@ -90,3 +90,22 @@ def monitor(stack: Stack, root: Path, emit: Callable[[str], None] = print) -> in
     for r in [head, *rows]:
         emit("   " + "  ".join(c.ljust(w) if n == 0 else c.rjust(w) for n, (c, w) in enumerate(zip(r, widths))))
     return TARGET_DOWN if down else OK
+
+
+#: Series a benchmark bundle keeps from Prometheus for its own time window (title in ENGINE_PANELS).
+BUNDLE_SERIES = ("KV-cache usage", "Running requests", "Waiting requests", "Requests finished per second")
+
+
+def range_series(prom: str, start: float, end: float, step_s: float = 1.0) -> dict[str, Any]:
+    """Per-engine series over [start, end] (epoch seconds) for each of BUNDLE_SERIES."""
+    out: dict[str, Any] = {"prometheus_url": prom, "start": start, "end": end, "step_s": step_s, "series": {}}
+    for title in BUNDLE_SERIES:
+        expr = ENGINE_PANELS[title][0]
+        data = _get(prom + "/api/v1/query_range",
+                    {"query": expr, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step_s:g}"})
+        out["series"][title] = {
+            "expr": expr,
+            "instances": {r["metric"].get("instance", ""): [[float(t), float(v)] for t, v in r["values"]]
+                          for r in data["result"]},
+        }
+    return out
