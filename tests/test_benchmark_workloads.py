@@ -40,7 +40,7 @@ def test_workload_defaults_are_the_kconfig_defaults(vars_for) -> None:
     v = vars_for("vllm")
     w = from_vars(v)
     assert w.name == "concurrent"
-    defaults = Workload(name="concurrent", rates=(), extra={})
+    defaults = Workload(name="concurrent", rates=())
     assert {f.name: getattr(w, f.name) for f in dataclasses.fields(w) if f.name != "rates"} == \
            {f.name: getattr(defaults, f.name) for f in dataclasses.fields(defaults) if f.name != "rates"}
     assert from_vars(v | {"vllm_benchmark_workload_concurrent": False,

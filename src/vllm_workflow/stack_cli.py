@@ -20,14 +20,19 @@ def _state_dir(args: argparse.Namespace) -> Path:
     return Path(args.root).resolve() / DEFAULT_STATE_DIR if args.state_dir is None else Path(args.state_dir)
 
 
-def api_key(args: argparse.Namespace) -> str:
-    """The API key from the 0600 secrets file or the environment; never printed."""
-    path = Path(args.root).resolve() / ".secrets.yaml"
+def secrets(root: Path) -> dict[str, str]:
+    """The API key and HF token from the 0600 secrets file `make` writes, else the environment;
+    never printed."""
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load((root / ".secrets.yaml").read_text()) or {}
     except OSError:
         data = {}
-    return str(data.get("vllm_api_key") or os.environ.get("VLLM_API_KEY", ""))
+    return {"vllm_api_key": str(data.get("vllm_api_key") or os.environ.get("VLLM_API_KEY", "")),
+            "vllm_hf_token": str(data.get("vllm_hf_token") or os.environ.get("HF_TOKEN", ""))}
+
+
+def api_key(args: argparse.Namespace) -> str:
+    return secrets(Path(args.root).resolve())["vllm_api_key"]
 
 
 def cmd_local_plan(args: argparse.Namespace) -> int:

@@ -127,7 +127,8 @@ def _check_ab(v: Mapping[str, Any]) -> list[str]:
 
     shared = colocated(v)
     dev = arm_vars(v, "dev", colocated=shared) | {"vllm_ab_testing": False}
-    problems = [f"dev arm: {p}" for p in check(dev) if p not in check(v | {"vllm_ab_testing": False})]
+    base = set(check(v | {"vllm_ab_testing": False}))
+    problems = [f"dev arm: {p}" for p in check(dev) if p not in base]
     if not v.get("vllm_router_enabled") and int(v.get("vllm_ab_dev_replica_count") or 0) > 1:
         problems.append(_fix("vllm_ab_dev_replica_count", "more than one engine needs the router",
                              "enable VLLM_ROUTER_ENABLED or keep one replica"))

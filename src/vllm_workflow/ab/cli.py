@@ -13,8 +13,10 @@ import requests
 
 from ..benchmark import bundle
 from ..benchmark import cli as bench_cli
+from ..benchmark.records import RequestRecord
 from ..errors import WorkflowError
 from ..stack import DEFAULT_STATE_DIR, Stack, require_stacks
+from ..stack_cli import secrets
 from . import report, stats
 from .arms import ARMS, config_diff, dev_choices
 from .compare import BISECT_CODES, EXIT_CODES, compare, schedule
@@ -65,13 +67,21 @@ def _provenance(folder: Path) -> dict[str, Any]:
         return {}
 
 
-def build(label: str, v: Mapping[str, Any], order: Sequence[str], folders: Mapping[str, list[Path]],
-          hosts: Mapping[str, str], rule: stats.Rule, complete: bool, bisect: bool,
-          resets: Sequence[str] = ()) -> dict[str, Any]:
-    """The comparison document from the arms' bundles."""
+Records = Mapping[str, list[list[RequestRecord]]]
+
+
+def read_arm_records(folders: Mapping[str, list[Path]]) -> dict[str, list[list[RequestRecord]]]:
+    """Every run's request records, per arm (read once: the statistics and the plots use them)."""
+    return {a: [bundle.read_records(f / "requests.jsonl") for f in folders[a]] for a in ARMS}
+
+
+def build(label: str, seed: int, ab_settings: Mapping[str, Any] | None, order: Sequence[str],
+          folders: Mapping[str, list[Path]], records: Records, hosts: Mapping[str, str], rule: stats.Rule,
+          complete: bool, bisect: bool, resets: Sequence[str] = ()) -> dict[str, Any]:
+    """The comparison document from the arms' bundles. ``ab_settings``: the settings whose A/B menu
+    made the arms (None when comparing separate runs: their configs are in each bundle's config/)."""
     summaries = {a: [bundle.load_summary(f) for f in folders[a]] for a in ARMS}
-    records = {a: [bundle.read_records(f / "requests.jsonl") for f in folders[a]] for a in ARMS}
-    comp = compare(summaries["baseline"], summaries["dev"], rule, seed=int(v.get("vllm_benchmark_seed") or 0),
+    comp = compare(summaries["baseline"], summaries["dev"], rule, seed=seed,
                    base_records=records["baseline"], dev_records=records["dev"])
     prov = {a: [_provenance(f) for f in folders[a]] for a in ARMS}
     versions = {a: (prov[a][0].get("versions", {}) if prov[a] else {}) for a in ARMS}
@@ -88,17 +98,17 @@ def build(label: str, v: Mapping[str, Any], order: Sequence[str], folders: Mappi
         "rule": {"alpha": rule.alpha, "threshold": rule.threshold, "equivalence": rule.equivalence},
         "verdict": verdict, "exit_code": codes[verdict], "exit_codes": "bisect" if bisect else "ci",
         "metrics": comp["metrics"],
-        "changes": {"config": config_diff(v), "dev_choices": dev_choices(v),
+        "changes": {"config": config_diff(ab_settings) if ab_settings is not None else [],
+                    "dev_choices": dev_choices(ab_settings) if ab_settings is not None else {},
                     "versions": versions, "versions_differ": _diff_keys(versions["baseline"], versions["dev"]),
                     "host": host, "host_differ": _diff_keys(host["baseline"], host["dev"])},
         "prefix_cache_reset": list(resets),
     }
 
 
-def write(results: Path, comp: dict[str, Any], folders: Mapping[str, list[Path]]) -> Path:
+def write(results: Path, comp: dict[str, Any], records: Records) -> Path:
     out = bundle.new_bundle_dir(results, f"{comp['label']}-ab")
     bundle.write_json(out / "comparison.json", comp)
-    records = {a: [bundle.read_records(f / "requests.jsonl") for f in folders[a]] for a in ARMS}
     images = report.plots(out, comp, records["baseline"], records["dev"])
     (out / "report.md").write_text(report.markdown(comp, images))
     (out / "report.html").write_text(report.html_page(comp, images))
@@ -124,7 +134,7 @@ def run_ab(args: argparse.Namespace, v: dict[str, Any]) -> int:
     root = bench_cli._root(args)
     state = Path(args.state_dir) if args.state_dir else root / DEFAULT_STATE_DIR
     arms = arm_stacks(require_stacks(state))
-    key = bench_cli._secrets(root)["vllm_api_key"]
+    key = secrets(root)["vllm_api_key"]
     reps = int(getattr(args, "repetitions", None) or v.get("vllm_ab_repetitions") or 6)
     label = args.label or str(v.get("vllm_benchmark_label") or "") or "ab"
     bundle.check_label(label)
@@ -146,9 +156,10 @@ def run_ab(args: argparse.Namespace, v: dict[str, Any]) -> int:
             break
     if not folders["baseline"] or not folders["dev"]:
         raise WorkflowError("the A/B run stopped before both arms ran; nothing to compare.")
-    comp = build(label, v, order[:sum(len(f) for f in folders.values())], folders,
-                 {a: arms[a].host for a in ARMS}, rule_from(v), complete, args.bisect, resets)
-    out = write(bench_cli._results_dir(args), comp, folders)
+    records = read_arm_records(folders)
+    comp = build(label, int(v.get("vllm_benchmark_seed") or 0), v, order[:sum(len(f) for f in folders.values())],
+                 folders, records, {a: arms[a].host for a in ARMS}, rule_from(v), complete, args.bisect, resets)
+    out = write(bench_cli._results_dir(args), comp, records)
     print()
     _print(comp, out)
     return int(comp["exit_code"])
@@ -173,9 +184,10 @@ def cmd_ab_compare(args: argparse.Namespace) -> int:
     hosts = {a: str(bundle.load_summary(folders[a][0])["target"].get("host", "")) for a in ARMS}
     label = args.label or "compare"
     bundle.check_label(label)
-    comp = build(label, {**v, "vllm_ab_testing": False}, [], folders, hosts, rule, True, args.bisect)
-    comp["changes"]["config"] = []  # separate runs: their configs are in each bundle's config/
-    out = write(results, comp, folders)
+    records = read_arm_records(folders)
+    comp = build(label, int(v.get("vllm_benchmark_seed") or 0), None, [], folders, records, hosts, rule, True,
+                 args.bisect)
+    out = write(results, comp, records)
     _print(comp, out)
     return int(comp["exit_code"])
 

@@ -86,6 +86,13 @@ def _run(argv: list[str], cwd: Path | None = None) -> str | None:
         return None
 
 
+def _os_name() -> str | None:
+    try:
+        return platform.freedesktop_os_release().get("PRETTY_NAME")
+    except OSError:
+        return None
+
+
 def _cpu_model() -> str | None:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -130,7 +137,7 @@ def provenance(root: Path, versions: Mapping[str, Any], stack_host: str) -> dict
             "stack_host": stack_host,
             "hostname": platform.node(),
             "kernel": platform.release(),
-            "os": _run(["sh", "-c", ". /etc/os-release && echo $PRETTY_NAME"]),
+            "os": _os_name(),
             "cpu_model": _cpu_model(),
             "cpus": os.cpu_count(),
             "memory_bytes": _memory_bytes(),

@@ -16,6 +16,7 @@ import yaml
 from ..config import load_vars
 from ..errors import WorkflowError
 from ..stack import DEFAULT_STATE_DIR, Stack, require_stacks
+from ..stack_cli import secrets
 from . import bundle, report
 from .client import Target
 from .runner import HttpTokenizer, Runner, preflight
@@ -44,18 +45,6 @@ def parse_sets(items: list[str]) -> dict[str, Any]:
                                 "e.g. --set vllm_benchmark_duration=10.")
         out[key] = yaml.safe_load(value) if value else ""
     return out
-
-
-def _secrets(root: Path) -> dict[str, str]:
-    """Secrets from the 0600 file written by `make` (or the environment for the API key)."""
-    from ..stack_cli import api_key
-
-    try:
-        data = yaml.safe_load((root / ".secrets.yaml").read_text()) or {}
-    except OSError:
-        data = {}
-    return {"vllm_hf_token": str(data.get("vllm_hf_token") or ""),
-            "vllm_api_key": api_key(argparse.Namespace(root=str(root)))}
 
 
 def select_workload(v: dict[str, Any], name: str | None) -> dict[str, Any]:
@@ -143,7 +132,7 @@ def run_one(args: argparse.Namespace, v: dict[str, Any], stack: Stack, key: str,
     bundle.write_json(out / "summary.json", summary)
     bundle.write_records(out / "requests.jsonl", result.records)
     bundle.write_jsonl(out / "engine-metrics.jsonl", result.engine_series)
-    _copy_config(root, out / "config", v, stack, [key, _secrets(root).get("vllm_hf_token", "")])
+    _copy_config(root, out / "config", v, stack, [key, secrets(root)["vllm_hf_token"]])
     bundle.write_json(out / "provenance.json", bundle.provenance(root, _versions(v, stack, key), stack.host))
     _keep_prometheus_series(stack, out, result.started_at, summary)
     report.render(out)
@@ -192,7 +181,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         stacks = [s for s in stacks if s.host == args.host]
         if not stacks:
             raise WorkflowError(f"no deployed stack on host {args.host!r}.")
-    key = _secrets(root)["vllm_api_key"]
+    key = secrets(root)["vllm_api_key"]
     worst = EXIT_OK
     for stack in stacks:
         worst = max(worst, run_one(args, v, stack, key)[0])

@@ -79,6 +79,8 @@ class Progress:
     _bar: Any = None
     _task: Any = None
     _last: float = 0.0
+    _checked: int = 0  # records before this index are finished and counted in _errors
+    _errors: int = 0
 
     def __post_init__(self) -> None:
         if sys.stdout.isatty():
@@ -89,19 +91,31 @@ class Progress:
             self._task = self._bar.add_task("benchmark", total=self.total, info="")
             self._bar.start()
 
+    def errors(self) -> int:
+        """Failed requests so far; each finished record is looked at once (past the oldest in flight)."""
+        recs = self.records
+        i = self._checked
+        while i < len(recs) and recs[i].end is not None:
+            self._errors += not recs[i].ok and not recs[i].cancelled
+            i += 1
+        self._checked = i
+        return self._errors + sum(1 for r in recs[i:] if r.end is not None and not r.ok and not r.cancelled)
+
     def rates(self, span: float = 2.0) -> tuple[float, float, int]:
         now = self.clock()
-        recent = [r for r in self.records[-5000:] if r.end is not None and now - r.end <= span and r.ok]
-        tokens = sum(1 for r in self.records[-5000:] for t in r.token_times if now - t <= span)
-        errors = sum(1 for r in self.records if r.end is not None and not r.ok and not r.cancelled)
-        return len(recent) / span, tokens / span, errors
+        recent = self.records[-5000:]
+        done = sum(1 for r in recent if r.end is not None and now - r.end <= span and r.ok)
+        tokens = sum(1 for r in recent for t in r.token_times if now - t <= span)
+        return done / span, tokens / span, self.errors()
 
     def update(self) -> None:
+        if self._bar is None and self.clock() - self._last < 10:
+            return  # in logs: a line every 10 s, and no counting in between
         rps, tps, errors = self.rates()
         info = f"{rps:6.1f} req/s {tps:8.1f} tok/s {errors} errors"
         if self._bar is not None:
             self._bar.update(self._task, completed=self.done(), info=info)
-        elif self.clock() - self._last >= 10:
+        else:
             self._last = self.clock()
             total = f"/{self.total:g}" if self.total else ""
             print(f"⏳ {self.clock():5.0f} s  {self.done():g}{total} {self.total_label}  {info}", flush=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..errors import WorkflowError
@@ -65,7 +65,6 @@ class Workload:
     qa_question_tokens: int = 64
     qa_answer_tokens: int = 32
     qa_qps: float = 0.0
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     def describe(self) -> dict[str, Any]:
         """The parameters that matter for this workload (for the results)."""
