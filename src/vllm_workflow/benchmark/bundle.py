@@ -152,9 +152,7 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def write_records(path: Path, records: Iterable[RequestRecord]) -> None:
-    with path.open("w") as fh:
-        for r in records:
-            fh.write(json.dumps(r.to_json(), separators=(",", ":")) + "\n")
+    write_jsonl(path, (r.to_json() for r in records))
 
 
 def read_records(path: Path) -> list[RequestRecord]:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
