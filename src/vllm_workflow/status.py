@@ -103,6 +103,12 @@ def simplified(stack: Stack, h: Health, state_dir: Path, emit: Callable[[str], N
         emit("⚙️  supervisord: not running")
     else:
         emit("⚙️  supervisord: running")
+    if stack.backend == "kubernetes":
+        from .kubernetes import status as k8s
+
+        for line in k8s.lines(stack, *k8s.get_pods(stack)):
+            emit(line)
+        procs |= {name: procs[forward] for name, forward in k8s.FORWARD_OF.items() if forward in procs}
     names = [e.name for e in stack.engines] + (["router"] if stack.router else [])
     for name in names:
         healthy = h.router if name == "router" else h.engines.get(name)

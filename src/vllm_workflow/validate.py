@@ -15,6 +15,8 @@ from typing import Any
 
 DTYPES = ("auto", "half", "float16", "bfloat16", "float", "float32")
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+K8S_CPU = re.compile(r"^[0-9]+(\.[0-9]+)?m?$")
+DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 K8S_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
 SEMVER = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+$")
 PEP440_PIN = re.compile(r"^[0-9]+(\.[0-9]+)*([a-z]+[0-9]+)?(\.post[0-9]+)?$")
@@ -207,4 +209,33 @@ def _check_kubernetes(v: Mapping[str, Any]) -> list[str]:
     mirror = str(v.get("vllm_registry_mirror_url") or "")
     if mirror and not mirror.startswith(("https://", "http://")):
         problems.append(_fix("vllm_registry_mirror_url", f"'{mirror}' is not a URL", "use https://mirror.example.com or leave empty"))
+    router_tag = str(v.get("vllm_router_image_tag") or "")
+    if v.get("vllm_router_enabled") and (not router_tag or router_tag == "latest"):
+        problems.append(_fix("vllm_router_image_tag", f"'{router_tag or '(empty)'}' is not a pinned tag",
+                             "use the router release of the chart, e.g. v0.1.12"))
+    if v.get("vllm_router_enabled"):
+        if not K8S_CPU.match(str(v.get("vllm_router_request_cpu") or "")):
+            problems.append(_fix("vllm_router_request_cpu", f"'{v.get('vllm_router_request_cpu')}' is not a CPU quantity",
+                                 "use e.g. 1 or 500m"))
+        if not K8S_QUANTITY.match(str(v.get("vllm_router_request_memory") or "")):
+            problems.append(_fix("vllm_router_request_memory", f"'{v.get('vllm_router_request_memory')}' is not a "
+                                 "memory quantity", "use e.g. 2Gi"))
+    storage = str(v.get("vllm_k8s_model_storage") or "")
+    if storage and not K8S_QUANTITY.match(storage):
+        problems.append(_fix("vllm_k8s_model_storage", f"'{storage}' is not a storage quantity", "use e.g. 50Gi, or leave empty"))
+    runtime_class = str(v.get("vllm_k8s_runtime_class") or "")
+    if runtime_class and not DNS_SUBDOMAIN.match(runtime_class):
+        problems.append(_fix("vllm_k8s_runtime_class", f"'{runtime_class}' is not a RuntimeClass name", "use e.g. nvidia, or leave empty"))
+    if v.get("vllm_lmcache_enabled") and not str(v.get("vllm_engine_image_repository") or "").startswith("lmcache/"):
+        problems.append(_fix("vllm_engine_image_repository", f"LMCache is on but '{v.get('vllm_engine_image_repository')}' "
+                             "is not an LMCache image (engines would start without the connector)",
+                             "use lmcache/vllm-openai, or turn VLLM_LMCACHE_ENABLED off"))
+    if not str(v.get("vllm_k8s_runtime_dir") or "").startswith(("/", "~/")):
+        problems.append(_fix("vllm_k8s_runtime_dir", "must be absolute or start with ~/", "use ~/.local/share/vllm-workflow/k8s"))
+    if not PEP440_PIN.match(str(v.get("vllm_k8s_supervisor_version") or "")):
+        problems.append(_fix("vllm_k8s_supervisor_version", f"'{v.get('vllm_k8s_supervisor_version')}' is not an exact "
+                             "version", "pin a release such as 4.3.0"))
+    from .kubernetes.tools import problems as tool_problems
+
+    problems += tool_problems(v)
     return problems

@@ -1,0 +1,95 @@
+"""Subcommands of the Kubernetes backend: values, k8s-plan, gpu-check."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..errors import WorkflowError
+
+VALUES_PATH = "workflows/vllm/generated/vllm-stack-values.yaml"
+
+
+def _stdin_json(command: str, needs: str) -> dict[str, Any]:
+    try:
+        data = json.load(sys.stdin)
+    except ValueError as exc:
+        raise WorkflowError(f"{command} needs JSON {needs} on stdin: {exc}") from exc
+    if not isinstance(data, dict):
+        raise WorkflowError(f"{command} needs JSON {needs} on stdin")
+    return data
+
+
+def cmd_values(args: argparse.Namespace) -> int:
+    from .. import config
+    from ..stack_cli import secrets
+    from .plan import values_yaml
+
+    root = Path(args.root).resolve()
+    v = config.load_vars(Path(args.extra_vars))
+    if not v.get("vllm_deploy_kubernetes"):
+        raise WorkflowError("CONFIG_VLLM_DEPLOY_KUBERNETES is not set: the local backend uses no Helm values. "
+                            "Fix: make defconfig-vllm-production-stack-cpu (or choose Kubernetes in make menuconfig).")
+    s = secrets(root)
+    text = values_yaml(v, hf_token=bool(s["vllm_hf_token"]), api_key=bool(s["vllm_api_key"]))
+    out = Path(args.output) if args.output else root / VALUES_PATH
+    out.parent.mkdir(parents=True, exist_ok=True)
+    config.write_if_changed(out, text, 0o644)
+    print(f"Helm values for the current .config written to {out} (no cluster contacted; secrets are not in it).")
+    return 0
+
+
+def cmd_k8s_plan(args: argparse.Namespace) -> int:
+    from .plan import Facts, plan
+
+    data = _stdin_json("k8s-plan", "{'vars': ..., 'facts': ...}")
+    try:
+        result = plan(data["vars"], Facts.from_dict(data["facts"]))
+    except (KeyError, TypeError) as exc:
+        raise WorkflowError(f"k8s-plan: incomplete input ({exc})") from exc
+    json.dump(result, sys.stdout)
+    return 0
+
+
+def gpu_problems(data: dict[str, Any]) -> list[str]:
+    """The gate for what deploy captured: {device, rocm_arch, nvidia_smi|rocminfo: {rc, stdout, stderr}, nodes}."""
+    from . import gpu
+
+    device = data.get("device", "cpu")
+    if device == "cuda":
+        if data.get("nodes") is not None:
+            return gpu.check_node_labels([gpu.node_facts(n) for n in data["nodes"]])
+        smi = data.get("nvidia_smi") or {}
+        return gpu.check_nvidia_smi(smi.get("rc"), smi.get("stdout", ""), smi.get("stderr", ""))
+    if device == "rocm":
+        info = data.get("rocminfo") or {}
+        return gpu.check_rocminfo(info.get("rc"), info.get("stdout", ""), info.get("stderr", ""),
+                                  str(data.get("rocm_arch") or "gfx942"))
+    return []
+
+
+def cmd_gpu_check(args: argparse.Namespace) -> int:
+    data = _stdin_json("gpu-check", "{'device': ..., 'nvidia_smi' or 'rocminfo' or 'nodes': ...}")
+    problems = gpu_problems(data)
+    if problems:
+        print("GPU check failed; nothing was deployed:\n  " + "\n  ".join(problems), file=sys.stderr)
+        return 1
+    print(f"GPU check passed ({data.get('device', 'cpu')}).")
+    return 0
+
+
+def register(add: Callable[..., argparse.ArgumentParser]) -> None:
+    p = add("values", cmd_values,
+            f"render the vllm-stack Helm values for the current configuration to {VALUES_PATH} "
+            "without contacting a cluster (deploy uses the same renderer)")
+    p.add_argument("--extra-vars", default="extra_vars.yaml", help="generated extra vars (default: extra_vars.yaml)")
+    p.add_argument("--output", default=None, help=f"where to write them (default: ROOT/{VALUES_PATH})")
+    add("k8s-plan", cmd_k8s_plan,
+        "plan the Kubernetes deploy from JSON {vars, facts} on stdin; print it as JSON (used by deploy)")
+    add("gpu-check", cmd_gpu_check,
+        "check captured nvidia-smi/rocminfo output or node labels (JSON on stdin) against what vLLM needs; "
+        "exit 1 naming each GPU that cannot run it")

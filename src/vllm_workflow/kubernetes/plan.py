@@ -1,0 +1,188 @@
+"""Plan a Kubernetes deploy: tools, cluster, values, port-forwards, preflight problems.
+
+Like the local plan, a pure function of the settings and a few target facts;
+the playbook runs it on the controller (`vllm-workflow k8s-plan`) and only
+carries it out.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from ..local.plan import Program, paths as local_paths, supervisord_conf
+from . import manifests, tools, values
+
+STACK_SCHEMA_VERSION = 1
+MINIKUBE_PROFILE = "vllm-workflow"
+HELM_REPO_NAME = "vllm-workflow-production-stack"
+#: The Kubernetes Python client the kubernetes.core modules need on the target (same pin as the controller).
+KUBERNETES_CLIENT = "kubernetes==37.0.2"
+
+
+@dataclass(frozen=True)
+class Facts:
+    home: str
+    architecture: str = "x86_64"
+    hostname: str = "localhost"
+    client_address: str = "127.0.0.1"
+    hf_token: bool = False
+    api_key: bool = False
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Facts:
+        known = set(cls.__dataclass_fields__)
+        kept = {k: v for k, v in data.items() if k in known}
+        for flag in ("hf_token", "api_key"):
+            if flag in kept:
+                kept[flag] = str(kept[flag]).lower() in ("true", "1", "yes")
+        return cls(**kept)
+
+
+def expand(path: str, home: str) -> str:
+    return home + path[1:] if path.startswith("~") else path
+
+
+def paths(v: Mapping[str, Any], home: str) -> dict[str, str]:
+    root = expand(str(v["vllm_k8s_runtime_dir"]), home)
+    p = local_paths(root)
+    p |= {
+        "venv": p["venv_supervisor"],  # runs supervisord and the kubernetes.core modules
+        "python": f"{p['venv_supervisor']}/bin/python",
+        # the pinned binaries; plan() replaces these with their versioned paths
+        "kubectl": f"{p['bin']}/kubectl",
+        "helm": f"{p['bin']}/helm",
+        "minikube": f"{p['bin']}/minikube",
+        "values": f"{p['state']}/vllm-stack-values.yaml",
+        "minikube_home": f"{root}/minikube",
+    }
+    return p
+
+
+def cluster(v: Mapping[str, Any], home: str) -> dict[str, str]:
+    """kubeconfig and context every kubectl/helm/module call uses."""
+    if v.get("vllm_k8s_minikube"):
+        return {"kubeconfig": f"{home}/.kube/config", "context": MINIKUBE_PROFILE}
+    return {"kubeconfig": expand(str(v.get("vllm_kubeconfig") or "~/.kube/config"), home),
+            "context": str(v.get("vllm_kube_context") or "")}
+
+
+def minikube(v: Mapping[str, Any], p: Mapping[str, str]) -> dict[str, Any] | None:
+    if not v.get("vllm_k8s_minikube"):
+        return None
+    base = [p["minikube"], "--profile", MINIKUBE_PROFILE]
+    start = base + ["start", "--driver=docker", f"--cpus={int(v['vllm_minikube_cpus'])}",
+                    f"--memory={int(v['vllm_minikube_memory_mb'])}mb", "--wait=all", "--interactive=false"]
+    if v.get("vllm_target_device_cuda"):
+        start.append("--gpus=all")
+    mirror = str(v.get("vllm_registry_mirror_url") or "")
+    if mirror:
+        start.append(f"--registry-mirror={mirror}")
+    choices = {"vllm_minikube_teardown_keep": "keep", "vllm_minikube_teardown_stop": "stop",
+               "vllm_minikube_teardown_delete": "delete"}
+    on_teardown = next((what for key, what in choices.items() if v.get(key)), "keep")
+    return {"profile": MINIKUBE_PROFILE, "start": start, "status": base + ["status", "--output=json"],
+            "stop": base + ["stop"], "delete": base + ["delete"], "on_teardown": on_teardown}
+
+
+def forwards(v: Mapping[str, Any], c: Mapping[str, str], p: Mapping[str, str], address: str) -> list[Program]:
+    """Supervised `kubectl port-forward`s: the API (router, or the engines' service without one)
+    on VLLM_API_PORT, and the engines' service on VLLM_API_PORT + 1."""
+    api_port = int(v["vllm_api_port"])
+    base = [p["kubectl"], f"--kubeconfig={c['kubeconfig']}"] + ([f"--context={c['context']}"] if c["context"] else [])
+    base += [f"--namespace={v['vllm_helm_namespace']}", "port-forward", f"--address={address}"]
+    api = values.router_service(v) if v.get("vllm_router_enabled") else values.engine_service(v)
+    progs = [Program("port-forward-api", base + [f"service/{api}", f"{api_port}:{values.SERVICE_PORT}"], {}, 10)]
+    if v.get("vllm_router_enabled"):
+        progs.append(Program("port-forward-engines",
+                             base + [f"service/{values.engine_service(v)}", f"{api_port + 1}:{values.SERVICE_PORT}"],
+                             {}, 10))
+    return progs
+
+
+def stack_description(v: Mapping[str, Any], facts: Facts, p: Mapping[str, str], c: Mapping[str, str]) -> dict[str, Any]:
+    address = facts.client_address
+    api_port = int(v["vllm_api_port"])
+    router_on = bool(v.get("vllm_router_enabled"))
+    api = f"http://{address}:{api_port}"
+    engines_url = f"http://{address}:{api_port + 1}" if router_on else api
+    return {
+        "schema_version": STACK_SCHEMA_VERSION,
+        "backend": "kubernetes",
+        "arm": None,
+        "host": facts.hostname,
+        "model": str(v["vllm_model_name"]),
+        "routing": values.routing_logic(v) if router_on else "none",
+        "router_policy": values.routing_logic(v) if router_on else None,
+        "session_header": str(v.get("vllm_router_session_key") or "x-user-id"),
+        "api_url": api,
+        "api_key_required": facts.api_key,
+        "router": {"url": api, "metrics_url": f"{api}/metrics"} if router_on else None,
+        # One port-forward reaches the engines' service, which picks a pod per connection.
+        "engines": [{"name": "engines", "url": engines_url, "metrics_url": f"{engines_url}/metrics"}],
+        "prometheus_url": None,
+        "kubernetes": {
+            "namespace": str(v["vllm_helm_namespace"]), "release": str(v["vllm_helm_release_name"]),
+            "chart": f"{values.CHART_NAME} {v['vllm_helm_chart_version']}", **c,
+            "router_service": values.router_service(v) if router_on else None,
+            "engine_service": values.engine_service(v),
+            "ports": {"api": api_port, "engines": api_port + 1 if router_on else api_port,
+                      "engine_http": values.ENGINE_PORTS["http"], "lmcache_zmq": values.ENGINE_PORTS["zmq"],
+                      "lmcache_ucx": values.ENGINE_PORTS["ucx"], "router_lmcache_controller": values.ROUTER_LMCACHE_PORT},
+            "kubectl": p["kubectl"],
+        },
+        "process_manager": {"kind": "supervisord", "python": p["python"], "agent": p["agent"],
+                            "conf": p["supervisord_conf"], "socket": p["supervisor_socket"]},
+        "runtime_dir": p["root"],
+        "logs_dir": p["logs"],
+    }
+
+
+def values_yaml(v: Mapping[str, Any], *, hf_token: bool, api_key: bool) -> str:
+    header = (f"# Helm values for {values.CHART_NAME} {v['vllm_helm_chart_version']}, generated by vllm-workflow from "
+              ".config.\n# Secrets are not here: the chart reads them from the Secret "
+              f"{values.secret_name(v)}.\n")
+    rendered = values.render(v, hf_token=hf_token, api_key=api_key)
+    return header + yaml.safe_dump(rendered, sort_keys=False, default_flow_style=False)
+
+
+def plan(v: Mapping[str, Any], facts: Facts) -> dict[str, Any]:
+    errors = tools.problems(v)
+    p = paths(v, facts.home)
+    try:
+        downloads = [d.as_dict(p["bin"]) for d in tools.downloads(v, facts.architecture)] if not errors else []
+    except ValueError as exc:
+        errors.append(f"{exc}.")
+        downloads = []
+    p |= {d["tool"]: d["binary"] for d in downloads}
+    c = cluster(v, facts.home)
+    address = "127.0.0.1" if facts.client_address in ("127.0.0.1", "localhost") else f"127.0.0.1,{facts.client_address}"
+    progs = forwards(v, c, p, address)
+    return {
+        "errors": errors,
+        "paths": p,
+        "cluster": c,
+        "downloads": downloads,
+        "minikube": minikube(v, p),
+        "supervisor_spec": f"supervisor=={v['vllm_k8s_supervisor_version']}",
+        "kubernetes_spec": KUBERNETES_CLIENT,
+        "helm": {
+            "release": str(v["vllm_helm_release_name"]), "namespace": str(v["vllm_helm_namespace"]),
+            "repo_name": HELM_REPO_NAME, "repo_url": str(v["vllm_helm_chart_repo_url"]),
+            "chart_ref": f"{HELM_REPO_NAME}/{values.CHART_NAME}", "chart_version": str(v["vllm_helm_chart_version"]),
+            "timeout": f"{int(v['vllm_helm_timeout_minutes'])}m",
+        },
+        "values_yaml": values_yaml(v, hf_token=facts.hf_token, api_key=facts.api_key),
+        "namespace": manifests.namespace(v),
+        "secret": manifests.secret(v, {}),
+        "secret_keys": {"hf_token": values.HF_TOKEN_KEY, "api_key": values.API_KEY_KEY},
+        "gpu": values.device(v),
+        "programs": [prog.name for prog in progs],
+        "forwards": [shlex.join(prog.argv) for prog in progs],
+        "supervisord_conf": supervisord_conf(progs, p),
+        "stack": stack_description(v, facts, p, c),
+    }

@@ -1,0 +1,73 @@
+"""What `make vllm-status-simplified` adds for the Kubernetes backend: the release, the pods,
+the ports, from `kubectl get pods -o json` (a timeout on every call)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Mapping
+from typing import Any
+
+from ..stack import Stack
+
+#: Which supervised port-forward carries which endpoint of the stack description.
+FORWARD_OF = {"router": "port-forward-api", "engines": "port-forward-engines"}
+
+
+def pod_rows(pods: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """name, component, phase, ready, restarts and the first waiting reason of each pod."""
+    rows = []
+    for pod in pods.get("items") or []:
+        meta, status = pod.get("metadata") or {}, pod.get("status") or {}
+        containers = status.get("containerStatuses") or []
+        waiting = next((c["state"]["waiting"].get("reason", "") for c in containers
+                        if (c.get("state") or {}).get("waiting")), "")
+        rows.append({
+            "name": meta.get("name", "?"),
+            "component": (meta.get("labels") or {}).get("app.kubernetes.io/component", ""),
+            "phase": status.get("phase", "Unknown"),
+            "ready": f"{sum(bool(c.get('ready')) for c in containers)}/{len(containers)}",
+            "restarts": sum(int(c.get("restartCount") or 0) for c in containers),
+            "waiting": waiting,
+        })
+    return rows
+
+
+def get_pods(stack: Stack, timeout: float = 10.0) -> tuple[list[dict[str, Any]] | None, str]:
+    k = stack.raw.get("kubernetes") or {}
+    argv = [k.get("kubectl", "kubectl"), f"--kubeconfig={k.get('kubeconfig', '')}", f"--namespace={k.get('namespace')}",
+            "get", "pods", "--output=json", f"--request-timeout={int(timeout)}s"]
+    if k.get("context"):
+        argv.insert(2, f"--context={k['context']}")
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout + 5)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return None, str(exc)
+    if out.returncode != 0:
+        return None, (out.stderr.strip().splitlines() or ["kubectl failed"])[-1]
+    try:
+        return pod_rows(json.loads(out.stdout)), ""
+    except ValueError as exc:
+        return None, f"kubectl printed no JSON ({exc})"
+
+
+def lines(stack: Stack, pods: list[dict[str, Any]] | None, error: str) -> list[str]:
+    k = stack.raw.get("kubernetes") or {}
+    out = [f"☸️  release {k.get('release')} ({k.get('chart')}) in namespace {k.get('namespace')}, "
+           f"context {k.get('context') or '(current)'}"]
+    if pods is None:
+        out.append(f"   ❓ pods unknown: {error}")
+    elif not pods:
+        out.append("   ❌ no pods in the namespace")
+    for p in pods or []:
+        ok = p["phase"] == "Running" and p["ready"].split("/")[0] == p["ready"].split("/")[1]
+        why = f", {p['waiting']}" if p["waiting"] else ""
+        out.append(f"   {'✅' if ok else '❌'} {p['name']} ({p['component'] or 'pod'}): {p['phase']}, ready {p['ready']}, "
+                   f"restarts {p['restarts']}{why}")
+    ports = k.get("ports") or {}
+    if ports:
+        out.append(f"🔌 here: API {ports.get('api')}, engines' service {ports.get('engines')} (kubectl port-forward, "
+                   f"supervised) · in the cluster: engine HTTP {ports.get('engine_http')}, LMCache ZMQ "
+                   f"{ports.get('lmcache_zmq')} and UCX {ports.get('lmcache_ucx')}, router LMCache controller "
+                   f"{ports.get('router_lmcache_controller')}")
+    return out

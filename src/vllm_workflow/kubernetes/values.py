@@ -1,0 +1,225 @@
+"""Helm values for the production-stack chart (vllm-stack 0.1.12), generated from the configuration.
+
+Every key emitted here is one the chart's templates read (tests hold that
+list as data and check it): the chart's schema accepts unknown keys, which is
+how kdevops' routing, LMCache and monitoring settings silently did nothing.
+Secrets never appear in the values: the HF token and the API key live in a
+Kubernetes Secret the deploy creates, and the values only name it.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Mapping
+from typing import Any
+
+from . import gpu
+
+CHART_NAME = "vllm-stack"
+#: The Secret deploy creates for the HF token and API key (never in the values).
+SECRET_NAME_SUFFIX = "-workflow-secrets"
+HF_TOKEN_KEY = "hf_token"
+API_KEY_KEY = "vllm_api_key"
+#: Engine ports of the chart (containers and service): HTTP, LMCache ZMQ, LMCache UCX.
+ENGINE_PORTS = {"http": 8000, "zmq": 55555, "ucx": 9999}
+#: The router service's LMCache controller port.
+ROUTER_LMCACHE_PORT = 9000
+SERVICE_PORT = 80
+#: Kconfig routing choice -> the chart's routerSpec.routingLogic.
+ROUTING_LOGIC = {
+    "vllm_router_round_robin": "roundrobin",
+    "vllm_router_session_affinity": "session",
+    "vllm_router_prefix_aware": "prefixaware",
+    "vllm_router_kv_aware": "kvaware",
+}
+#: Node label that names the GPU model, per vendor (GPU feature discovery / AMD node labeller).
+GPU_PRODUCT_LABEL = {"cuda": "nvidia.com/gpu.product", "rocm": "amd.com/gpu.product-name"}
+DNS_LABEL_MAX = 63
+
+
+def device(v: Mapping[str, Any]) -> str:
+    if v.get("vllm_target_device_cuda"):
+        return "cuda"
+    if v.get("vllm_target_device_rocm"):
+        return "rocm"
+    return "cpu"
+
+
+def routing_logic(v: Mapping[str, Any]) -> str:
+    return next((logic for key, logic in ROUTING_LOGIC.items() if v.get(key)), "roundrobin")
+
+
+def secret_name(v: Mapping[str, Any]) -> str:
+    return f"{v['vllm_helm_release_name']}{SECRET_NAME_SUFFIX}"
+
+
+def model_spec_name(v: Mapping[str, Any]) -> str:
+    """A DNS-safe modelSpec name from the served model name. The chart builds the
+    service "<release>-<name>-engine-service" from it, which must fit 63 characters."""
+    budget = DNS_LABEL_MAX - len(str(v["vllm_helm_release_name"])) - len("--engine-service")
+    name = re.sub(r"[^a-z0-9]+", "-", str(v["vllm_model_name"]).lower()).strip("-")[:max(budget, 1)].strip("-")
+    return name or "model"
+
+
+def engine_service(v: Mapping[str, Any]) -> str:
+    return f"{v['vllm_helm_release_name']}-{model_spec_name(v)}-engine-service"
+
+
+def router_service(v: Mapping[str, Any]) -> str:
+    return f"{v['vllm_helm_release_name']}-router-service"
+
+
+def _extra_args(v: Mapping[str, Any]) -> list[str]:
+    args = shlex.split(str(v.get("vllm_extra_engine_args") or ""))
+    served, url = str(v["vllm_model_name"]), str(v.get("vllm_model_url") or "")
+    if served != url and "--served-model-name" not in args:
+        args += ["--served-model-name", served]
+    return args
+
+
+def _vllm_config(v: Mapping[str, Any], dev: str) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "enablePrefixCaching": bool(v.get("vllm_enable_prefix_caching")),
+        "enableChunkedPrefill": bool(v.get("vllm_enable_chunked_prefill")),
+        "maxModelLen": int(v["vllm_max_model_len"]),
+        "dtype": str(v["vllm_dtype"]),
+    }
+    if dev != "cpu":
+        # The key also mounts a memory-backed /dev/shm, which multi-GPU engines need.
+        config["tensorParallelSize"] = int(v.get("vllm_tensor_parallel_size") or 1)
+        config["gpuMemoryUtilization"] = float(v["vllm_gpu_memory_utilization"])
+    args = _extra_args(v)
+    if args:
+        config["extraArgs"] = args
+    return config
+
+
+def _env(v: Mapping[str, Any], dev: str) -> list[dict[str, str]]:
+    env: dict[str, str] = {}
+    if dev == "rocm":
+        arch = gpu.ROCM_ARCHS[gpu.configured_rocm_arch(v)]
+        if not arch.flash_attention:
+            env |= gpu.NO_CK_FLASH_ATTENTION_ENV
+    return [{"name": k, "value": val} for k, val in sorted(env.items())]
+
+
+def _model_spec(v: Mapping[str, Any], dev: str, hf_token: bool) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "name": model_spec_name(v),
+        "repository": str(v["vllm_engine_image_repository"]),
+        "tag": str(v["vllm_engine_image_tag"]),
+        "modelURL": str(v["vllm_model_url"]),
+        "replicaCount": int(v["vllm_replica_count"]),
+        "requestCPU": int(v["vllm_request_cpu"]),
+        "requestMemory": str(v["vllm_request_memory"]),
+        "requestGPU": 0 if dev == "cpu" else int(v["vllm_request_gpu"]),
+        "vllmConfig": _vllm_config(v, dev),
+    }
+    if dev == "rocm":
+        spec["requestGPUType"] = "amd.com/gpu"
+    storage = str(v.get("vllm_k8s_model_storage") or "")
+    if storage:
+        spec["pvcStorage"] = storage
+    if v.get("vllm_lmcache_enabled"):
+        lmcache: dict[str, Any] = {
+            "enabled": True,
+            "cpuOffloadingBufferSize": str(int(v["vllm_lmcache_cpu_offload_buffer_gib"])),
+        }
+        if routing_logic(v) == "kvaware":
+            lmcache |= {"enableController": True, "controllerPort": ROUTER_LMCACHE_PORT}
+        spec["lmcacheConfig"] = lmcache
+    if hf_token:
+        spec["hf_token"] = {"secretName": secret_name(v), "secretKey": HF_TOKEN_KEY}
+    env = _env(v, dev)
+    if env:
+        spec["env"] = env
+    gpu_type = str(v.get("vllm_gpu_type") or "")
+    if dev != "cpu" and gpu_type:
+        spec["nodeSelectorTerms"] = [{"matchExpressions": [
+            {"key": GPU_PRODUCT_LABEL[dev], "operator": "In", "values": [gpu_type]}]}]
+    return spec
+
+
+def _service_monitor(v: Mapping[str, Any]) -> dict[str, Any]:
+    interval = int(v.get("vllm_prometheus_scrape_interval") or 5)
+    return {"enabled": True, "interval": f"{interval}s", "scrapeTimeout": f"{max(1, interval - 1)}s"}
+
+
+def render(v: Mapping[str, Any], *, hf_token: bool, api_key: bool) -> dict[str, Any]:
+    """The values for one release. ``hf_token``/``api_key``: whether those secrets are set
+    (their values go into the Secret, never here)."""
+    dev = device(v)
+    observe = bool(v.get("vllm_observability_enabled"))
+    engine: dict[str, Any] = {
+        "enableEngine": True,
+        # The chart's default is "nvidia": CPU pods would never schedule on a cluster without it.
+        "runtimeClassName": str(v.get("vllm_k8s_runtime_class") or ""),
+        "imagePullPolicy": "IfNotPresent",
+        "modelSpec": [_model_spec(v, dev, hf_token)],
+    }
+    if api_key:
+        engine["vllmApiKey"] = {"secretName": secret_name(v), "secretKey": API_KEY_KEY}
+    if observe:
+        engine["serviceMonitor"] = _service_monitor(v)
+    router_on = bool(v.get("vllm_router_enabled"))
+    router: dict[str, Any] = {"enableRouter": router_on}
+    if router_on:
+        logic = routing_logic(v)
+        memory = str(v["vllm_router_request_memory"])
+        router |= {
+            "repository": str(v["vllm_router_image_repository"]),
+            "tag": str(v["vllm_router_image_tag"]),
+            "imagePullPolicy": "IfNotPresent",
+            "routingLogic": logic,
+            "resources": {"requests": {"cpu": str(v["vllm_router_request_cpu"]), "memory": memory},
+                          "limits": {"memory": memory}},
+        }
+        if logic in ("session", "kvaware"):
+            router["sessionKey"] = str(v["vllm_router_session_key"])
+        if logic == "kvaware":
+            router["lmcacheControllerPort"] = ROUTER_LMCACHE_PORT
+        if api_key:
+            router["vllmApiKey"] = {"secretName": secret_name(v), "secretKey": API_KEY_KEY}
+        if observe:
+            router["serviceMonitor"] = _service_monitor(v)
+    values: dict[str, Any] = {"servingEngineSpec": engine, "routerSpec": router}
+    if observe:
+        values["kube-prometheus-stack"] = kube_prometheus_stack(v)
+    return values
+
+
+#: Grafana's dashboard sidecar imports ConfigMaps carrying this label.
+DASHBOARD_LABEL = ("grafana_dashboard", "1")
+
+
+def kube_prometheus_stack(v: Mapping[str, Any]) -> dict[str, Any]:
+    """The chart's kube-prometheus-stack dependency (pinned by the chart: 82.4.3): Prometheus
+    picking up the chart's ServiceMonitors, Grafana loading labelled dashboard ConfigMaps."""
+    return {
+        "enabled": True,
+        "alertmanager": {"enabled": False},
+        "prometheus": {"prometheusSpec": {
+            "retention": str(v.get("vllm_prometheus_retention") or "7d"),
+            "scrapeInterval": f"{int(v.get('vllm_prometheus_scrape_interval') or 5)}s",
+            "serviceMonitorSelector": {"matchLabels": {"app.kubernetes.io/part-of": CHART_NAME}},
+        }},
+        "grafana": {"sidecar": {"dashboards": {
+            "enabled": True, "label": DASHBOARD_LABEL[0], "labelValue": DASHBOARD_LABEL[1], "searchNamespace": "ALL",
+        }}},
+    }
+
+
+def flatten(values: Any, prefix: str = "") -> list[str]:
+    """Dotted key paths of every leaf (``a.b[].c``); lists of scalars count as leaves."""
+    if isinstance(values, Mapping):
+        out: list[str] = []
+        for key, value in values.items():
+            out += flatten(value, f"{prefix}.{key}" if prefix else str(key))
+        return out
+    if isinstance(values, list) and values and all(isinstance(x, Mapping) for x in values):
+        out = []
+        for item in values:
+            out += [p for p in flatten(item, f"{prefix}[]") if p not in out]
+        return out
+    return [prefix]

@@ -1,0 +1,107 @@
+"""Render the real production-stack chart with our values (helm-python-sdk bundles Helm) and check
+what the engines and the router would run. Skips unless the SDK is installed
+(requirements-chart.txt) and VLLM_WORKFLOW_CHART_DIR names a copy of chart vllm-stack 0.1.12."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from vllm_workflow.kubernetes import values
+
+helm = pytest.importorskip("helm_python", reason="helm-python-sdk is not installed (pip install -r requirements-chart.txt)")
+CHART = Path(os.environ.get("VLLM_WORKFLOW_CHART_DIR", "/nonexistent"))
+pytestmark = pytest.mark.skipif(not (CHART / "Chart.yaml").is_file(),
+                                reason="VLLM_WORKFLOW_CHART_DIR does not name a vllm-stack chart directory")
+
+
+def render(v: dict, *, hf_token: bool = False, api_key: bool = False) -> list[dict[str, Any]]:
+    with helm.Chart.load(str(CHART)) as chart:
+        assert (chart.name, chart.version) == ("vllm-stack", "0.1.12")
+        out = chart.render(values.render(v, hf_token=hf_token, api_key=api_key),
+                           name=str(v["vllm_helm_release_name"]), namespace=str(v["vllm_helm_namespace"]))
+    return [doc for text in out.values() for doc in yaml.safe_load_all(text) if doc]
+
+
+def find(docs: list[dict], kind: str, name_part: str) -> dict[str, Any]:
+    matches = [d for d in docs if d["kind"] == kind and name_part in d["metadata"]["name"]]
+    assert len(matches) == 1, [d["metadata"]["name"] for d in docs if d["kind"] == kind]
+    return matches[0]
+
+
+def container(deployment: dict) -> dict[str, Any]:
+    return deployment["spec"]["template"]["spec"]["containers"][0]
+
+
+def test_cpu_defconfig_renders_what_we_configured(vars_for) -> None:
+    v = vars_for("vllm-production-stack-cpu")
+    docs = render(v)
+    engine = find(docs, "Deployment", "deployment-vllm")
+    c = container(engine)
+    assert c["image"] == "openeuler/vllm-cpu:0.9.1-oe2403lts" and engine["spec"]["replicas"] == 2
+    args = c["command"] + c.get("args", [])
+    assert args[:3] == ["vllm", "serve", "facebook/opt-125m"]
+    for flag in (["--enable-prefix-caching"], ["--enable-chunked-prefill"], ["--max-model-len", "2048"],
+                 ["--dtype", "auto"]):
+        assert any(args[i:i + len(flag)] == flag for i in range(len(args))), flag
+    assert c["resources"]["requests"] == {"cpu": "2", "memory": "8Gi"}
+    assert "nvidia.com/gpu" not in str(c["resources"]) and "runtimeClassName" not in engine["spec"]["template"]["spec"]
+    router = container(find(docs, "Deployment", "deployment-router"))
+    assert router["image"] == "lmcache/lmstack-router:v0.1.12"
+    rargs = router["args"]
+    assert rargs[rargs.index("--routing-logic") + 1] == "session" and rargs[rargs.index("--session-key") + 1] == "x-user-id"
+    # the port-forwards point at Services the chart really creates
+    services = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Service"}
+    assert values.router_service(v) in services and values.engine_service(v) in services
+    assert {p["port"] for p in services[values.engine_service(v)]["spec"]["ports"]} == {80, 55555, 9999}
+    assert 9000 in {p["port"] for p in services[values.router_service(v)]["spec"]["ports"]}
+    assert {d["metadata"]["name"] for d in docs if d["kind"] == "ServiceMonitor"} == {
+        "vllm-engine-servicemonitor", "vllm-router-servicemonitor"}
+
+
+def test_secrets_come_from_our_secret(vars_for) -> None:
+    docs = render(vars_for("vllm-production-stack-cpu"), hf_token=True, api_key=True)
+    env = {e["name"]: e for e in container(find(docs, "Deployment", "deployment-vllm"))["env"]}
+    assert env["HF_TOKEN"]["valueFrom"]["secretKeyRef"] == {"name": "vllm-workflow-secrets", "key": "hf_token"}
+    assert env["VLLM_API_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "vllm-workflow-secrets", "key": "vllm_api_key"}
+    renv = {e["name"]: e for e in container(find(docs, "Deployment", "deployment-router")).get("env", [])}
+    assert renv["VLLM_API_KEY"]["valueFrom"]["secretKeyRef"]["name"] == "vllm-workflow-secrets"
+    chart_secret = find(docs, "Secret", "vllm-secrets")
+    assert not chart_secret.get("data")  # the chart's own Secret holds nothing of ours
+
+
+def test_cuda_lmcache_kv_aware(vars_for) -> None:
+    v = vars_for("vllm-production-stack-gpu", "CONFIG_VLLM_LMCACHE_ENABLED=y", "CONFIG_VLLM_ROUTER_KV_AWARE=y")
+    docs = render(v)
+    c = container(find(docs, "Deployment", "deployment-vllm"))
+    assert c["command"][0] == "/opt/venv/bin/vllm" and c["image"] == "lmcache/vllm-openai:v0.3.9post2"
+    assert "--kv-transfer-config" in c["command"] + c.get("args", [])
+    env = {e["name"]: e.get("value") for e in c["env"]}
+    assert env["LMCACHE_LOCAL_CPU"] == "True" and env["LMCACHE_MAX_LOCAL_CPU_SIZE"] == "20"
+    assert env["LMCACHE_CONTROLLER_PULL_URL"] == "vllm-router-service:9000"
+    assert c["resources"]["requests"]["nvidia.com/gpu"] == "1"
+    rargs = container(find(docs, "Deployment", "deployment-router"))["args"]
+    assert rargs[rargs.index("--routing-logic") + 1] == "kvaware" and "--lmcache-controller-port" in rargs
+
+
+def test_rocm_gfx1100_without_router(vars_for) -> None:
+    v = vars_for("vllm-production-stack-rocm", "CONFIG_VLLM_ROCM_GFX1100=y", "CONFIG_VLLM_ROUTER_ENABLED=n")
+    docs = render(v)
+    assert not [d for d in docs if d["kind"] == "Deployment" and "router" in d["metadata"]["name"]]
+    c = container(find(docs, "Deployment", "deployment-vllm"))
+    assert c["resources"]["requests"]["amd.com/gpu"] == "1"
+    env = {e["name"]: e.get("value") for e in c["env"]}
+    assert env["VLLM_USE_TRITON_FLASH_ATTN"] == "1" and env["VLLM_ROCM_USE_AITER"] == "0"
+
+
+def test_rendered_core_objects_pass_kubernetes_validate(vars_for) -> None:
+    import kubernetes_validate
+
+    for name in ("vllm-production-stack-cpu", "vllm-production-stack-gpu"):
+        for doc in render(vars_for(name), hf_token=True, api_key=True):
+            if doc["apiVersion"] in ("v1", "apps/v1", "rbac.authorization.k8s.io/v1"):
+                kubernetes_validate.validate(doc, "1.35.0", strict=True)

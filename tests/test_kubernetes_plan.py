@@ -1,0 +1,176 @@
+"""The Kubernetes deploy plan, our own manifests, `make vllm-values`, and a --check run of the
+deploy play that must stop at the first cluster call with an actionable message."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from vllm_workflow import cli, validate
+from vllm_workflow.kubernetes import manifests, plan, tools
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def k8s_plan(v: dict, **facts) -> dict:
+    return plan.plan(v, plan.Facts.from_dict({"home": "/home/u", **facts}))
+
+
+def test_plan_for_the_cpu_defconfig(vars_for) -> None:
+    p = k8s_plan(vars_for("vllm-production-stack-cpu"))
+    assert p["errors"] == []
+    assert [(d["tool"], d["version"]) for d in p["downloads"]] == [("minikube", "1.38.1"), ("kubectl", "1.35.0"),
+                                                                   ("helm", "3.18.4")]
+    helm = p["downloads"][2]
+    assert helm["url"] == "https://get.helm.sh/helm-v3.18.4-linux-amd64.tar.gz"
+    assert helm["checksum"] == "sha256:" + tools.CHECKSUMS[("helm", "3.18.4", "amd64")]
+    root = "/home/u/.local/share/vllm-workflow/k8s"
+    assert p["paths"]["helm"] == f"{root}/bin/helm-3.18.4/linux-amd64/helm"
+    assert p["paths"]["kubectl"] == f"{root}/bin/kubectl-1.35.0"
+    start = p["minikube"]["start"]
+    assert start[:4] == [f"{root}/bin/minikube-1.38.1", "--profile", "vllm-workflow", "start"]
+    assert "--driver=docker" in start and "--cpus=4" in start and "--memory=16384mb" in start
+    assert not any(a.startswith(("--gpus", "--registry-mirror", "--force")) for a in start)
+    assert p["cluster"] == {"kubeconfig": "/home/u/.kube/config", "context": "vllm-workflow"}
+    assert p["helm"]["chart_ref"].endswith("/vllm-stack") and p["helm"]["chart_version"] == "0.1.12"
+    assert p["helm"]["timeout"] == "20m"
+    api = shlex.split(p["forwards"][0])
+    assert api[-2:] == ["service/vllm-router-service", "8000:80"] and "--address=127.0.0.1" in api
+    assert "--context=vllm-workflow" in api and "--namespace=vllm-system" in api
+    assert shlex.split(p["forwards"][1])[-2:] == ["service/vllm-facebook-opt-125m-engine-service", "8001:80"]
+    assert "[program:port-forward-api]" in p["supervisord_conf"] and "autorestart=true" in p["supervisord_conf"]
+    stack = p["stack"]
+    assert (stack["backend"], stack["api_url"], stack["routing"]) == ("kubernetes", "http://127.0.0.1:8000", "session")
+    assert stack["kubernetes"]["ports"] | {} == {"api": 8000, "engines": 8001, "engine_http": 8000, "lmcache_zmq": 55555,
+                                                  "lmcache_ucx": 9999, "router_lmcache_controller": 9000}
+    assert yaml.safe_load(p["values_yaml"])["routerSpec"]["routingLogic"] == "session"
+
+
+def test_plan_gpu_mirror_existing_cluster_and_remote_address(vars_for) -> None:
+    gpu = k8s_plan(vars_for("vllm-production-stack-gpu", 'CONFIG_VLLM_REGISTRY_MIRROR_URL="https://mirror.example"',
+                            "CONFIG_VLLM_MINIKUBE_TEARDOWN_DELETE=y"), architecture="aarch64")
+    assert "--gpus=all" in gpu["minikube"]["start"] and "--registry-mirror=https://mirror.example" in gpu["minikube"]["start"]
+    assert gpu["minikube"]["on_teardown"] == "delete" and gpu["gpu"] == "cuda"
+    assert all("arm64" in d["url"] for d in gpu["downloads"])
+    existing = k8s_plan(vars_for("vllm-production-stack-declared-hosts", 'CONFIG_VLLM_KUBE_CONTEXT="prod"',
+                                 'CONFIG_VLLM_KUBECONFIG="~/k/config"'), client_address="10.0.0.5", hostname="node1")
+    assert existing["minikube"] is None and [d["tool"] for d in existing["downloads"]] == ["kubectl", "helm"]
+    assert existing["cluster"] == {"kubeconfig": "/home/u/k/config", "context": "prod"}
+    assert "--address=127.0.0.1,10.0.0.5" in shlex.split(existing["forwards"][0])
+    assert existing["stack"]["api_url"] == "http://10.0.0.5:8000" and existing["stack"]["host"] == "node1"
+
+
+def test_unknown_architecture_and_unverifiable_versions_are_errors(vars_for) -> None:
+    assert "architecture s390x" in k8s_plan(vars_for("vllm-production-stack-cpu"), architecture="s390x")["errors"][0]
+    v = vars_for("vllm-production-stack-cpu", 'CONFIG_VLLM_HELM_VERSION="3.99.0"')
+    problems = validate.check(v)
+    assert any(p.startswith("CONFIG_VLLM_HELM_VERSION: no published sha256 of helm '3.99.0'") and "3.18.4" in p
+               for p in problems)
+
+
+def test_kubernetes_client_pin_matches_the_controller() -> None:
+    assert plan.KUBERNETES_CLIENT in (ROOT / "requirements.txt").read_text().splitlines()
+
+
+@pytest.mark.parametrize(("line", "setting"), [
+    ('CONFIG_VLLM_ROUTER_IMAGE_TAG="latest"', "VLLM_ROUTER_IMAGE_TAG"),
+    ('CONFIG_VLLM_ROUTER_REQUEST_CPU="one"', "VLLM_ROUTER_REQUEST_CPU"),
+    ('CONFIG_VLLM_K8S_MODEL_STORAGE="lots"', "VLLM_K8S_MODEL_STORAGE"),
+    ('CONFIG_VLLM_K8S_RUNTIME_CLASS="Not_A_Name"', "VLLM_K8S_RUNTIME_CLASS"),
+    ('CONFIG_VLLM_HELM_NAMESPACE="Bad_NS"', "VLLM_HELM_NAMESPACE"),
+])
+def test_bad_kubernetes_settings_name_the_setting(vars_for, line: str, setting: str) -> None:
+    problems = validate.check(vars_for("vllm-production-stack-cpu", line))
+    assert any(p.startswith(f"CONFIG_{setting}:") and "Fix:" in p for p in problems), problems
+
+
+def test_lmcache_needs_an_lmcache_image(vars_for) -> None:
+    v = vars_for("vllm-production-stack-gpu", "CONFIG_VLLM_LMCACHE_ENABLED=y",
+                 'CONFIG_VLLM_ENGINE_IMAGE_REPOSITORY="vllm/vllm-openai"')
+    assert any(p.startswith("CONFIG_VLLM_ENGINE_IMAGE_REPOSITORY: LMCache is on") for p in validate.check(v))
+
+
+def test_our_manifests_pass_kubernetes_validate(vars_for) -> None:
+    import kubernetes_validate
+
+    v = vars_for("vllm-production-stack-cpu")
+    secret = manifests.secret(v, {"hf_token": "hf_x", "vllm_api_key": "sk-y", "unused": ""})
+    assert secret["data"] == {"hf_token": base64.b64encode(b"hf_x").decode(), "vllm_api_key": base64.b64encode(b"sk-y").decode()}
+    for manifest in (manifests.namespace(v), secret, manifests.secret(v, {})):
+        kubernetes_validate.validate(manifest, "1.35.0", strict=True)
+    broken = manifests.namespace(v) | {"metadata": {"name": "x", "labelz": {}}}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, "1.35.0", strict=True)
+
+
+def test_plan_and_gpu_commands_read_stdin(monkeypatch, capsys, vars_for) -> None:
+    v = vars_for("vllm-production-stack-cpu")
+    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps({"vars": v, "facts": {"home": "/h"}})))
+    assert cli.main(["k8s-plan"]) == 0
+    assert json.loads(capsys.readouterr().out)["paths"]["root"] == "/h/.local/share/vllm-workflow/k8s"
+    monkeypatch.setattr("sys.stdin", io.StringIO("not json"))
+    assert cli.main(["k8s-plan"]) == 2
+    assert "k8s-plan needs JSON" in capsys.readouterr().err
+
+
+def project(tmp_path: Path, defconfig: str, *lines: str) -> Path:
+    """extra_vars.yaml, .secrets.yaml and a localhost inventory for a defconfig (in tmp_path)."""
+    config = tmp_path / ".config"
+    env = {**os.environ, "HF_TOKEN": "", "VLLM_API_KEY": ""}
+    wf = [str(BIN / "vllm-workflow"), "--root", str(ROOT), "--config", str(config)]
+    subprocess.run(wf + ["defconfig", defconfig], check=True, capture_output=True, env=env)
+    if lines:
+        with config.open("a") as fh:
+            fh.write("".join(line + "\n" for line in lines))
+        subprocess.run(wf + ["olddefconfig"], check=True, capture_output=True, env=env)
+    subprocess.run(wf + ["vars", "--output", str(tmp_path / "extra_vars.yaml"), "--secrets",
+                         str(tmp_path / ".secrets.yaml")], check=True, capture_output=True, env=env)
+    subprocess.run(wf + ["inventory", "--extra-vars", str(tmp_path / "extra_vars.yaml"), "--output",
+                         str(tmp_path / "hosts"), "--python", sys.executable], check=True, capture_output=True, env=env)
+    return tmp_path
+
+
+def check_run(tmp_path: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "HOME": str(tmp_path / "home"),
+           "PATH": f"{BIN}:/usr/bin:/bin", "ANSIBLE_NOCOLOR": "1"}
+    (tmp_path / "home").mkdir(exist_ok=True)
+    return subprocess.run(
+        [str(BIN / "ansible-playbook"), "-i", str(tmp_path / "hosts"), "-e", f"@{tmp_path / 'extra_vars.yaml'}",
+         "-e", f"@{tmp_path / '.secrets.yaml'}", "-e", f"vllm_extra_vars_file={tmp_path / 'extra_vars.yaml'}",
+         "-e", f"vllm_state_dir={tmp_path / 'state'}", str(ROOT / "playbooks/vllm.yml"), "--tags", "deploy", "--check"],
+        capture_output=True, text=True, env=env, timeout=300, cwd=ROOT)
+
+
+def test_check_run_against_an_unreachable_existing_cluster_stops_cleanly(tmp_path: Path) -> None:
+    project(tmp_path, "vllm-production-stack-cpu", "CONFIG_VLLM_K8S_EXISTING=y",
+            f'CONFIG_VLLM_KUBECONFIG="{tmp_path}/no-such-kubeconfig"')
+    run = check_run(tmp_path)
+    out = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert "Cannot reach the Kubernetes cluster (kubeconfig " + str(tmp_path) in out
+    assert "Fix: point CONFIG_VLLM_KUBECONFIG and CONFIG_VLLM_KUBE_CONTEXT at a cluster" in out
+    assert "Traceback" not in out
+    assert not (tmp_path / "state").exists() and not (tmp_path / "home/.local").exists()
+
+
+def test_check_run_with_minikube_and_no_docker_stops_cleanly(tmp_path: Path) -> None:
+    project(tmp_path, "vllm-production-stack-cpu")
+    run = check_run(tmp_path)
+    out = run.stdout + run.stderr
+    assert run.returncode != 0
+    if "Cannot reach the Kubernetes cluster" in out:  # a host with Docker got as far as the cluster call
+        assert "Fix: run make vllm-deploy without --check so that Minikube is started" in out
+    else:
+        assert "Minikube's docker driver needs a Docker engine" in out and "Fix: install Docker" in out
+    assert "Traceback" not in out
+    assert not (tmp_path / "home/.local").exists()
