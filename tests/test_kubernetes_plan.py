@@ -174,3 +174,29 @@ def test_check_run_with_minikube_and_no_docker_stops_cleanly(tmp_path: Path) -> 
         assert "Minikube's docker driver needs a Docker engine" in out and "Fix: install Docker" in out
     assert "Traceback" not in out
     assert not (tmp_path / "home/.local").exists()
+
+
+def test_ab_arms_get_their_own_namespace_ports_and_supervisor(vars_for) -> None:
+    v = vars_for("vllm-production-stack-cpu", "CONFIG_VLLM_AB_TESTING=y", "CONFIG_VLLM_AB_DEV_ROUTER_ROUND_ROBIN=y",
+                 'CONFIG_VLLM_AB_DEV_ENGINE_IMAGE_TAG="0.9.2-oe2403lts"')
+    assert validate.check(v) == []
+    base = k8s_plan(v, ab_arm="baseline", instance="baseline", hostname="ab-baseline")
+    dev = k8s_plan(v, ab_arm="dev", instance="dev", hostname="ab-dev")
+    assert base["namespace"]["metadata"]["name"] == "vllm-system-baseline"
+    assert dev["namespace"]["metadata"]["name"] == "vllm-system-dev" and dev["helm"]["namespace"] == "vllm-system-dev"
+    assert base["paths"]["tools_root"] == dev["paths"]["tools_root"] and base["paths"]["helm"] == dev["paths"]["helm"]
+    assert base["paths"]["supervisord_conf"] != dev["paths"]["supervisord_conf"]
+    dev_values, base_values = yaml.safe_load(dev["values_yaml"]), yaml.safe_load(base["values_yaml"])
+    assert (base_values["routerSpec"]["routingLogic"], dev_values["routerSpec"]["routingLogic"]) == ("session", "roundrobin")
+    assert dev_values["servingEngineSpec"]["modelSpec"][0]["tag"] == "0.9.2-oe2403lts"
+    env = dev_values["servingEngineSpec"]["modelSpec"][0]["env"]
+    assert {"name": "VLLM_SERVER_DEV_MODE", "value": "1"} in env  # prefix caches are reset between runs
+    assert (base["stack"]["arm"], dev["stack"]["arm"]) == ("baseline", "dev")
+    assert base["stack"]["api_url"] == "http://127.0.0.1:8000" and dev["stack"]["api_url"] == "http://127.0.0.1:9000"
+    assert "--namespace=vllm-system-dev" in shlex.split(dev["forwards"][0])
+
+
+def test_colocated_kubernetes_arms_need_room_for_two_forwards(vars_for) -> None:
+    v = vars_for("vllm-production-stack-cpu", "CONFIG_VLLM_AB_TESTING=y", "CONFIG_VLLM_AB_DEV_PORT_OFFSET=1")
+    assert any(p.startswith("CONFIG_VLLM_AB_DEV_PORT_OFFSET: the arms' port-forwards (8000-8001 and 8001-8002) overlap")
+               for p in validate.check(v))

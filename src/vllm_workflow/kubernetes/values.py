@@ -97,6 +97,8 @@ def _vllm_config(v: Mapping[str, Any], dev: str) -> dict[str, Any]:
 
 def _env(v: Mapping[str, Any], dev: str) -> list[dict[str, str]]:
     env: dict[str, str] = {}
+    if v.get("vllm_ab_testing") and v.get("vllm_ab_reset_prefix_cache"):
+        env["VLLM_SERVER_DEV_MODE"] = "1"  # POST /reset_prefix_cache between A/B repetitions
     if dev == "rocm":
         arch = gpu.ROCM_ARCHS[gpu.configured_rocm_arch(v)]
         if not arch.flash_attention:
