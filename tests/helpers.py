@@ -32,7 +32,7 @@ def stub_project(root: Path, v: dict, stacks: dict[str, dict]) -> Path:
 
     (root / "workflows/vllm/state/stacks").mkdir(parents=True)
     v = dict(v)
-    secrets = {k: v.pop(k) for k in ("vllm_api_key", "vllm_hf_token")}
+    secrets = {k: v.pop(k) for k in ("vllm_api_key", "vllm_hf_token", "vllm_grafana_api_token") if k in v}
     (root / "extra_vars.yaml").write_text(yaml.safe_dump(v))
     (root / ".secrets.yaml").write_text(yaml.safe_dump(secrets))
     for name, stack in stacks.items():

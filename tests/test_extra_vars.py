@@ -42,7 +42,7 @@ def test_secrets_from_environment_go_to_a_0600_file_only(tree: Tree, tmp_path: P
     secrets = tmp_path / "secrets.yaml"
     assert stat.S_IMODE(secrets.stat().st_mode) == 0o600
     data = yaml.safe_load(secrets.read_text())
-    assert data == {"vllm_hf_token": "hf_secret_value_123", "vllm_api_key": "key-456"}
+    assert data == {"vllm_hf_token": "hf_secret_value_123", "vllm_api_key": "key-456", "vllm_grafana_api_token": ""}
     assert "hf_secret_value_123" not in (tmp_path / "extra_vars.yaml").read_text()
 
 

@@ -200,3 +200,37 @@ def test_colocated_kubernetes_arms_need_room_for_two_forwards(vars_for) -> None:
     v = vars_for("vllm-production-stack-cpu", "CONFIG_VLLM_AB_TESTING=y", "CONFIG_VLLM_AB_DEV_PORT_OFFSET=1")
     assert any(p.startswith("CONFIG_VLLM_AB_DEV_PORT_OFFSET: the arms' port-forwards (8000-8001 and 8001-8002) overlap")
                for p in validate.check(v))
+
+
+def test_observability_forwards_prometheus_and_grafana_and_ships_our_dashboard(vars_for) -> None:
+    import kubernetes_validate
+
+    from vllm_workflow.observability.queries import metric_names
+
+    v = vars_for("vllm-production-stack-cpu")  # observability on
+    p = k8s_plan(v)
+    names = [shlex.split(f)[-2:] for f in p["forwards"]]
+    assert ["service/vllm-kube-prometheus-stack-prometheus", "9090:9090"] in names
+    assert ["service/vllm-grafana", "3000:80"] in names
+    assert p["stack"]["prometheus_url"] == "http://127.0.0.1:9090"
+    assert p["stack"]["grafana"]["url"] == "http://127.0.0.1:3000"
+    assert len(p["stack"]["kubernetes"]["port_forwards"]) == 4
+    cm = p["dashboard"]
+    kubernetes_validate.validate(cm, "1.35.0", strict=True)
+    assert cm["metadata"]["labels"]["grafana_dashboard"] == "1" and cm["metadata"]["namespace"] == "vllm-system"
+    board = json.loads(cm["data"]["vllm-workflow.json"])
+    assert board["uid"] == "vllm-workflow-vllm-system" and len(json.dumps(board)) < 1_000_000
+    assert all('namespace="vllm-system"' in panel["targets"][0]["expr"] for panel in board["panels"])
+    kv = next(pn for pn in board["panels"] if pn["title"] == "KV-cache usage")["targets"][0]["expr"]
+    assert metric_names(kv) == {"vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc"}
+
+
+def test_colocated_dev_arm_shares_the_baselines_monitoring_stack(vars_for) -> None:
+    v = vars_for("vllm-production-stack-cpu", "CONFIG_VLLM_AB_TESTING=y", "CONFIG_VLLM_AB_DEV_ROUTER_ROUND_ROBIN=y")
+    base = k8s_plan(v, ab_arm="baseline", instance="baseline")
+    dev = k8s_plan(v, ab_arm="dev", instance="dev")
+    assert "kube-prometheus-stack" in yaml.safe_load(base["values_yaml"])
+    assert "kube-prometheus-stack" not in yaml.safe_load(dev["values_yaml"])  # one operator per cluster
+    assert dev["programs"] == ["port-forward-api", "port-forward-engines"]
+    assert dev["stack"]["prometheus_url"] == base["stack"]["prometheus_url"] == "http://127.0.0.1:9090"
+    assert dev["dashboard"]["metadata"]["namespace"] == "vllm-system-dev"

@@ -12,7 +12,7 @@ from vllm_workflow import validate
 from vllm_workflow.local.plan import Facts, plan
 from vllm_workflow.metrics import samples
 from vllm_workflow.observability.dashboards import dashboard
-from vllm_workflow.observability.monitor import OFF, monitor
+from vllm_workflow.observability.monitor import OFF, TARGET_DOWN, monitor
 from vllm_workflow.observability.queries import ENGINE_PANELS, ROUTER_PANELS, all_metric_names, metric_names
 from vllm_workflow.stack import Stack
 
@@ -113,3 +113,116 @@ def test_benchmark_bundles_keep_prometheus_series_of_their_window(monkeypatch, t
     assert kv["instances"]["127.0.0.1:8101"] == [[100.0, 0.1], [101.0, 0.2]]
     made = report.plots(tmp_path, {"label": "x", "engine_metrics": {}}, [], [], out)
     assert "prometheus-over-time.png" in made and (tmp_path / "prometheus-over-time.png").stat().st_size > 0
+
+
+K8S_DATA = Path(__file__).parent / "data/k8s"
+
+
+def names_in(file: str) -> set[str]:
+    return {line.strip() for line in (K8S_DATA / file).read_text().splitlines() if line.strip() and not line.startswith("#")}
+
+
+def test_kubernetes_panels_read_names_the_charts_engines_and_router_export() -> None:
+    """Every name a Kubernetes panel reads is exported by the chart's engines (old or new vLLM) or its
+    router, and every panel has a name each engine era exports, so no panel is always empty
+    (upstream's dashboards query kv_cache_usage_perc, which the chart's engines do not export)."""
+    from vllm_workflow.observability.queries import kubernetes
+
+    new, old = names_in("engine-metric-names-vllm-0.32.txt"), names_in("engine-metric-names-vllm-0.9-0.10.txt")
+    router = names_in("router-metric-names-production-stack-0.1.12.txt")
+    panels = kubernetes("vllm-system")
+    assert all_metric_names(panels) - (new | old | router) == set()
+    for title, (expr, _) in {**panels.engine, **panels.router}.items():
+        names = metric_names(expr)
+        if not names:
+            assert expr.startswith("up{"), title
+            continue
+        assert names & (new | router) and names & (old | router), title
+    assert "vllm:gpu_cache_usage_perc" in metric_names(panels.engine["KV-cache usage"][0])
+
+
+def test_missing_prometheus_binary_stops_deploy_with_the_fix(tmp_path: Path) -> None:
+    """The role's own tasks (observability.yml), run by Ansible against this machine with a plan whose
+    Prometheus binary does not exist: a clear message, nothing started."""
+    import os
+    import subprocess
+    import sys
+
+    installed = subprocess.run(["dpkg-query", "--show", "--showformat=${Version}", "prometheus"],
+                               capture_output=True, text=True).stdout  # "" when absent: no install is tried
+    root = Path(__file__).resolve().parents[1]
+    plan = {"prometheus": {"package": f"prometheus={installed}", "binaries": [str(tmp_path / "no/prometheus")],
+                           "config": "x", "promtool": "/bin/true"},
+            "paths": {"prometheus_data": str(tmp_path / "data"), "prometheus_conf": str(tmp_path / "p.yml")}}
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(yaml.safe_dump([{"name": "Run the observability tasks", "hosts": "localhost",
+                                         "gather_facts": True, "gather_subset": ["min"],
+                                         "vars": {"vllm_local_plan": plan},
+                                         "tasks": [{"ansible.builtin.import_tasks":
+                                                    str(root / "playbooks/roles/vllm_local/tasks/observability.yml")}],
+                                         "handlers": [{"name": "Reload Prometheus", "ansible.builtin.debug": {"msg": "x"}}]}]))
+    env = {**os.environ, "ANSIBLE_CONFIG": str(root / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
+    run = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c", "local",
+                          "-e", f"ansible_python_interpreter={sys.executable}", str(playbook)],
+                         capture_output=True, text=True, env=env, timeout=120)
+    out = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert f"Prometheus is not usable: {tmp_path / 'no/prometheus'} not found after installing prometheus=" in out
+    assert "Fix: reinstall it" in out and "CONFIG_VLLM_OBSERVABILITY_ENABLED=n" in out
+    assert not (tmp_path / "p.yml").exists()  # stopped before the configuration is written
+
+
+def test_prometheus_port_taken_names_the_setting_and_holder(vars_for) -> None:
+    from vllm_workflow.local import plan as lp
+
+    ss = 'LISTEN 0 4096 127.0.0.1:9090 0.0.0.0:* users:(("grafana-agent",pid=555,fd=7))\n'
+    v = vars_for("vllm-local")
+    errors = lp.port_conflicts(v, lp.Facts(home="/h", cpus=2, mem_available_mb=8000, listeners=ss))
+    assert errors == [f"CONFIG_VLLM_PROMETHEUS_PORT: port 9090 (prometheus) is already in use on localhost by "
+                      "grafana-agent (pid 555). Fix: stop that process, or pick another port with `make menuconfig`."]
+
+
+class _PromDouble:
+    """A test double for Prometheus' HTTP API: canned targets and query results."""
+
+    def __init__(self, targets: list[dict]) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        body = {"/api/v1/targets": {"status": "success", "data": {"activeTargets": targets}},
+                "/api/v1/query": {"status": "success", "data": {"resultType": "vector", "result": [
+                    {"metric": {"instance": "127.0.0.1:8100"}, "value": [0, "0.5"]}]}}}
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *a) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802
+                data = json.dumps(body.get(self.path.split("?")[0], {"status": "error"})).encode()
+                self.send_response(200)
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def test_monitor_names_a_scrape_target_that_is_down(tmp_path: Path) -> None:
+    prom = _PromDouble([
+        {"labels": {"job": "vllm-engines", "instance": "127.0.0.1:8100"}, "health": "up", "lastError": ""},
+        {"labels": {"job": "vllm-engines", "instance": "127.0.0.1:8101"}, "health": "down",
+         "lastError": 'Get "http://127.0.0.1:8101/metrics": dial tcp 127.0.0.1:8101: connect: connection refused'},
+        {"labels": {"job": "vllm-router", "instance": "127.0.0.1:29000"}, "health": "up", "lastError": ""}])
+    try:
+        stack = Stack.from_dict({"host": "h", "backend": "local", "model": "m", "routing": "roundrobin",
+                                 "api_url": "http://r", "router": None, "engines": [], "prometheus_url": prom.url})
+        lines: list[str] = []
+        assert monitor(stack, tmp_path, lines.append) == TARGET_DOWN
+    finally:
+        prom.server.shutdown()
+    assert "🎯 targets up 2/3" in lines
+    assert any(line.startswith("   ❌ vllm-engines 127.0.0.1:8101: down") and "connection refused" in line
+               for line in lines)
+    assert any(line.strip().startswith("127.0.0.1:8100") and "50.0 %" in line for line in lines)

@@ -28,7 +28,8 @@ def secrets(root: Path) -> dict[str, str]:
     except OSError:
         data = {}
     return {"vllm_api_key": str(data.get("vllm_api_key") or os.environ.get("VLLM_API_KEY", "")),
-            "vllm_hf_token": str(data.get("vllm_hf_token") or os.environ.get("HF_TOKEN", ""))}
+            "vllm_hf_token": str(data.get("vllm_hf_token") or os.environ.get("HF_TOKEN", "")),
+            "vllm_grafana_api_token": str(data.get("vllm_grafana_api_token") or os.environ.get("GRAFANA_API_TOKEN", ""))}
 
 
 def api_key(args: argparse.Namespace) -> str:
@@ -152,6 +153,12 @@ def register(add: Callable[..., argparse.ArgumentParser]) -> None:
     with_state(add("monitor", cmd_monitor,
                    "Prometheus URLs, scrape targets up or down (named), a live per-engine summary from PromQL; "
                    "exit 0 all up, 1 a target down, 2 Prometheus unreachable, 3 observability off"))
+    p = with_state(add("grafana", cmd_grafana,
+                       "provision our dashboard and a Prometheus datasource in a Grafana that answers "
+                       "(VLLM_GRAFANA_URL, or the stack's host at VLLM_GRAFANA_PORT); otherwise write the dashboard "
+                       "JSON for import and say where"))
+    p.add_argument("--extra-vars", default="extra_vars.yaml", help="generated extra vars (default: extra_vars.yaml)")
+    p.add_argument("--report-changed", action="store_true", help='end with {"changed": ...} as JSON (for Ansible)')
     with_state(add("routing-check", cmd_routing_check,
                    "prove the configured routing from engine counters; exit 1 when it does not hold"))
 
@@ -161,8 +168,54 @@ def cmd_monitor(args: argparse.Namespace) -> int:
 
     worst = 0
     for stack in require_stacks(_state_dir(args)):
-        worst = max(worst, monitor(stack, Path(args.root).resolve()))
+        worst = max(worst, monitor(stack, Path(args.root).resolve(), state_dir=_state_dir(args)))
     return worst
+
+
+def grafana_state_path(state_dir: Path, host: str) -> Path:
+    """What the last provisioning of a stack's Grafana did (read by `make vllm-monitor`)."""
+    return state_dir / "grafana" / f"{host}.json"
+
+
+def cmd_grafana(args: argparse.Namespace) -> int:
+    """After a local deploy: provision a Grafana that answers, else write the dashboard for import."""
+    from urllib.parse import urlsplit
+
+    from . import config
+    from .observability.grafana import GrafanaError, provision
+    from .observability.monitor import write_dashboard
+
+    root = Path(args.root).resolve()
+    v = config.load_vars(Path(args.extra_vars))
+    token = secrets(root)["vllm_grafana_api_token"]
+    configured = str(v.get("vllm_grafana_url") or "")
+    changed, failed = False, False
+    for stack in require_stacks(_state_dir(args)):
+        prom = stack.raw.get("prometheus_url")
+        if stack.backend != "local" or not prom:
+            continue
+        url = configured or f"http://{urlsplit(prom).hostname}:{v.get('vllm_grafana_port') or 3000}"
+        try:
+            outcome = provision(url, prom, token, stack.raw.get("arm") or "")
+        except GrafanaError as exc:
+            print(f"❌ {stack.host}: {exc}.", file=sys.stderr)
+            failed = failed or bool(configured)
+            continue
+        if outcome.available:
+            record = {"url": url, "provisioned": outcome.message}
+            print(f"📊 {stack.host}: Grafana {outcome.message}")
+        else:
+            record = {"url": "", "provisioned": ""}
+            print(f"📊 {stack.host}: {outcome.message}; dashboard for import written to {write_dashboard(root)}"
+                  + ("" if not configured else " (CONFIG_VLLM_GRAFANA_URL does not answer)"))
+            failed = failed or bool(configured)
+        path = grafana_state_path(_state_dir(args), stack.host)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(record) + "\n")
+        changed = changed or outcome.changed
+    if args.report_changed:
+        print(json.dumps({"changed": changed}))
+    return 1 if failed else 0
 
 
 def cmd_routing_check(args: argparse.Namespace) -> int:

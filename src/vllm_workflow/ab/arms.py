@@ -36,7 +36,8 @@ VALUES = {
     "vllm_ab_dev_engine_image_tag": "vllm_engine_image_tag",
 }
 #: Ports moved by the dev arm's offset when both arms share a host.
-PORTS = ("vllm_api_port", "vllm_local_engine_base_port", "vllm_local_router_metrics_port", "vllm_prometheus_port")
+PORTS = ("vllm_api_port", "vllm_local_engine_base_port", "vllm_local_router_metrics_port", "vllm_prometheus_port",
+         "vllm_grafana_port")
 
 
 def dev_overrides(v: Mapping[str, Any]) -> dict[str, Any]:

@@ -91,10 +91,12 @@ def _keep_prometheus_series(stack: Stack, out: Path, started_at: float, summary:
     if not prom:
         return
     from ..observability.monitor import range_series
+    from ..observability.queries import for_stack
 
     end = started_at + max(summary["window_s"], 1.0) + 15  # the run plus one scrape after it
     try:
-        bundle.write_json(out / "prometheus-series.json", range_series(prom, started_at, end))
+        bundle.write_json(out / "prometheus-series.json",
+                          range_series(prom, started_at, end, panels=for_stack(stack.raw)))
     except (requests.RequestException, ValueError, KeyError) as exc:
         print(f"⚠️  Prometheus series not kept ({type(exc).__name__}: {exc})")
 
@@ -130,7 +132,7 @@ def run_one(args: argparse.Namespace, v: dict[str, Any], stack: Stack, key: str,
     bundle.write_json(out / "summary.json", summary)
     bundle.write_records(out / "requests.jsonl", result.records)
     bundle.write_jsonl(out / "engine-metrics.jsonl", result.engine_series)
-    _copy_config(root, out / "config", v, stack, [key, secrets(root)["vllm_hf_token"]])
+    _copy_config(root, out / "config", v, stack, [key, *secrets(root).values()])
     bundle.write_json(out / "provenance.json", bundle.provenance(root, _versions(v, stack, key), stack.host))
     _keep_prometheus_series(stack, out, result.started_at, summary)
     report.render(out)

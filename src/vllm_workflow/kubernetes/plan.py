@@ -69,10 +69,10 @@ def paths(v: Mapping[str, Any], home: str, instance: str = "") -> dict[str, str]
 
 def cluster(v: Mapping[str, Any], home: str) -> dict[str, str]:
     """kubeconfig and context every kubectl/helm/module call uses."""
-    if v.get("vllm_k8s_minikube"):
-        return {"kubeconfig": f"{home}/.kube/config", "context": MINIKUBE_PROFILE}
-    return {"kubeconfig": expand(str(v.get("vllm_kubeconfig") or "~/.kube/config"), home),
-            "context": str(v.get("vllm_kube_context") or "")}
+    if v.get("vllm_k8s_existing"):
+        return {"kubeconfig": expand(str(v.get("vllm_kubeconfig") or "~/.kube/config"), home),
+                "context": str(v.get("vllm_kube_context") or "")}
+    return {"kubeconfig": f"{home}/.kube/config", "context": MINIKUBE_PROFILE}  # minikube writes its profile there
 
 
 def minikube(v: Mapping[str, Any], p: Mapping[str, str]) -> dict[str, Any] | None:
@@ -93,9 +93,11 @@ def minikube(v: Mapping[str, Any], p: Mapping[str, str]) -> dict[str, Any] | Non
             "stop": base + ["stop"], "delete": base + ["delete"], "on_teardown": on_teardown}
 
 
-def forwards(v: Mapping[str, Any], c: Mapping[str, str], p: Mapping[str, str], address: str) -> list[Program]:
+def forwards(v: Mapping[str, Any], c: Mapping[str, str], p: Mapping[str, str], address: str,
+             monitoring_stack: bool = False) -> list[Program]:
     """Supervised `kubectl port-forward`s: the API (router, or the engines' service without one)
-    on VLLM_API_PORT, and the engines' service on VLLM_API_PORT + 1."""
+    on VLLM_API_PORT, the engines' service on VLLM_API_PORT + 1, and with the monitoring stack
+    Prometheus and Grafana on VLLM_PROMETHEUS_PORT and VLLM_GRAFANA_PORT."""
     api_port = int(v["vllm_api_port"])
     base = [p["kubectl"], f"--kubeconfig={c['kubeconfig']}"] + ([f"--context={c['context']}"] if c["context"] else [])
     base += [f"--namespace={v['vllm_helm_namespace']}", "port-forward", f"--address={address}"]
@@ -105,15 +107,53 @@ def forwards(v: Mapping[str, Any], c: Mapping[str, str], p: Mapping[str, str], a
         progs.append(Program("port-forward-engines",
                              base + [f"service/{values.engine_service(v)}", f"{api_port + 1}:{values.SERVICE_PORT}"],
                              {}, 10))
+    if monitoring_stack:
+        progs.append(Program("port-forward-prometheus", base + [
+            f"service/{values.prometheus_service(v)}", f"{v['vllm_prometheus_port']}:{values.PROMETHEUS_SERVICE_PORT}"],
+            {}, 10))
+        progs.append(Program("port-forward-grafana", base + [
+            f"service/{values.grafana_service(v)}", f"{v['vllm_grafana_port']}:{values.GRAFANA_SERVICE_PORT}"], {}, 10))
     return progs
 
 
-def stack_description(v: Mapping[str, Any], facts: Facts, p: Mapping[str, str], c: Mapping[str, str]) -> dict[str, Any]:
+def monitoring(v: Mapping[str, Any], facts: Facts) -> dict[str, Any] | None:
+    """Where Prometheus and Grafana are for this stack. A dev arm sharing the baseline's cluster
+    uses the baseline's (whose Prometheus scrapes every namespace's ServiceMonitors)."""
+    if not v.get("vllm_observability_enabled"):
+        return None
+    own = facts.instance != "dev"
+    base_v = v if own else {**v, "vllm_prometheus_port": int(v["vllm_prometheus_port"]) - _offset(v),
+                            "vllm_grafana_port": int(v["vllm_grafana_port"]) - _offset(v)}
+    address = facts.client_address
+    return {"own": own, "prometheus_url": f"http://{address}:{base_v['vllm_prometheus_port']}",
+            "grafana_url": f"http://{address}:{base_v['vllm_grafana_port']}"}
+
+
+def _offset(v: Mapping[str, Any]) -> int:
+    return int(v.get("vllm_ab_dev_port_offset") or 1000)
+
+
+def dashboard_configmap(v: Mapping[str, Any]) -> dict[str, Any]:
+    """Our dashboard for this release's namespace, as a ConfigMap Grafana's sidecar imports."""
+    import json
+
+    from ..observability.dashboards import kubernetes_dashboard
+
+    ns = str(v["vllm_helm_namespace"])
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": f"{v['vllm_helm_release_name']}-vllm-workflow-dashboard", "namespace": ns,
+                         "labels": {values.DASHBOARD_LABEL[0]: values.DASHBOARD_LABEL[1], **manifests.MANAGED_BY}},
+            "data": {"vllm-workflow.json": json.dumps(kubernetes_dashboard(ns), indent=1)}}
+
+
+def stack_description(v: Mapping[str, Any], facts: Facts, p: Mapping[str, str], c: Mapping[str, str],
+                      progs: list[Program] | None = None) -> dict[str, Any]:
     address = facts.client_address
     api_port = int(v["vllm_api_port"])
     router_on = bool(v.get("vllm_router_enabled"))
     api = f"http://{address}:{api_port}"
     engines_url = f"http://{address}:{api_port + 1}" if router_on else api
+    mon = monitoring(v, facts)
     return {
         "schema_version": STACK_SCHEMA_VERSION,
         "backend": "kubernetes",
@@ -128,7 +168,10 @@ def stack_description(v: Mapping[str, Any], facts: Facts, p: Mapping[str, str], 
         "router": {"url": api, "metrics_url": f"{api}/metrics"} if router_on else None,
         # One port-forward reaches the engines' service, which picks a pod per connection.
         "engines": [{"name": "engines", "url": engines_url, "metrics_url": f"{engines_url}/metrics"}],
-        "prometheus_url": None,
+        "prometheus_url": mon["prometheus_url"] if mon else None,
+        "grafana": {"url": mon["grafana_url"], "provisioned": (
+            "dashboard ConfigMap picked up by Grafana's sidecar; Prometheus datasource from kube-prometheus-stack")}
+        if mon else None,
         "kubernetes": {
             "namespace": str(v["vllm_helm_namespace"]), "release": str(v["vllm_helm_release_name"]),
             "replicas": int(v["vllm_replica_count"]),
@@ -139,6 +182,7 @@ def stack_description(v: Mapping[str, Any], facts: Facts, p: Mapping[str, str], 
                       "engine_http": values.ENGINE_PORTS["http"], "lmcache_zmq": values.ENGINE_PORTS["zmq"],
                       "lmcache_ucx": values.ENGINE_PORTS["ucx"], "router_lmcache_controller": values.ROUTER_LMCACHE_PORT},
             "kubectl": p["kubectl"],
+            "port_forwards": [shlex.join(prog.argv) for prog in progs or []],
         },
         "process_manager": {"kind": "supervisord", "python": p["python"], "agent": p["agent"],
                             "conf": p["supervisord_conf"], "socket": p["supervisor_socket"]},
@@ -147,11 +191,11 @@ def stack_description(v: Mapping[str, Any], facts: Facts, p: Mapping[str, str], 
     }
 
 
-def values_yaml(v: Mapping[str, Any], *, hf_token: bool, api_key: bool) -> str:
+def values_yaml(v: Mapping[str, Any], *, hf_token: bool, api_key: bool, monitoring_stack: bool = True) -> str:
     header = (f"# Helm values for {values.CHART_NAME} {v['vllm_helm_chart_version']}, generated by vllm-workflow from "
               ".config.\n# Secrets are not here: the chart reads them from the Secret "
               f"{values.secret_name(v)}.\n")
-    rendered = values.render(v, hf_token=hf_token, api_key=api_key)
+    rendered = values.render(v, hf_token=hf_token, api_key=api_key, monitoring_stack=monitoring_stack)
     return header + yaml.safe_dump(rendered, sort_keys=False, default_flow_style=False)
 
 
@@ -176,7 +220,8 @@ def plan(base: Mapping[str, Any], facts: Facts) -> dict[str, Any]:
     p |= {d["tool"]: d["binary"] for d in downloads}
     c = cluster(v, facts.home)
     address = "127.0.0.1" if facts.client_address in ("127.0.0.1", "localhost") else f"127.0.0.1,{facts.client_address}"
-    progs = forwards(v, c, p, address)
+    mon = monitoring(v, facts)
+    progs = forwards(v, c, p, address, monitoring_stack=bool(mon and mon["own"]))
     return {
         "errors": errors,
         "paths": p,
@@ -191,7 +236,9 @@ def plan(base: Mapping[str, Any], facts: Facts) -> dict[str, Any]:
             "chart_ref": f"{HELM_REPO_NAME}/{values.CHART_NAME}", "chart_version": str(v["vllm_helm_chart_version"]),
             "timeout": f"{int(v['vllm_helm_timeout_minutes'])}m",
         },
-        "values_yaml": values_yaml(v, hf_token=facts.hf_token, api_key=facts.api_key),
+        "values_yaml": values_yaml(v, hf_token=facts.hf_token, api_key=facts.api_key,
+                                   monitoring_stack=bool(mon and mon["own"])),
+        "dashboard": dashboard_configmap(v) if mon else None,
         "namespace": manifests.namespace(v),
         "secret": manifests.secret(v, {}),
         "secret_keys": {"hf_token": values.HF_TOKEN_KEY, "api_key": values.API_KEY_KEY},
@@ -199,5 +246,5 @@ def plan(base: Mapping[str, Any], facts: Facts) -> dict[str, Any]:
         "programs": [prog.name for prog in progs],
         "forwards": [shlex.join(prog.argv) for prog in progs],
         "supervisord_conf": supervisord_conf(progs, p),
-        "stack": stack_description(v, facts, p, c),
+        "stack": stack_description(v, facts, p, c, progs),
     }

@@ -148,9 +148,10 @@ def _service_monitor(v: Mapping[str, Any]) -> dict[str, Any]:
     return {"enabled": True, "interval": f"{interval}s", "scrapeTimeout": f"{max(1, interval - 1)}s"}
 
 
-def render(v: Mapping[str, Any], *, hf_token: bool, api_key: bool) -> dict[str, Any]:
+def render(v: Mapping[str, Any], *, hf_token: bool, api_key: bool, monitoring_stack: bool = True) -> dict[str, Any]:
     """The values for one release. ``hf_token``/``api_key``: whether those secrets are set
-    (their values go into the Secret, never here)."""
+    (their values go into the Secret, never here). ``monitoring_stack``: install the chart's
+    kube-prometheus-stack (off for a dev A/B arm sharing the baseline's cluster, which scrapes both)."""
     dev = device(v)
     observe = bool(v.get("vllm_observability_enabled"))
     engine: dict[str, Any] = {
@@ -186,9 +187,23 @@ def render(v: Mapping[str, Any], *, hf_token: bool, api_key: bool) -> dict[str, 
         if observe:
             router["serviceMonitor"] = _service_monitor(v)
     values: dict[str, Any] = {"servingEngineSpec": engine, "routerSpec": router}
-    if observe:
+    if observe and monitoring_stack:
         values["kube-prometheus-stack"] = kube_prometheus_stack(v)
     return values
+
+
+def prometheus_service(v: Mapping[str, Any]) -> str:
+    """kube-prometheus-stack names its objects "<release>-kube-prometheus-stack" cut to 26 characters."""
+    return f"{v['vllm_helm_release_name']}-kube-prometheus-stack"[:26].rstrip("-") + "-prometheus"
+
+
+def grafana_service(v: Mapping[str, Any]) -> str:
+    return f"{v['vllm_helm_release_name']}-grafana"
+
+
+#: Service ports of the kube-prometheus-stack Prometheus and Grafana.
+PROMETHEUS_SERVICE_PORT = 9090
+GRAFANA_SERVICE_PORT = 80
 
 
 #: Grafana's dashboard sidecar imports ConfigMaps carrying this label.

@@ -512,6 +512,7 @@ def plan(base: Mapping[str, Any], facts: Facts) -> dict[str, Any]:
                                         else str(v["vllm_local_bind_address"])),
             "package": f"prometheus={v['vllm_local_prometheus_package_version']}",
             "promtool": prometheus.PROMTOOL,
+            "binaries": [prometheus.BINARY, prometheus.PROMTOOL],
         } if v.get("vllm_observability_enabled") else None,
         "stack": stack_description(v, facts, p),
     }

@@ -10,7 +10,7 @@ import requests
 
 from ..stack import Stack
 from .dashboards import dashboard_json
-from .queries import ENGINE_PANELS, MONITOR_COLUMNS
+from .queries import LOCAL, MONITOR_COLUMNS, PanelSet, for_stack
 
 TIMEOUT_S = 5.0
 OK, TARGET_DOWN, UNREACHABLE, OFF = 0, 1, 2, 3
@@ -29,16 +29,17 @@ def targets(prom: str) -> list[dict[str, str]]:
     """Active scrape targets: job, instance, health, last error."""
     data = _get(prom + "/api/v1/targets", {"state": "active"})
     return [{"job": t["labels"].get("job", ""), "instance": t["labels"].get("instance", ""),
-             "health": t.get("health", ""), "error": t.get("lastError", "")} for t in data["activeTargets"]]
+             "pod": t["labels"].get("pod", ""), "health": t.get("health", ""), "error": t.get("lastError", "")}
+            for t in data["activeTargets"]]
 
 
-def instant(prom: str, expr: str) -> dict[str, float]:
-    """Instance -> value of an instant query (NaN results left out)."""
+def instant(prom: str, expr: str, by: str = "instance") -> dict[str, float]:
+    """Engine (the ``by`` label) -> value of an instant query (NaN results left out)."""
     out = {}
     for r in _get(prom + "/api/v1/query", {"query": expr})["result"]:
         value = float(r["value"][1])
         if value == value:
-            out[r["metric"].get("instance", "")] = value
+            out[r["metric"].get(by, "")] = value
     return out
 
 
@@ -59,14 +60,36 @@ def write_dashboard(root: Path) -> Path:
     return path
 
 
-def monitor(stack: Stack, root: Path, emit: Callable[[str], None] = print) -> int:
+def grafana_lines(stack: Stack, root: Path, state_dir: Path | None = None) -> list[str]:
+    """Where the dashboards are: provisioned in Grafana, or written for import."""
+    import json
+
+    grafana = stack.raw.get("grafana") or {}
+    try:  # what the last local deploy's provisioning did (vllm-workflow grafana)
+        state = state_dir or root / "workflows/vllm/state"
+        grafana = grafana or json.loads((state / "grafana" / f"{stack.host}.json").read_text())
+    except (OSError, ValueError):
+        pass
+    lines = []
+    if grafana.get("url"):
+        lines.append(f"   Grafana {grafana['url']}: {grafana.get('provisioned') or 'dashboard not provisioned'}")
+    else:
+        lines.append(f"   Grafana dashboard to import: {write_dashboard(root)} (datasource uid 'prometheus')")
+    for command in (stack.raw.get("kubernetes") or {}).get("port_forwards", []):
+        lines.append(f"   port-forward (supervised by deploy): {command}")
+    return lines
+
+
+def monitor(stack: Stack, root: Path, emit: Callable[[str], None] = print, state_dir: Path | None = None) -> int:
     prom = stack.raw.get("prometheus_url")
     if not prom:
         emit(f"📈 {stack.host}: observability is off. Turn it on with CONFIG_VLLM_OBSERVABILITY_ENABLED=y "
              "(make menuconfig → Observability), then make vllm-deploy.")
         return OFF
+    panels = for_stack(stack.raw)
     emit(f"📈 {stack.host}: Prometheus {prom} (graph: {prom}/graph, targets: {prom}/targets)")
-    emit(f"   Grafana dashboard to import: {write_dashboard(root)} (datasource uid 'prometheus')")
+    for line in grafana_lines(stack, root, state_dir):
+        emit(line)
     try:
         found = targets(prom)
     except (requests.RequestException, ValueError, KeyError) as exc:
@@ -80,10 +103,10 @@ def monitor(stack: Stack, root: Path, emit: Callable[[str], None] = print) -> in
     values = {}
     for column, title in MONITOR_COLUMNS.items():
         try:
-            values[column] = instant(prom, ENGINE_PANELS[title][0])
+            values[column] = instant(prom, panels.engine[title][0], panels.by)
         except (requests.RequestException, ValueError, KeyError):
             values[column] = {}
-    instances = sorted({t["instance"] for t in found if t["job"] == "vllm-engines"})
+    instances = sorted({t[panels.by] for t in found if panels.is_engine_job(t["job"])})
     head = ["engine", *MONITOR_COLUMNS]
     rows = [[i, *(_fmt(c, values[c].get(i)) for c in MONITOR_COLUMNS)] for i in instances]
     widths = [max(len(r[n]) for r in [head, *rows]) for n in range(len(head))]
@@ -96,16 +119,17 @@ def monitor(stack: Stack, root: Path, emit: Callable[[str], None] = print) -> in
 BUNDLE_SERIES = ("KV-cache usage", "Running requests", "Waiting requests", "Requests finished per second")
 
 
-def range_series(prom: str, start: float, end: float, step_s: float = 1.0) -> dict[str, Any]:
+def range_series(prom: str, start: float, end: float, step_s: float = 1.0,
+                 panels: PanelSet = LOCAL) -> dict[str, Any]:
     """Per-engine series over [start, end] (epoch seconds) for each of BUNDLE_SERIES."""
     out: dict[str, Any] = {"prometheus_url": prom, "start": start, "end": end, "step_s": step_s, "series": {}}
     for title in BUNDLE_SERIES:
-        expr = ENGINE_PANELS[title][0]
+        expr = panels.engine[title][0]
         data = _get(prom + "/api/v1/query_range",
                     {"query": expr, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step_s:g}"})
         out["series"][title] = {
             "expr": expr,
-            "instances": {r["metric"].get("instance", ""): [[float(t), float(v)] for t, v in r["values"]]
+            "instances": {r["metric"].get(panels.by, ""): [[float(t), float(v)] for t, v in r["values"]]
                           for r in data["result"]},
         }
     return out

@@ -46,3 +46,4 @@ def check_retention(value: str) -> str | None:
         return None
     return (f"CONFIG_VLLM_PROMETHEUS_RETENTION='{value}' is not a Prometheus duration. "
             "Fix: use e.g. 12h, 7d or 4w.")
+
