@@ -152,12 +152,25 @@ def check_run(tmp_path: Path) -> subprocess.CompletedProcess:
 
 
 def test_check_run_against_an_unreachable_existing_cluster_stops_cleanly(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "other",
+        "clusters": [{"name": "c", "cluster": {"server": f"https://127.0.0.1:{port}", "insecure-skip-tls-verify": True}}],
+        "users": [{"name": "u", "user": {"token": "test"}}],
+        "contexts": [{"name": "ctx-test", "context": {"cluster": "c", "user": "u"}},
+                     {"name": "other", "context": {"cluster": "missing", "user": "u"}}]}))
     project(tmp_path, "vllm-production-stack-cpu", "CONFIG_VLLM_K8S_EXISTING=y",
-            f'CONFIG_VLLM_KUBECONFIG="{tmp_path}/no-such-kubeconfig"')
+            f'CONFIG_VLLM_KUBECONFIG="{kubeconfig}"', 'CONFIG_VLLM_KUBE_CONTEXT="ctx-test"')
     run = check_run(tmp_path)
     out = run.stdout + run.stderr
     assert run.returncode != 0
-    assert "Cannot reach the Kubernetes cluster (kubeconfig " + str(tmp_path) in out
+    assert f"Cannot reach the Kubernetes cluster (kubeconfig {kubeconfig}, context ctx-test)" in out
+    assert f"port={port}" in out and "Connection refused" in out  # the configured context's server was tried
     assert "Fix: point CONFIG_VLLM_KUBECONFIG and CONFIG_VLLM_KUBE_CONTEXT at a cluster" in out
     assert "Traceback" not in out
     assert not (tmp_path / "state").exists() and not (tmp_path / "home/.local").exists()

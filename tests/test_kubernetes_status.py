@@ -71,3 +71,19 @@ def test_simplified_status_on_kubernetes(tmp_path: Path) -> None:
     assert verdict == status.DOWN  # nothing answers on port 9
     assert lines[0] == "🧭 localhost: kubernetes backend — 🔴 down"
     assert any("ImagePullBackOff" in line for line in lines)
+
+
+def test_quick_test_restarts_dead_port_forwards(tmp_path: Path) -> None:
+    """The supervisor agent is replaced by a test double that reports having started the forwards."""
+    agent = tmp_path / "agent-test-double.py"
+    agent.write_text("import json, sys, pathlib\n"
+                     f"pathlib.Path({str(tmp_path / 'calls')!r}).open('a').write(sys.argv[1] + '\\n')\n"
+                     "print(json.dumps({'changed': sys.argv[1] == 'apply'}))\n")
+    conf = tmp_path / "supervisord.conf"
+    conf.write_text("")
+    raw = k8s_stack("kubectl").raw | {"process_manager": {"python": sys.executable, "agent": str(agent),
+                                                          "conf": str(conf)}}
+    note = k8s.ensure_forwards(Stack.from_dict(raw), timeout=0.5)
+    assert (tmp_path / "calls").read_text().split() == ["ensure-daemon", "apply"]
+    assert note == "port-forwards restarted, but http://127.0.0.1:9 does not answer yet"
+    assert k8s.ensure_forwards(Stack.from_dict(raw | {"backend": "local"})) is None

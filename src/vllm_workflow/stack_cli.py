@@ -91,12 +91,16 @@ def cmd_wait(args: argparse.Namespace) -> int:
 
 def cmd_quick_test(args: argparse.Namespace) -> int:
     from . import quicktest
+    from .kubernetes.status import ensure_forwards
 
     state = _state_dir(args)
     key = api_key(args)
     failed = 0
     for stack in require_stacks(state):
         print(f"Quick test of {stack.host} ({stack.backend} backend, model {stack.model}):")
+        note = ensure_forwards(stack)
+        if note:
+            print(f"🔌 {note}")
         results = quicktest.run(stack, key)
         summary = quicktest.summary(stack, results)
         failed += summary["failed"]
