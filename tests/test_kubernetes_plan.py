@@ -247,3 +247,33 @@ def test_colocated_dev_arm_shares_the_baselines_monitoring_stack(vars_for) -> No
     assert dev["programs"] == ["port-forward-api", "port-forward-engines"]
     assert dev["stack"]["prometheus_url"] == base["stack"]["prometheus_url"] == "http://127.0.0.1:9090"
     assert dev["dashboard"]["metadata"]["namespace"] == "vllm-system-dev"
+
+
+def test_benchmark_bundles_keep_each_arms_values(tmp_path: Path) -> None:
+    from vllm_workflow.benchmark.cli import _copy_config
+    from vllm_workflow.stack import Stack
+
+    generated = tmp_path / "workflows/vllm/generated"
+    generated.mkdir(parents=True)
+    (generated / plan.values_file_name("dev")).write_text("routerSpec:\n  routingLogic: roundrobin\n# sk-leaked\n")
+    (generated / plan.values_file_name()).write_text("routerSpec:\n  routingLogic: session\n")
+    stack = Stack.from_dict({"backend": "kubernetes", "arm": "dev", "host": "ab-dev", "model": "m", "routing": "r",
+                             "api_url": "http://x", "router": None, "engines": []})
+    _copy_config(tmp_path, tmp_path / "bundle", {}, stack, ["sk-leaked", ""])
+    kept = (tmp_path / "bundle/vllm-stack-values.yaml").read_text()
+    assert "roundrobin" in kept and "sk-leaked" not in kept
+
+
+def test_values_command_writes_the_values_and_refuses_the_local_backend(tmp_path: Path, vars_for, capsys) -> None:
+    v = vars_for("vllm-production-stack-cpu")
+    secrets = {k: v.pop(k) for k in ("vllm_hf_token", "vllm_api_key", "vllm_grafana_api_token")}
+    (tmp_path / "extra_vars.yaml").write_text(yaml.safe_dump(v))
+    (tmp_path / ".secrets.yaml").write_text(yaml.safe_dump(secrets | {"vllm_hf_token": "hf_x"}))
+    args = ["--root", str(tmp_path), "values", "--extra-vars", str(tmp_path / "extra_vars.yaml")]
+    assert cli.main(args) == 0
+    text = (tmp_path / "workflows/vllm/generated/vllm-stack-values.yaml").read_text()
+    assert "hf_x" not in text and yaml.safe_load(text)["servingEngineSpec"]["modelSpec"][0]["hf_token"]["secretKey"] == "hf_token"
+    assert "no cluster contacted" in capsys.readouterr().out
+    (tmp_path / "extra_vars.yaml").write_text(yaml.safe_dump(v | {"vllm_deploy_kubernetes": False, "vllm_deploy_local": True}))
+    assert cli.main(args) == 2
+    assert "CONFIG_VLLM_DEPLOY_KUBERNETES is not set" in capsys.readouterr().err

@@ -235,7 +235,9 @@ def test_multi_round_qa_benchmark_writes_a_complete_bundle(project: Project) -> 
     assert s["complete"] and s["workload"]["name"] == "multi-round-qa" and s["target"]["routing"] == "session"
     assert s["requests"]["measured"] == 12 and s["requests"]["ok"] == 12
     assert s["tokens"]["output"] == 12 * 16
-    assert s["latency_ms"]["ttft"]["p50"] > 0 and s["latency_ms"]["itl"]["n"] == 12 * 15
+    # One gap per streamed chunk: 15 per request, fewer when vLLM merges the deltas of a stream
+    # its API server could not send in time (it does under CPU contention) - never more.
+    assert s["latency_ms"]["ttft"]["p50"] > 0 and 12 * 10 <= s["latency_ms"]["itl"]["n"] <= 12 * 15
     total = s["engine_metrics"]["total"]
     assert total["requests_finished"] == 12
     assert total["prefix_cache_hit_rate"] > 0, "later rounds reuse the system prompt and the history"

@@ -80,7 +80,9 @@ def _copy_config(root: Path, dest: Path, v: dict[str, Any], stack: Stack, secret
     conf = Path(str(stack.process_manager.get("conf", "")))
     if stack.backend == "local" and conf.is_file():
         (dest / "supervisord.conf").write_text(bundle.redact_mapping(conf.read_text(), secrets))
-    values = root / "workflows/vllm/generated/vllm-stack-values.yaml"
+    from ..kubernetes.plan import values_file_name
+
+    values = root / "workflows/vllm/generated" / values_file_name(stack.raw.get("arm") or "")
     if stack.backend == "kubernetes" and values.is_file():
         (dest / "vllm-stack-values.yaml").write_text(bundle.redact_mapping(values.read_text(), secrets))
 
