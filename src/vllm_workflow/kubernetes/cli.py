@@ -82,6 +82,17 @@ def cmd_gpu_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_k8s_diagnose(args: argparse.Namespace) -> int:
+    from .diagnose import diagnose
+
+    data = _stdin_json("k8s-diagnose", "{'pods': [...], 'error': ...}")
+    lines = diagnose(list(data.get("pods") or []))
+    error = str(data.get("error") or "").strip()
+    head = f"The release did not become ready ({error})." if error else "The release did not become ready."
+    print(head + (" Why:\n  " + "\n  ".join(lines) if lines else " Every pod is ready now; run make vllm-deploy again."))
+    return 0
+
+
 def register(add: Callable[..., argparse.ArgumentParser]) -> None:
     p = add("values", cmd_values,
             f"render the vllm-stack Helm values for the current configuration to {VALUES_PATH} "
@@ -90,6 +101,8 @@ def register(add: Callable[..., argparse.ArgumentParser]) -> None:
     p.add_argument("--output", default=None, help=f"where to write them (default: ROOT/{VALUES_PATH})")
     add("k8s-plan", cmd_k8s_plan,
         "plan the Kubernetes deploy from JSON {vars, facts} on stdin; print it as JSON (used by deploy)")
+    add("k8s-diagnose", cmd_k8s_diagnose,
+        "explain, from the release's pods (JSON on stdin), why it did not become ready, naming the fix")
     add("gpu-check", cmd_gpu_check,
         "check captured nvidia-smi/rocminfo output or node labels (JSON on stdin) against what vLLM needs; "
         "exit 1 naming each GPU that cannot run it")
