@@ -80,3 +80,14 @@ def test_ab_without_both_arms_is_an_error(ab_project) -> None:
     assert out.returncode == 2 and "no deployed dev arm" in out.stderr
     out = cli(root, "ab", "--bisect")
     assert out.returncode == 125
+
+
+def test_delta_plot_draws_a_ci_that_excludes_the_estimate(tmp_path) -> None:
+    """A percentile bootstrap CI over few repetitions can lie beside the point estimate; the plot
+    must still be drawn (it once failed with "xerr must not contain negative values")."""
+    from vllm_workflow.ab import report, stats
+
+    metric = {"label": "TTFT p50", "better": "lower", "delta": -0.30, "ci": [-0.20, -0.10],
+              "verdict": stats.IMPROVEMENT}
+    made = report.plots(tmp_path, {"metrics": [metric]}, [], [])
+    assert "delta.png" in made and (tmp_path / "delta.png").read_bytes()[:4] == b"\x89PNG"

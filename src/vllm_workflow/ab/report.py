@@ -114,8 +114,10 @@ def plots(folder: Path, comp: dict[str, Any], base: Sequence[Sequence[RequestRec
         colors = {stats.IMPROVEMENT: "tab:green", stats.REGRESSION: "tab:red", stats.NO_CHANGE: "tab:gray",
                   stats.INCONCLUSIVE: "tab:orange"}
         y = list(range(len(rows)))
-        ax.barh(y, vals, color=[colors[m["verdict"]] for m in rows],
-                xerr=[[v - a for v, a in zip(vals, lo)], [b - v for v, b in zip(vals, hi)]], capsize=3)
+        ax.barh(y, vals, color=[colors[m["verdict"]] for m in rows])
+        # The CI as its own whisker: a bootstrap interval need not contain the point estimate.
+        ax.errorbar([(a + b) / 2 for a, b in zip(lo, hi)], y, xerr=[(b - a) / 2 for a, b in zip(lo, hi)],
+                    fmt="none", ecolor="black", capsize=3)
         ax.set_yticks(y, [m["label"] for m in rows])
         ax.axvline(0, color="black", linewidth=0.8)
         ax.set_xlabel("change, % (pp for rates); positive = dev better")
