@@ -129,6 +129,11 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     yield proj
     if (dest / ".config").exists() and (dest / "hosts").exists():
         proj.make("vllm-teardown", check=False)
+    # Whatever a failed test left running (the last .config may name another runtime or no A/B):
+    # stop every supervisord of the test runtime, so the next run starts clean.
+    for conf in [RUNTIME / "state" / "supervisord.conf", *RUNTIME.glob("instances/*/state/supervisord.conf")]:
+        if conf.with_name("supervisor.sock").exists():
+            agent.shutdown(str(conf))
 
 
 def test_unsupported_hardware_is_rejected_by_make(project: Project) -> None:
@@ -421,34 +426,37 @@ def test_ab_arms_share_the_host_compare_and_tear_down(project: Project) -> None:
                 drop=("CONFIG_VLLM_BENCHMARK_WORKLOAD_CONCURRENT",))
     project.make("bringup")
     project.make("vllm-deploy")
-    for arm in ("baseline", "dev"):
-        assert (RUNTIME / "instances" / arm / "state" / "supervisor.sock").exists()
-    assert {API_PORT, API_PORT + 500, ENGINE_BASE + 500, ENGINE_BASE + 501} <= listening_ports()
-    status = project.make("vllm-status-simplified")
-    assert status.stdout.count("🟢 healthy") == 2
-    out = project.make("vllm-ab", "LABEL=it-ab", check=False)
-    results = project.path / "workflows/vllm/results"
-    (folder,) = [p for p in results.iterdir() if p.name.endswith("-it-ab-ab")]
-    comp = json.loads((folder / "comparison.json").read_text())
-    assert out.returncode == comp["exit_code"] and comp["exit_code"] in (0, 2), out.stdout[-3000:]
-    assert comp["schedule"] == ["baseline", "dev", "dev", "baseline"]
-    assert comp["changes"]["config"][0]["setting"] == "CONFIG_VLLM_ROUTER_ROUND_ROBIN"
-    assert all(r.endswith(": reset") for r in comp["prefix_cache_reset"]), comp["prefix_cache_reset"]
-    routing = {}
-    for arm in ("baseline", "dev"):
-        for name in comp["arms"][arm]["bundles"]:
-            s = json.loads((results / name / "summary.json").read_text())
-            assert s["complete"] and s["requests"]["ok"] == 12
-            routing[arm] = s["target"]["routing"]
-    assert routing == {"baseline": "session", "dev": "roundrobin"}
-    ttft = next(m for m in comp["metrics"] if m["metric"] == "ttft_p50")
-    assert ttft["n"] == [2, 2] and ttft["ci"] is not None and ttft["ci_requests"] is not None
-    assert (folder / "report.html").exists() and (folder / "delta.png").exists()
-    project.make("vllm-teardown")
-    assert leftovers() == [] and not (RUNTIME / "instances" / "dev" / "state" / "supervisor.sock").exists()
-    assert {API_PORT, API_PORT + 500} & listening_ports() == set()
-    project.use("it-local")
-    project.make("bringup")
+    try:
+        for arm in ("baseline", "dev"):
+            assert (RUNTIME / "instances" / arm / "state" / "supervisor.sock").exists()
+        assert {API_PORT, API_PORT + 500, ENGINE_BASE + 500, ENGINE_BASE + 501} <= listening_ports()
+        status = project.make("vllm-status-simplified")
+        assert status.stdout.count("🟢 healthy") == 2
+        out = project.make("vllm-ab", "LABEL=it-ab", check=False)
+        results = project.path / "workflows/vllm/results"
+        (folder,) = [p for p in results.iterdir() if p.name.endswith("-it-ab-ab")]
+        comp = json.loads((folder / "comparison.json").read_text())
+        assert out.returncode == comp["exit_code"] and comp["exit_code"] in (0, 2), out.stdout[-3000:]
+        assert comp["schedule"] == ["baseline", "dev", "dev", "baseline"]
+        assert comp["changes"]["config"][0]["setting"] == "CONFIG_VLLM_ROUTER_ROUND_ROBIN"
+        assert all(r.endswith(": reset") for r in comp["prefix_cache_reset"]), comp["prefix_cache_reset"]
+        routing = {}
+        for arm in ("baseline", "dev"):
+            for name in comp["arms"][arm]["bundles"]:
+                s = json.loads((results / name / "summary.json").read_text())
+                assert s["complete"] and s["requests"]["ok"] == 12
+                routing[arm] = s["target"]["routing"]
+        assert routing == {"baseline": "session", "dev": "roundrobin"}
+        ttft = next(m for m in comp["metrics"] if m["metric"] == "ttft_p50")
+        assert ttft["n"] == [2, 2] and ttft["ci"] is not None and ttft["ci_requests"] is not None
+        assert (folder / "report.html").exists() and (folder / "delta.png").exists()
+        project.make("vllm-teardown")
+        assert leftovers() == [] and not (RUNTIME / "instances" / "dev" / "state" / "supervisor.sock").exists()
+        assert {API_PORT, API_PORT + 500} & listening_ports() == set()
+    finally:  # a failed check must not leave both arms running for the tests after it
+        project.make("vllm-teardown", check=False)
+        project.use("it-local")
+        project.make("bringup")
 
 
 def test_cleanup_removes_runtimes_and_model_but_keeps_logs(project: Project, tmp_path: Path) -> None:
