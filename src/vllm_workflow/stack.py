@@ -8,6 +8,7 @@ made them.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,10 @@ from typing import Any
 from .errors import WorkflowError
 
 DEFAULT_STATE_DIR = "workflows/vllm/state"
+#: Where the controller keeps generated files (Helm values, dashboards), relative to the project root.
+GENERATED_DIR = "workflows/vllm/generated"
+#: Version of the stack description both backends write.
+STACK_SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,28 @@ class Stack:
 
 def stacks_dir(state_dir: Path) -> Path:
     return state_dir / "stacks"
+
+
+def description_head(v: Mapping[str, Any], backend: str, arm: str, host: str, routing: str,
+                     policy: str | None) -> dict[str, Any]:
+    """The fields every backend's stack description starts with (``routing``/``policy`` count
+    only with the router on)."""
+    router_on = bool(v.get("vllm_router_enabled"))
+    return {
+        "schema_version": STACK_SCHEMA_VERSION,
+        "backend": backend,
+        "arm": arm or None,
+        "host": host,
+        "model": str(v["vllm_model_name"]),
+        "routing": routing if router_on else "none",
+        "router_policy": policy if router_on else None,
+        "session_header": str(v.get("vllm_router_session_key") or "x-user-id"),
+    }
+
+
+def grafana_state_path(state_dir: Path, host: str) -> Path:
+    """What the last provisioning of a stack's Grafana did (read by `make vllm-monitor`)."""
+    return state_dir / "grafana" / f"{host}.json"
 
 
 def quick_test_path(state_dir: Path, host: str) -> Path:

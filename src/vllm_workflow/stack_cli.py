@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from .errors import WorkflowError
-from .stack import DEFAULT_STATE_DIR, Stack, quick_test_path, require_stacks
+from .stack import DEFAULT_STATE_DIR, Stack, grafana_state_path, quick_test_path, require_stacks
 
 
 def _state_dir(args: argparse.Namespace) -> Path:
@@ -174,11 +174,6 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     for stack in require_stacks(_state_dir(args)):
         worst = max(worst, monitor(stack, Path(args.root).resolve(), state_dir=_state_dir(args)))
     return worst
-
-
-def grafana_state_path(state_dir: Path, host: str) -> Path:
-    """What the last provisioning of a stack's Grafana did (read by `make vllm-monitor`)."""
-    return state_dir / "grafana" / f"{host}.json"
 
 
 def cmd_grafana(args: argparse.Namespace) -> int:

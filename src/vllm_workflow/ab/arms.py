@@ -59,6 +59,11 @@ def dev_overrides(v: Mapping[str, Any]) -> dict[str, Any]:
     return {k: val for k, val in out.items() if not same(k, val)}
 
 
+def port_offset(v: Mapping[str, Any]) -> int:
+    """How far the dev arm's ports move when both arms share a host."""
+    return int(v.get("vllm_ab_dev_port_offset") or 1000)
+
+
 def arm_vars(v: Mapping[str, Any], arm: str, colocated: bool = False) -> dict[str, Any]:
     """Settings one arm deploys with. ``colocated``: both arms on one host (the dev arm's
     ports move by VLLM_AB_DEV_PORT_OFFSET)."""
@@ -68,7 +73,7 @@ def arm_vars(v: Mapping[str, Any], arm: str, colocated: bool = False) -> dict[st
     if arm == "dev":
         out |= dev_overrides(v)
         if colocated:
-            offset = int(v.get("vllm_ab_dev_port_offset") or 1000)
+            offset = port_offset(v)
             for port in PORTS:
                 if out.get(port) is not None:
                     out[port] = int(out[port]) + offset

@@ -47,12 +47,11 @@ def reset_prefix_cache(stack: Stack, key: str) -> str:
     # On Kubernetes the engines sit behind one Service that picks a pod per connection: ask
     # several times per replica (each a new connection), so every pod very likely gets it.
     calls = 4 * int((stack.raw.get("kubernetes") or {}).get("replicas") or 0) or 1
+    headers = {"connection": "close", **({"authorization": f"Bearer {key}"} if key else {})}
     for e in stack.engines:
         for _ in range(calls):
             try:
-                r = requests.post(e.url + "/reset_prefix_cache", timeout=10,
-                                  headers={"authorization": f"Bearer {key}", "connection": "close"} if key
-                                  else {"connection": "close"})
+                r = requests.post(e.url + "/reset_prefix_cache", timeout=10, headers=headers)
                 outcomes.append("ok" if r.ok else f"HTTP {r.status_code}")
             except requests.RequestException as exc:
                 outcomes.append(type(exc).__name__)

@@ -13,7 +13,7 @@ import yaml
 
 from ..config import load_vars
 from ..errors import WorkflowError
-from ..stack import DEFAULT_STATE_DIR, Stack, require_stacks
+from ..stack import DEFAULT_STATE_DIR, GENERATED_DIR, Stack, require_stacks
 from ..stack_cli import secrets
 from . import bundle, report
 from .client import Target
@@ -82,7 +82,7 @@ def _copy_config(root: Path, dest: Path, v: dict[str, Any], stack: Stack, secret
         (dest / "supervisord.conf").write_text(bundle.redact_mapping(conf.read_text(), secrets))
     from ..kubernetes.plan import values_file_name
 
-    values = root / "workflows/vllm/generated" / values_file_name(stack.raw.get("arm") or "")
+    values = root / GENERATED_DIR / values_file_name(stack.raw.get("arm") or "")
     if stack.backend == "kubernetes" and values.is_file():
         (dest / "vllm-stack-values.yaml").write_text(bundle.redact_mapping(values.read_text(), secrets))
 

@@ -11,7 +11,10 @@ from typing import Any
 
 from ..errors import WorkflowError
 
-VALUES_PATH = "workflows/vllm/generated/vllm-stack-values.yaml"
+from ..stack import GENERATED_DIR
+from .plan import values_file_name
+
+VALUES_PATH = f"{GENERATED_DIR}/{values_file_name()}"
 
 
 def _stdin_json(command: str, needs: str) -> dict[str, Any]:

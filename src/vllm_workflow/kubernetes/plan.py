@@ -14,11 +14,11 @@ from typing import Any
 
 import yaml
 
-from ..ab.arms import arm_vars
-from ..local.plan import Program, paths as local_paths, supervisord_conf
-from . import manifests, tools, values
+from ..ab.arms import arm_vars, port_offset
+from ..local.plan import Program, expand_home, paths as local_paths, process_manager, supervisord_conf
+from ..stack import GENERATED_DIR, description_head
+from . import gpu, manifests, tools, values
 
-STACK_SCHEMA_VERSION = 1
 MINIKUBE_PROFILE = "vllm-workflow"
 HELM_REPO_NAME = "vllm-workflow-production-stack"
 #: The Kubernetes Python client the kubernetes.core modules need on the target (same pin as the controller).
@@ -46,12 +46,8 @@ class Facts:
         return cls(**kept)
 
 
-def expand(path: str, home: str) -> str:
-    return home + path[1:] if path.startswith("~") else path
-
-
 def paths(v: Mapping[str, Any], home: str, instance: str = "") -> dict[str, str]:
-    root = expand(str(v["vllm_k8s_runtime_dir"]), home)
+    root = expand_home(str(v["vllm_k8s_runtime_dir"]), home)
     p = local_paths(root, instance)  # tools shared; an A/B arm's supervisor, state and logs its own
     p |= {
         "venv": p["venv_supervisor"],  # runs supervisord and the kubernetes.core modules
@@ -62,7 +58,6 @@ def paths(v: Mapping[str, Any], home: str, instance: str = "") -> dict[str, str]
         "minikube": f"{p['bin']}/minikube",
         "values": f"{p['state']}/vllm-stack-values.yaml",
         "tools_root": root,
-        "minikube_home": f"{root}/minikube",
     }
     return p
 
@@ -70,7 +65,7 @@ def paths(v: Mapping[str, Any], home: str, instance: str = "") -> dict[str, str]
 def cluster(v: Mapping[str, Any], home: str) -> dict[str, str]:
     """kubeconfig and context every kubectl/helm/module call uses."""
     if v.get("vllm_k8s_existing"):
-        return {"kubeconfig": expand(str(v.get("vllm_kubeconfig") or "~/.kube/config"), home),
+        return {"kubeconfig": expand_home(str(v.get("vllm_kubeconfig") or "~/.kube/config"), home),
                 "context": str(v.get("vllm_kube_context") or "")}
     return {"kubeconfig": f"{home}/.kube/config", "context": MINIKUBE_PROFILE}  # minikube writes its profile there
 
@@ -122,15 +117,11 @@ def monitoring(v: Mapping[str, Any], facts: Facts) -> dict[str, Any] | None:
     if not v.get("vllm_observability_enabled"):
         return None
     own = facts.instance != "dev"
-    base_v = v if own else {**v, "vllm_prometheus_port": int(v["vllm_prometheus_port"]) - _offset(v),
-                            "vllm_grafana_port": int(v["vllm_grafana_port"]) - _offset(v)}
+    base_v = v if own else {**v, "vllm_prometheus_port": int(v["vllm_prometheus_port"]) - port_offset(v),
+                            "vllm_grafana_port": int(v["vllm_grafana_port"]) - port_offset(v)}
     address = facts.client_address
     return {"own": own, "prometheus_url": f"http://{address}:{base_v['vllm_prometheus_port']}",
             "grafana_url": f"http://{address}:{base_v['vllm_grafana_port']}"}
-
-
-def _offset(v: Mapping[str, Any]) -> int:
-    return int(v.get("vllm_ab_dev_port_offset") or 1000)
 
 
 def dashboard_configmap(v: Mapping[str, Any]) -> dict[str, Any]:
@@ -154,15 +145,9 @@ def stack_description(v: Mapping[str, Any], facts: Facts, p: Mapping[str, str], 
     api = f"http://{address}:{api_port}"
     engines_url = f"http://{address}:{api_port + 1}" if router_on else api
     mon = monitoring(v, facts)
+    logic = values.routing_logic(v)
     return {
-        "schema_version": STACK_SCHEMA_VERSION,
-        "backend": "kubernetes",
-        "arm": facts.ab_arm or None,
-        "host": facts.hostname,
-        "model": str(v["vllm_model_name"]),
-        "routing": values.routing_logic(v) if router_on else "none",
-        "router_policy": values.routing_logic(v) if router_on else None,
-        "session_header": str(v.get("vllm_router_session_key") or "x-user-id"),
+        **description_head(v, "kubernetes", facts.ab_arm, facts.hostname, logic, logic),
         "api_url": api,
         "api_key_required": facts.api_key,
         "router": {"url": api, "metrics_url": f"{api}/metrics"} if router_on else None,
@@ -184,8 +169,7 @@ def stack_description(v: Mapping[str, Any], facts: Facts, p: Mapping[str, str], 
             "kubectl": p["kubectl"],
             "port_forwards": [shlex.join(prog.argv) for prog in progs or []],
         },
-        "process_manager": {"kind": "supervisord", "python": p["python"], "agent": p["agent"],
-                            "conf": p["supervisord_conf"], "socket": p["supervisor_socket"]},
+        "process_manager": process_manager(p),
         "runtime_dir": p["root"],
         "logs_dir": p["logs"],
     }
@@ -249,6 +233,7 @@ def plan(base: Mapping[str, Any], facts: Facts) -> dict[str, Any]:
         "secret": manifests.secret(v, {}),
         "secret_keys": {"hf_token": values.HF_TOKEN_KEY, "api_key": values.API_KEY_KEY},
         "gpu": values.device(v),
+        "nvidia_smi": gpu.NVIDIA_SMI_QUERY,
         "programs": [prog.name for prog in progs],
         "forwards": [shlex.join(prog.argv) for prog in progs],
         "supervisord_conf": supervisord_conf(progs, p),

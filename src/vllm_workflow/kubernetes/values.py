@@ -26,13 +26,6 @@ ENGINE_PORTS = {"http": 8000, "zmq": 55555, "ucx": 9999}
 #: The router service's LMCache controller port.
 ROUTER_LMCACHE_PORT = 9000
 SERVICE_PORT = 80
-#: Kconfig routing choice -> the chart's routerSpec.routingLogic.
-ROUTING_LOGIC = {
-    "vllm_router_round_robin": "roundrobin",
-    "vllm_router_session_affinity": "session",
-    "vllm_router_prefix_aware": "prefixaware",
-    "vllm_router_kv_aware": "kvaware",
-}
 #: Node label that names the GPU model, per vendor (GPU feature discovery / AMD node labeller).
 GPU_PRODUCT_LABEL = {"cuda": "nvidia.com/gpu.product", "rocm": "amd.com/gpu.product-name"}
 DNS_LABEL_MAX = 63
@@ -47,7 +40,10 @@ def device(v: Mapping[str, Any]) -> str:
 
 
 def routing_logic(v: Mapping[str, Any]) -> str:
-    return next((logic for key, logic in ROUTING_LOGIC.items() if v.get(key)), "roundrobin")
+    """The chart's routerSpec.routingLogic: the stack's routing names are the chart's."""
+    from ..local.plan import routing
+
+    return routing(v)[0]
 
 
 def secret_name(v: Mapping[str, Any]) -> str:

@@ -17,9 +17,9 @@ from typing import Any
 
 from ..ab.arms import arm_vars
 from ..observability import prometheus
+from ..stack import description_head
 from ..validate import local_port_plan
 
-STACK_SCHEMA_VERSION = 1
 #: Kconfig routing choice -> (stack routing name, vllm-router --policy).
 ROUTING = {
     "vllm_router_round_robin": ("roundrobin", "round_robin"),
@@ -81,9 +81,13 @@ class Program:
     port: int | None = None
 
 
+def expand_home(path: str, home: str) -> str:
+    """A target path from the configuration, with a leading ~ meaning ``home``."""
+    return home.rstrip("/") + path[1:] if path.startswith("~") else path
+
+
 def runtime_root(v: Mapping[str, Any], home: str) -> str:
-    raw = str(v["vllm_local_runtime_dir"]).rstrip("/")
-    return home.rstrip("/") + raw[1:] if raw.startswith("~") else raw
+    return expand_home(str(v["vllm_local_runtime_dir"]).rstrip("/"), home)
 
 
 def instance_home(root: str, instance: str = "") -> str:
@@ -424,21 +428,19 @@ def preflight(v: Mapping[str, Any], facts: Facts, engines: Sequence[str], other_
     return problems
 
 
+def process_manager(p: Mapping[str, str]) -> dict[str, str]:
+    """How status, quick-test and teardown reach a stack's supervisord (from its paths)."""
+    return {"kind": "supervisord", "python": f"{p['venv_supervisor']}/bin/python", "agent": p["agent"],
+            "conf": p["supervisord_conf"], "socket": p["supervisor_socket"]}
+
+
 def stack_description(v: Mapping[str, Any], facts: Facts, p: Mapping[str, str]) -> dict[str, Any]:
     """The backend-neutral description every later phase reads."""
     address = facts.client_address
-    name, policy = routing(v)
     router_on = bool(v.get("vllm_router_enabled"))
     api_port = int(v["vllm_api_port"])
     return {
-        "schema_version": STACK_SCHEMA_VERSION,
-        "backend": "local",
-        "arm": facts.ab_arm or None,
-        "host": facts.hostname,
-        "model": str(v["vllm_model_name"]),
-        "routing": name if router_on else "none",
-        "router_policy": policy if router_on else None,
-        "session_header": str(v.get("vllm_router_session_key") or "x-user-id"),
+        **description_head(v, "local", facts.ab_arm, facts.hostname, *routing(v)),
         "api_url": f"http://{address}:{api_port}",
         "api_key_required": bool(v.get("vllm_api_key")),
         "router": {
@@ -450,13 +452,7 @@ def stack_description(v: Mapping[str, Any], facts: Facts, p: Mapping[str, str]) 
         ],
         "prometheus_url": f"http://{address}:{v['vllm_prometheus_port']}"
         if v.get("vllm_observability_enabled") else None,
-        "process_manager": {
-            "kind": "supervisord",
-            "python": f"{p['venv_supervisor']}/bin/python",
-            "agent": p["agent"],
-            "conf": p["supervisord_conf"],
-            "socket": p["supervisor_socket"],
-        },
+        "process_manager": process_manager(p),
         "runtime_dir": p["root"],
         "logs_dir": p["logs"],
     }

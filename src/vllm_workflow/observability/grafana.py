@@ -25,9 +25,6 @@ class Outcome:
     changed: bool
     message: str
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"available": self.available, "changed": self.changed, "message": self.message}
-
 
 class GrafanaError(Exception):
     pass

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import requests
 
-from ..stack import Stack
+from ..stack import DEFAULT_STATE_DIR, GENERATED_DIR, Stack, grafana_state_path
 from .dashboards import dashboard_json
 from .queries import LOCAL, MONITOR_COLUMNS, PanelSet, for_stack
 
@@ -54,7 +55,7 @@ def _fmt(column: str, v: float | None) -> str:
 
 
 def write_dashboard(root: Path) -> Path:
-    path = root / "workflows/vllm/generated/dashboards/vllm-workflow.json"
+    path = root / GENERATED_DIR / "dashboards/vllm-workflow.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(dashboard_json())
     return path
@@ -62,12 +63,10 @@ def write_dashboard(root: Path) -> Path:
 
 def grafana_lines(stack: Stack, root: Path, state_dir: Path | None = None) -> list[str]:
     """Where the dashboards are: provisioned in Grafana, or written for import."""
-    import json
-
     grafana = stack.raw.get("grafana") or {}
     try:  # what the last local deploy's provisioning did (vllm-workflow grafana)
-        state = state_dir or root / "workflows/vllm/state"
-        grafana = grafana or json.loads((state / "grafana" / f"{stack.host}.json").read_text())
+        path = grafana_state_path(state_dir or root / DEFAULT_STATE_DIR, stack.host)
+        grafana = grafana or json.loads(path.read_text())
     except (OSError, ValueError):
         pass
     lines = []
