@@ -27,6 +27,7 @@ class Endpoint:
     name: str
     url: str
     metrics_url: str
+    instances: int = 1  # engines behind the URL (a Service picks one per connection)
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,8 @@ class Stack:
             api_url=data["api_url"],
             api_key_required=bool(data.get("api_key_required")),
             router=Endpoint("router", router["url"], router["metrics_url"]) if router else None,
-            engines=tuple(Endpoint(e["name"], e["url"], e["metrics_url"]) for e in data["engines"]),
+            engines=tuple(Endpoint(e["name"], e["url"], e["metrics_url"], int(e.get("instances") or 1))
+                          for e in data["engines"]),
             process_manager=data.get("process_manager") or {},
             logs_dir=data.get("logs_dir", ""),
             raw=data,

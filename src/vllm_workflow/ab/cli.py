@@ -44,11 +44,13 @@ def arm_stacks(stacks: Sequence[Stack]) -> dict[str, Stack]:
 def reset_prefix_cache(stack: Stack, key: str) -> str:
     """Ask every engine of an arm to drop its prefix cache; say how that went."""
     outcomes = []
-    # On Kubernetes the engines sit behind one Service that picks a pod per connection: ask
-    # several times per replica (each a new connection), so every pod very likely gets it.
-    calls = 4 * int((stack.raw.get("kubernetes") or {}).get("replicas") or 0) or 1
     headers = {"connection": "close", **({"authorization": f"Bearer {key}"} if key else {})}
+    shared = False
     for e in stack.engines:
+        # Several engines behind one URL (a Kubernetes Service picks one per connection): ask
+        # 4 times per engine, each on a new connection, so every one very likely gets it.
+        calls = 4 * e.instances if e.instances > 1 else 1
+        shared = shared or calls > 1
         for _ in range(calls):
             try:
                 r = requests.post(e.url + "/reset_prefix_cache", timeout=10, headers=headers)
@@ -56,7 +58,7 @@ def reset_prefix_cache(stack: Stack, key: str) -> str:
             except requests.RequestException as exc:
                 outcomes.append(type(exc).__name__)
     if all(o == "ok" for o in outcomes):
-        return "reset" if calls == 1 else f"reset through the engines' Service ({calls} calls, best effort)"
+        return f"reset through the engines' Service ({len(outcomes)} calls, best effort)" if shared else "reset"
     return "not reset (" + ", ".join(sorted(set(outcomes))) + "; the engines need VLLM_SERVER_DEV_MODE=1)"
 
 

@@ -138,13 +138,12 @@ def dashboard_configmap(v: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def stack_description(v: Mapping[str, Any], facts: Facts, p: Mapping[str, str], c: Mapping[str, str],
-                      progs: list[Program] | None = None) -> dict[str, Any]:
+                      progs: list[Program] | None = None, mon: dict[str, Any] | None = None) -> dict[str, Any]:
     address = facts.client_address
     api_port = int(v["vllm_api_port"])
     router_on = bool(v.get("vllm_router_enabled"))
     api = f"http://{address}:{api_port}"
     engines_url = f"http://{address}:{api_port + 1}" if router_on else api
-    mon = monitoring(v, facts)
     logic = values.routing_logic(v)
     return {
         **description_head(v, "kubernetes", facts.ab_arm, facts.hostname, logic, logic),
@@ -152,7 +151,8 @@ def stack_description(v: Mapping[str, Any], facts: Facts, p: Mapping[str, str], 
         "api_key_required": facts.api_key,
         "router": {"url": api, "metrics_url": f"{api}/metrics"} if router_on else None,
         # One port-forward reaches the engines' service, which picks a pod per connection.
-        "engines": [{"name": "engines", "url": engines_url, "metrics_url": f"{engines_url}/metrics"}],
+        "engines": [{"name": "engines", "url": engines_url, "metrics_url": f"{engines_url}/metrics",
+                     "instances": int(v["vllm_replica_count"])}],
         "prometheus_url": mon["prometheus_url"] if mon else None,
         "grafana": {"url": mon["grafana_url"], "provisioned": (
             "dashboard ConfigMap picked up by Grafana's sidecar; Prometheus datasource from kube-prometheus-stack")}
@@ -237,5 +237,5 @@ def plan(base: Mapping[str, Any], facts: Facts) -> dict[str, Any]:
         "programs": [prog.name for prog in progs],
         "forwards": [shlex.join(prog.argv) for prog in progs],
         "supervisord_conf": supervisord_conf(progs, p),
-        "stack": stack_description(v, facts, p, c, progs),
+        "stack": stack_description(v, facts, p, c, progs, mon),
     }
