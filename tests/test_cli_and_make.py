@@ -7,7 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+
+import pytest
+
 from vllm_workflow import inventory
+from vllm_workflow.errors import WorkflowError
 from vllm_workflow.quicktest import parse_sse
 from vllm_workflow.stack import Stack
 from vllm_workflow.status import DEGRADED, DOWN, HEALTHY, Health
@@ -47,24 +51,75 @@ def test_localhost_inventory_uses_local_connection() -> None:
     assert "[vllm]\nlocalhost ansible_connection=local ansible_python_interpreter=/venv/bin/python\n" in text
 
 
-def test_declared_hosts_inventory_with_ab_groups() -> None:
-    v = {"vllm_bringup_localhost": False, "vllm_declared_hosts": "a.example, b.example",
+def _ini(text: str):
+    """The inventory as Ansible itself reads it."""
+    from ansible.inventory.manager import InventoryManager
+    from ansible.parsing.dataloader import DataLoader
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", suffix="", delete=False) as f:
+        f.write(text)
+    return InventoryManager(loader=DataLoader(), sources=[f.name])
+
+
+def test_declared_hosts_inventory_with_ab_groups_as_kdevops_writes_them() -> None:
+    v = {"vllm_bringup_localhost": False, "vllm_declared_hosts": "a.example, ops2@b.example:2222",
          "vllm_declared_hosts_ssh_user": "ops", "vllm_ab_testing": True,
-         "vllm_ab_baseline_host": "a.example", "vllm_ab_dev_host": "b.example"}
+         "vllm_ab_baseline_host": "a.example", "vllm_ab_dev_host": "ops2@b.example:2222",
+         "vllm_target_python": "/opt/py 3/bin/python3"}
     text = inventory.render(v, "/x")
-    assert "ab-baseline ansible_host=a.example ansible_user=ops vllm_ab_arm=baseline\n" in text
-    assert "ab-dev ansible_host=b.example ansible_user=ops vllm_ab_arm=dev\n" in text
-    assert "[baseline]\nab-baseline" in text and "[dev]\nab-dev" in text
-    assert "vllm_local_instance" not in text  # two machines: nothing to keep apart
-    same = inventory.render(v | {"vllm_ab_dev_host": "a.example"}, "/x")
-    assert "ab-dev ansible_host=a.example ansible_user=ops vllm_ab_arm=dev vllm_local_instance=dev" in same
+    assert "[baseline]\na.example\n" in text and "[dev]\nb.example\n" in text
+    assert "vllm_local_instance" not in text and "vllm_ab_arm" not in text  # the play takes arms from groups
+    inv = _ini(text)
+    a, b = inv.get_host("a.example").get_vars(), inv.get_host("b.example").get_vars()
+    assert a["ansible_user"] == "ops" and (b["ansible_user"], b["ansible_port"]) == ("ops2", 2222)
+    group = inv.groups["vllm"].get_vars()
+    assert group["ansible_python_interpreter"] == "/opt/py 3/bin/python3"  # quoted, read back whole
+    same = _ini(inventory.render(v | {"vllm_ab_dev_host": "a.example"}, "/x"))
+    dev = same.get_host("a.example-dev").get_vars()
+    assert (dev["ansible_host"], dev["vllm_local_instance"]) == ("a.example", "dev")
+    assert [h.name for h in same.groups["baseline"].get_hosts()] == ["a.example-baseline"]
 
 
 def test_localhost_ab_inventory_gives_each_arm_an_instance() -> None:
-    text = inventory.render({"vllm_bringup_localhost": True, "vllm_ab_testing": True}, "/py")
-    assert ("ab-baseline ansible_connection=local ansible_python_interpreter=/py vllm_ab_arm=baseline "
-            "vllm_local_instance=baseline\n") in text
-    assert "ab-dev ansible_connection=local ansible_python_interpreter=/py vllm_ab_arm=dev vllm_local_instance=dev" in text
+    inv = _ini(inventory.render({"vllm_bringup_localhost": True, "vllm_ab_testing": True}, "/py"))
+    for arm in ("baseline", "dev"):
+        hv = inv.get_host(f"ab-{arm}").get_vars()
+        assert (hv["ansible_connection"], hv["ansible_python_interpreter"], hv["vllm_local_instance"]) == (
+            "local", "/py", arm)
+        assert [h.name for h in inv.groups[arm].get_hosts()] == [f"ab-{arm}"]
+
+
+@pytest.mark.parametrize("spec", [
+    "node1 ansible_host=10.9.9.9", "bad host!", "a=b", "x;touch pwned", "'quoted'", "host:99999", "host:0",
+    "[::1", "[example.com]:22", "Bad User@host", "a..b", "-leading", "x" * 300, "1.2.3", "h\tx",
+])
+def test_declared_host_specs_that_cannot_work_are_refused(spec: str) -> None:
+    from vllm_workflow import hosts
+
+    with pytest.raises(WorkflowError) as err:
+        hosts.parse_host(spec)
+    assert "CONFIG_VLLM_DECLARED_HOSTS" in str(err.value) and "Fix:" in str(err.value)
+
+
+@pytest.mark.parametrize("spec,address,user,port", [
+    ("kdevops-vllm", "kdevops-vllm", None, None), ("gpu1.example.com", "gpu1.example.com", None, None),
+    ("10.0.0.5", "10.0.0.5", None, None), ("root@10.0.0.5:2222", "10.0.0.5", "root", 2222),
+    ("fe80::1", "fe80::1", None, None), ("[2001:db8::7]:22", "2001:db8::7", None, 22),
+    ("deploy@[2001:db8::7]", "2001:db8::7", "deploy", None), ("my_lab_box", "my_lab_box", None, None),
+])
+def test_declared_host_specs_that_work(spec: str, address: str, user: str | None, port: int | None) -> None:
+    from vllm_workflow import hosts
+
+    h = hosts.parse_host(spec)
+    assert (h.address, h.user, h.port) == (address, user, port)
+
+
+def test_duplicate_declared_hosts_are_refused() -> None:
+    from vllm_workflow import hosts
+
+    assert hosts.problems({"vllm_declared_hosts": "a, b, ops@a"}) == [
+        "CONFIG_VLLM_DECLARED_HOSTS: 'a' is listed twice. Fix: list each host once."]
 
 
 def test_parse_sse_stops_at_done() -> None:

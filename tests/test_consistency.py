@@ -75,8 +75,8 @@ def test_pending_list_only_holds_unused_settings(tree: Tree) -> None:
 
 def test_every_variable_read_is_defined(tree: Tree) -> None:
     roles = {p.name for p in (ROOT / "playbooks" / "roles").iterdir()}
-    inventory_vars = set(re.findall(r"(vllm_\w+)=", (ROOT / "src/vllm_workflow/inventory.py").read_text()))
-    assert "vllm_ab_arm" in inventory_vars  # host variables `make bringup` writes
+    inventory_vars = set(re.findall(r'"(vllm_\w+)"\s*:', (ROOT / "src/vllm_workflow/inventory.py").read_text()))
+    assert "vllm_local_instance" in inventory_vars  # host variables `make bringup` writes
     defined = set(kconfig_vars(tree)) | defined_in_playbooks() | roles | inventory_vars
     for defaults in role_defaults().values():
         defined |= set(defaults)

@@ -48,8 +48,13 @@ def cmd_local_plan(args: argparse.Namespace) -> int:
     return 0
 
 
-def _log_tail(stack: Stack, name: str, lines: int = 15) -> str:
+def _log_tail(stack: Stack, name: str, root: Path, lines: int = 15) -> str:
+    from . import remote
+
     path = Path(stack.logs_dir) / f"{name}.log"
+    if remote.is_remote(stack):
+        out = remote.run(stack, ["tail", "-n", str(lines), str(path)], root)
+        return out.stdout + "\n" if out.rc == 0 else f"(log {path} on {stack.host} not readable: {out.stderr.strip()})\n"
     try:
         return "".join(path.read_text(errors="replace").splitlines(keepends=True)[-lines:])
     except OSError:
@@ -83,7 +88,7 @@ def cmd_wait(args: argparse.Namespace) -> int:
         if elapsed > args.timeout:
             for stack, name in pending:
                 print(f"❌ {stack.host}/{name} not healthy after {args.timeout} s; last log lines:")
-                print(_log_tail(stack, name), end="")
+                print(_log_tail(stack, name, Path(args.root).resolve()), end="")
             print("Fix: read the logs above and in the logs directory, then `make vllm-deploy` again.")
             return 1
         time.sleep(args.interval)
@@ -126,7 +131,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     worst = status.HEALTHY
     key = api_key(args)
     for stack in stacks:
-        h = status.health(stack, key)
+        h = status.health(stack, key, Path(args.root).resolve())
         if args.detailed:
             status.detailed(stack, h)
             code = h.verdict()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 
 import requests
 
+from . import remote
 from .stack import Stack, quick_test_path
 
 HEALTHY, DEGRADED, DOWN, NOT_DEPLOYED = 0, 1, 2, 3
@@ -29,16 +29,21 @@ def http_ok(url: str, api_key: str = "", timeout: float = 3.0) -> bool:
     return http_status(url, api_key, timeout) == 200
 
 
-def process_info(stack: Stack) -> dict[str, Any] | None:
-    """supervisord's view, when its agent is on this machine; None otherwise."""
+def process_info(stack: Stack, root: Path | None = None) -> dict[str, Any] | None:
+    """supervisord's view, read on the stack's own host; None when it cannot be read."""
     pm = stack.process_manager
     python, agent, conf = pm.get("python", ""), pm.get("agent", ""), pm.get("conf", "")
-    if not (python and Path(python).exists() and Path(agent).exists() and Path(conf).exists()):
+    if not (python and agent and conf):
         return None
+    if remote.is_remote(stack):
+        if root is None:
+            return None
+    elif not (Path(python).exists() and Path(agent).exists() and Path(conf).exists()):
+        return None
+    out = remote.run(stack, [python, agent, "status", conf], root or Path("."), timeout=30)
     try:
-        out = subprocess.run([python, agent, "status", conf], capture_output=True, text=True, timeout=20, check=True)
-        return json.loads(out.stdout)
-    except (subprocess.SubprocessError, ValueError, OSError):
+        return json.loads(out.stdout) if out.rc == 0 else None
+    except ValueError:
         return None
 
 
@@ -65,11 +70,11 @@ class Health:
         return HEALTHY
 
 
-def health(stack: Stack, api_key: str) -> Health:
+def health(stack: Stack, api_key: str, root: Path | None = None) -> Health:
     engines = {e.name: http_ok(f"{e.url}/health", api_key) for e in stack.engines}
     code = http_status(f"{stack.router.url}/health", api_key) if stack.router else None
     router = code == 200 if stack.router else None
-    return Health(engines, router, process_info(stack), router_answers=not stack.router or code is not None)
+    return Health(engines, router, process_info(stack, root), router_answers=not stack.router or code is not None)
 
 
 def _uptime(seconds: int) -> str:

@@ -36,10 +36,6 @@ def _fix(setting: str, problem: str, fix: str) -> str:
     return f"CONFIG_{setting.upper()}: {problem}. Fix: {fix}."
 
 
-def declared_hosts(v: Mapping[str, Any]) -> list[str]:
-    return [h.strip() for h in str(v.get("vllm_declared_hosts") or "").split(",") if h.strip()]
-
-
 def local_port_plan(v: Mapping[str, Any]) -> list[tuple[int, str, str]]:
     """Every port the local backend listens on: (port, setting, what listens)."""
     plan: list[tuple[int, str, str]] = []
@@ -98,16 +94,7 @@ def check(v: Mapping[str, Any]) -> list[str]:
     if v.get("vllm_router_enabled") and not HEADER.match(key):
         problems.append(_fix("vllm_router_session_key", f"'{key}' is not an HTTP header name", "use e.g. x-user-id"))
     if v.get("vllm_bringup_declared_hosts"):
-        hosts = declared_hosts(v)
-        if not hosts:
-            problems.append(_fix("vllm_declared_hosts", "no hosts declared", "list them, comma separated"))
-        if v.get("vllm_ab_testing"):
-            for arm in ("baseline", "dev"):
-                host = str(v.get(f"vllm_ab_{arm}_host") or "")
-                if host not in hosts:
-                    problems.append(
-                        _fix(f"vllm_ab_{arm}_host", f"'{host}' is not one of VLLM_DECLARED_HOSTS", "pick a declared host")
-                    )
+        problems += _check_declared(v)
     if v.get("vllm_deploy_local"):
         problems += _check_local(v)
     if v.get("vllm_deploy_kubernetes"):
@@ -119,6 +106,39 @@ def check(v: Mapping[str, Any]) -> list[str]:
         problems += [p for p in [check_retention(str(v["vllm_prometheus_retention"]))] if p]
     if v.get("vllm_ab_testing"):
         problems += _check_ab(v)
+    return problems
+
+
+def _check_declared(v: Mapping[str, Any]) -> list[str]:
+    """Declared hosts: valid, distinct names; arms on declared hosts; a stack the controller can reach."""
+    from . import hosts
+
+    if not hosts.raw_hosts(v):
+        return [_fix("vllm_declared_hosts", "no hosts declared", "list them, comma separated")]
+    problems = hosts.problems(v)
+    if problems:
+        return problems
+    declared = hosts.declared(v)
+    if v.get("vllm_ab_testing"):
+        for arm in ("baseline", "dev"):
+            host = str(v.get(f"vllm_ab_{arm}_host") or "")
+            if hosts.find(declared, host) is None:
+                problems.append(
+                    _fix(f"vllm_ab_{arm}_host", f"'{host}' is not one of VLLM_DECLARED_HOSTS", "pick a declared host")
+                )
+    python = str(v.get("vllm_target_python") or "/usr/bin/python3")
+    if not python.startswith("/") or any(c.isspace() or ord(c) < 32 for c in python):
+        problems.append(_fix("vllm_target_python", f"'{python[:80]}' is not an absolute path without spaces",
+                             "use /usr/bin/python3"))
+    if v.get("vllm_deploy_local"):
+        try:
+            loopback = ipaddress.ip_address(str(v.get("vllm_local_bind_address"))).is_loopback
+        except ValueError:
+            loopback = False  # reported by the local checks
+        if loopback:
+            problems.append(_fix("vllm_local_bind_address", f"{v.get('vllm_local_bind_address')} is a loopback address, "
+                                 "which quick-test, benchmark and status on this machine cannot reach on a declared host",
+                                 "use 0.0.0.0 (and set VLLM_API_KEY on a shared network) or the host's own address"))
     return problems
 
 

