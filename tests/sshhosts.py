@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -32,6 +33,17 @@ USER = "vwftest"
 PREFIX = "vwft"  # namespaces vwft1.., links vwft1r/vwft1h
 BASE = Path(os.environ.get("VLLM_WORKFLOW_TESTHOSTS_DIR", "/var/tmp/vllm-workflow-testhosts"))
 NAMES = ("vwf-baseline", "vwf-dev")
+#: PID 1 of a test host: start the command, reap every orphan, end with it.
+_INIT = """
+import os, sys
+child = os.fork()
+if child == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+while True:
+    pid, status = os.wait()
+    if pid == child:
+        sys.exit(os.waitstatus_to_exitcode(status))
+"""
 
 
 def _run(*argv: str, check: bool = True, **kw) -> subprocess.CompletedProcess:
@@ -158,11 +170,15 @@ class TestHosts:
             "PermitRootLogin no", "X11Forwarding no", "PrintMotd no", "MaxStartups 50:30:100",
             "MaxSessions 50", "StrictModes no", "Subsystem sftp internal-sftp", "LogLevel ERROR", "",
         ]))
-        # sshd and every process it starts live in the host's network, UTS and mount namespaces.
+        # sshd and every process it starts live in the host's network, UTS, mount and PID
+        # namespaces: like a real machine, a host sees only its own processes (/proc remounted),
+        # so one host's process manager cannot mistake the other's processes for its own.
         script = (f"set -e; hostname {host.name}; mount --make-rprivate /; "
-                  f"mount --bind {home} {self.user_home}; mount --bind {hdir / 'hosts'} /etc/hosts; exec /usr/sbin/sshd -D -e -f {conf}")
+                  f"mount --bind {home} {self.user_home}; mount --bind {hdir / 'hosts'} /etc/hosts; "
+                  f"exec {sys.executable} -c {shlex.quote(_INIT)} /usr/sbin/sshd -D -e -f {conf}")
         log = open(hdir / "sshd.log", "ab")  # noqa: SIM115 - the daemon keeps it
-        proc = subprocess.Popen(["ip", "netns", "exec", host.netns, "unshare", "--mount", "--uts", "sh", "-c", script],
+        proc = subprocess.Popen(["ip", "netns", "exec", host.netns, "unshare", "--mount", "--uts", "--pid", "--fork",
+                                 "--mount-proc", "sh", "-c", script],
                                 stdout=log, stderr=log, start_new_session=True)
         host.sshd_pid = proc.pid
 

@@ -157,3 +157,12 @@ def summary(stack: Stack, results: list[Check]) -> dict[str, Any]:
         "failed": len(failed),
         "checks": [asdict(r) for r in results],
     }
+
+
+def junit_suite(stack: Stack, results: list[Check]) -> Any:
+    """One JUnit test suite: a case per check."""
+    from .junit import Case, Suite
+
+    return Suite(f"quick-test {stack.host}", [
+        Case(f"{r.target} {r.name}", f"quick-test.{stack.host}", r.ms / 1000, None if r.ok else r.detail,
+             output=r.detail) for r in results])

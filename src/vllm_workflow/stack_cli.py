@@ -101,6 +101,7 @@ def cmd_quick_test(args: argparse.Namespace) -> int:
     state = _state_dir(args)
     key = api_key(args)
     failed = 0
+    suites = []
     for stack in require_stacks(state):
         print(f"Quick test of {stack.host} ({stack.backend} backend, model {stack.model}):")
         note = ensure_forwards(stack)
@@ -113,7 +114,20 @@ def cmd_quick_test(args: argparse.Namespace) -> int:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(summary, indent=2))
         print(f"{summary['passed']} passed, {summary['failed']} failed")
+        suites.append(quicktest.junit_suite(stack, results))
+    _write_ci_reports(args, "quick-test", suites)
     return 1 if failed else 0
+
+
+def _write_ci_reports(args: argparse.Namespace, name: str, suites: list) -> None:
+    """JUnit XML and a Markdown summary for CI, named in the output."""
+    from . import junit
+
+    folder = Path(args.root).resolve() / junit.JUNIT_DIR
+    xml = junit.write(folder / f"{name}.xml", suites)
+    md = folder / f"{name}.md"
+    md.write_text(junit.markdown(name, suites))
+    print(f"🧾 JUnit: {xml} · summary: {md}")
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -225,11 +239,19 @@ def cmd_grafana(args: argparse.Namespace) -> int:
 def cmd_routing_check(args: argparse.Namespace) -> int:
     from . import routecheck
 
+    from .junit import Case, Suite
+
     key = api_key(args)
     failed = 0
+    suites = []
     for stack in require_stacks(_state_dir(args)):
+        start = time.monotonic()
         outcome = routecheck.check(stack, key)
         mark = "✅" if outcome.ok else "❌"
         print(f"{mark} {stack.host}: {stack.routing} routing {'holds' if outcome.ok else 'does NOT hold'}: {outcome.detail}")
         failed += not outcome.ok
+        suites.append(Suite(f"routing-check {stack.host}", [Case(
+            f"{stack.routing} routing holds", f"routing-check.{stack.host}", time.monotonic() - start,
+            None if outcome.ok else outcome.detail, output=outcome.detail)]))
+    _write_ci_reports(args, "routing-check", suites)
     return 1 if failed else 0

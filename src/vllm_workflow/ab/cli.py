@@ -14,6 +14,7 @@ import requests
 from ..benchmark import bundle
 from ..benchmark import cli as bench_cli
 from ..benchmark.records import RequestRecord
+from .. import junit
 from ..errors import WorkflowError
 from ..stack import DEFAULT_STATE_DIR, Stack, require_stacks
 from ..stack_cli import secrets
@@ -92,7 +93,7 @@ def build(label: str, seed: int, ab_settings: Mapping[str, Any] | None, order: S
     prov = {a: [_provenance(f) for f in folders[a]] for a in ARMS}
     versions = {a: (prov[a][0].get("versions", {}) if prov[a] else {}) for a in ARMS}
     host = {a: {k: val for k, val in (prov[a][0].get("host", {}) if prov[a] else {}).items()
-                if k in ("kernel", "os", "cpu_model", "cpus", "memory_bytes", "gpus", "hostname")} for a in ARMS}
+                if k in ("kernel", "kernel_version", "os", "cpu_model", "cpus", "memory_bytes", "gpus", "hostname")} for a in ARMS}
     verdict = comp["verdict"] if complete else stats.INCONCLUSIVE
     codes = BISECT_CODES if bisect else EXIT_CODES
     return {
@@ -118,6 +119,8 @@ def write(results: Path, comp: dict[str, Any], records: Records) -> Path:
     images = report.plots(out, comp, records["baseline"], records["dev"])
     (out / "report.md").write_text(report.markdown(comp, images))
     (out / "report.html").write_text(report.html_page(comp, images))
+    (out / "summary.md").write_text(report.ci_summary(comp, out))
+    junit.write(out / "junit.xml", [report.junit_suite(comp)])
     return out
 
 
@@ -132,7 +135,7 @@ def _print(comp: dict[str, Any], out: Path) -> None:
         print(f"  {line}")
     v = comp["verdict"]
     print(f"\n{report.ICONS[v]} verdict: {v} (exit {comp['exit_code']}). Comparison: {out}\n"
-          f"  report: {out / 'report.html'}")
+          f"  report: {out / 'report.html'}\n  🧾 JUnit: {out / 'junit.xml'} · CI summary: {out / 'summary.md'}")
 
 
 def run_ab(args: argparse.Namespace, v: dict[str, Any]) -> int:

@@ -176,3 +176,45 @@ def html_page(comp: dict[str, Any], images: Sequence[str]) -> str:
     parts += [f"<h3>{e(PLOTS[n])}</h3><img src='{e(n)}' alt='{e(PLOTS[n])}'>" for n in images]
     parts.append("</body></html>\n")
     return "".join(parts)
+
+
+def host_differences(comp: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(field, baseline, dev) for each machine fact that differs between the arms' hosts."""
+    hosts = comp["changes"].get("host") or {}
+    base, dev = hosts.get("baseline") or {}, hosts.get("dev") or {}
+    return [(k, str(base.get(k, "–")), str(dev.get(k, "–"))) for k in comp["changes"].get("host_differ") or []]
+
+
+def ci_summary(comp: dict[str, Any], folder: Path) -> str:
+    """Markdown a CI job can post as it is: verdict, the metrics table, what differs between the hosts."""
+    v = comp["verdict"]
+    lines = [f"### {ICONS[v]} A/B `{comp['label']}`: {v} (exit {comp['exit_code']})", ""]
+    lines += [f"- {line}" for line in explanation(comp)]
+    head, rows = table(comp)
+    keep = [0, 2, 3, 4, 5, 7, 9]
+    lines += ["", "| " + " | ".join(head[i] for i in keep) + " |", "|" + "---|" * len(keep)]
+    lines += ["| " + " | ".join(r[i] for i in keep) + " |" for r in rows]
+    diffs = host_differences(comp)
+    lines += ["", "**Hosts**: baseline on `" + comp["arms"]["baseline"]["host"] + "`, dev on `"
+              + comp["arms"]["dev"]["host"] + "`" + (":" if diffs else "; no machine fact differs."), ""]
+    if diffs:
+        lines += ["| differs | baseline | dev |", "|---|---|---|"]
+        lines += [f"| {k} | {b} | {d} |" for k, b, d in diffs]
+    lines += ["", f"Full report: `{folder / 'report.html'}`"]
+    return "\n".join(lines) + "\n"
+
+
+def junit_suite(comp: dict[str, Any]) -> Any:
+    """One JUnit case per compared metric: a regression fails, an inconclusive one is skipped."""
+    from ..junit import Case, Suite
+
+    cases = []
+    head, rows = table(comp)
+    for m, row in zip(comp["metrics"], rows):
+        detail = "; ".join(f"{h}: {c}" for h, c in zip(head[1:], row[1:]))
+        verdict = m["verdict"]
+        cases.append(Case(f"{m['label']} ({m['better']} is better)", f"ab.{comp['label']}",
+                          failure=f"regression: {detail}" if verdict == stats.REGRESSION else None,
+                          skipped=f"inconclusive: {detail}" if verdict == stats.INCONCLUSIVE else None,
+                          output=detail))
+    return Suite(f"ab {comp['label']}: {comp['verdict']}", cases)
