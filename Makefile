@@ -4,6 +4,9 @@
 # lists them all ("## " comments are the help text).
 
 TOPDIR        := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+# Quote a value for the shell: every make variable that reaches a command goes through it,
+# so LABEL='x;touch pwned' stays one argument.
+sq = '$(subst ','\'',$(1))'
 VENV          ?= $(TOPDIR)/.venv
 PYTHON        := $(VENV)/bin/python
 VENV_STAMP    := $(VENV)/.installed
@@ -12,11 +15,11 @@ CONFIG        := $(TOPDIR)/.config
 EXTRA_VARS    := $(TOPDIR)/extra_vars.yaml
 SECRETS       := $(TOPDIR)/.secrets.yaml
 INVENTORY     := $(TOPDIR)/hosts
-WORKFLOW      := $(VENV)/bin/vllm-workflow --root $(TOPDIR) --config $(CONFIG)
+WORKFLOW      := $(call sq,$(VENV)/bin/vllm-workflow) --root $(call sq,$(TOPDIR)) --config $(call sq,$(CONFIG))
 DEFCONFIGS    := $(notdir $(wildcard $(TOPDIR)/defconfigs/*))
 export ANSIBLE_CONFIG := $(TOPDIR)/ansible.cfg
-ANSIBLE_PLAYBOOK := $(VENV)/bin/ansible-playbook -i $(INVENTORY) -e @$(EXTRA_VARS) -e @$(SECRETS) \
-	-e topdir=$(TOPDIR)
+ANSIBLE_PLAYBOOK := $(call sq,$(VENV)/bin/ansible-playbook) -i $(call sq,$(INVENTORY)) -e $(call sq,@$(EXTRA_VARS)) \
+	-e $(call sq,@$(SECRETS)) -e $(call sq,topdir=$(TOPDIR))
 
 .DEFAULT_GOAL := all
 .PHONY: all venv menuconfig olddefconfig savedefconfig help test test-integration lint lock
@@ -25,7 +28,7 @@ all: $(EXTRA_VARS) ## Check .config and write extra_vars.yaml (the default targe
 
 $(VENV_STAMP): $(TOPDIR)/requirements.txt $(TOPDIR)/requirements-dev.txt $(TOPDIR)/requirements.lock \
 		$(TOPDIR)/pyproject.toml $(TOPDIR)/scripts/bootstrap-venv.sh $(TOPDIR)/scripts/install-collections.py
-	@$(TOPDIR)/scripts/bootstrap-venv.sh $(VENV)
+	@$(call sq,$(TOPDIR))/scripts/bootstrap-venv.sh $(call sq,$(VENV))
 
 venv: $(VENV_STAMP) ## Create or update the project virtualenv (.venv) from pinned requirements
 
@@ -34,38 +37,38 @@ $(CONFIG):
 	@exit 2
 
 $(EXTRA_VARS): $(CONFIG) $(KCONFIG_FILES) $(VENV_STAMP) FORCE
-	@$(WORKFLOW) vars --output $(EXTRA_VARS) --secrets $(SECRETS)
+	@$(WORKFLOW) vars --output $(call sq,$(EXTRA_VARS)) --secrets $(call sq,$(SECRETS))
 
 FORCE:
 
 menuconfig: $(VENV_STAMP) ## Choose settings in a terminal menu (writes .config)
-	@cd $(TOPDIR) && KCONFIG_CONFIG=$(CONFIG) $(VENV)/bin/menuconfig Kconfig
-	@$(WORKFLOW) vars --output $(EXTRA_VARS) --secrets $(SECRETS)
+	@cd $(call sq,$(TOPDIR)) && KCONFIG_CONFIG=$(call sq,$(CONFIG)) $(call sq,$(VENV))/bin/menuconfig Kconfig
+	@$(WORKFLOW) vars --output $(call sq,$(EXTRA_VARS)) --secrets $(call sq,$(SECRETS))
 
 defconfig-%: $(VENV_STAMP) ## Start from defconfigs/<name>, e.g. make defconfig-vllm-local
-	@$(WORKFLOW) defconfig $*
+	@$(WORKFLOW) defconfig $(call sq,$*)
 
 olddefconfig: $(VENV_STAMP) ## Update .config for a newer Kconfig, taking defaults for new settings
 	@$(WORKFLOW) olddefconfig
 
 savedefconfig: $(VENV_STAMP) ## Write the minimal form of .config to ./defconfig
-	@$(WORKFLOW) savedefconfig --output $(TOPDIR)/defconfig
+	@$(WORKFLOW) savedefconfig --output $(call sq,$(TOPDIR)/defconfig)
 
 test: $(VENV_STAMP) ## Run lint and the unit tests (no services started)
-	@cd $(TOPDIR) && $(VENV)/bin/python -m pytest -q
+	@cd $(call sq,$(TOPDIR)) && $(call sq,$(VENV))/bin/python -m pytest -q
 	@$(MAKE) --no-print-directory lint
 
 lint: $(VENV_STAMP) ## yamllint, ansible-lint --offline and playbook syntax checks
-	@cd $(TOPDIR) && $(VENV)/bin/yamllint -s .
-	@cd $(TOPDIR) && PATH=$(VENV)/bin:$$PATH ansible-lint --offline -q playbooks/
-	@cd $(TOPDIR) && for p in playbooks/*.yml; do \
-		$(VENV)/bin/ansible-playbook -i tests/data/syntax-inventory --syntax-check "$$p" >/dev/null || exit 1; done
+	@cd $(call sq,$(TOPDIR)) && $(call sq,$(VENV))/bin/yamllint -s .
+	@cd $(call sq,$(TOPDIR)) && PATH=$(call sq,$(VENV)/bin):"$$PATH" ansible-lint --offline -q playbooks/
+	@cd $(call sq,$(TOPDIR)) && for p in playbooks/*.yml; do \
+		$(call sq,$(VENV))/bin/ansible-playbook -i tests/data/syntax-inventory --syntax-check "$$p" >/dev/null || exit 1; done
 
 test-integration: $(VENV_STAMP) ## Run the real local stack end to end (installs vLLM CPU; minutes)
-	@cd $(TOPDIR) && $(VENV)/bin/python -m pytest -q -m integration -p no:cacheprovider tests/integration
+	@cd $(call sq,$(TOPDIR)) && $(call sq,$(VENV))/bin/python -m pytest -q -m integration -p no:cacheprovider tests/integration
 
 lock: $(VENV_STAMP) ## Re-pin requirements.lock from the current virtualenv
-	@$(VENV)/bin/pip freeze --exclude-editable | sed '1i # Full pinned set of the controller virtualenv (pip constraints). Regenerate with: make lock' > $(TOPDIR)/requirements.lock
+	@$(call sq,$(VENV))/bin/pip freeze --exclude-editable | sed '1i # Full pinned set of the controller virtualenv (pip constraints). Regenerate with: make lock' > $(call sq,$(TOPDIR))/requirements.lock
 
 include $(TOPDIR)/workflows/vllm/Makefile
 

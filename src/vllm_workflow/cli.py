@@ -45,8 +45,11 @@ def cmd_olddefconfig(args: argparse.Namespace) -> int:
 def cmd_savedefconfig(args: argparse.Namespace) -> int:
     from .kconfig import savedefconfig
 
-    savedefconfig(_tree(args), Path(args.config), Path(args.output))
+    dropped = savedefconfig(_tree(args), Path(args.config), Path(args.output))
     print(f"Minimal configuration written to {args.output}")
+    if dropped:
+        print(f"Left out {', '.join(dropped)}: a defconfig is meant to be shared. Keep secrets in .config "
+              "(mode 0600) or give them in the environment (HF_TOKEN, VLLM_API_KEY).")
     return 0
 
 
@@ -62,7 +65,15 @@ def cmd_vars(args: argparse.Namespace) -> int:
     protect_if_secret(kconf, Path(args.config))
     changed = config.write_if_changed(Path(args.output), config.dump_yaml(values, config.VARS_HEADER), 0o644)
     secrets = config.secret_vars(kconf, os.environ)
+    bad = config.secret_problems(secrets)
+    if bad:
+        raise WorkflowError("the configuration cannot work:\n  " + "\n  ".join(bad))
+    dropped = config.dropped_secrets(Path(args.secrets), secrets)
     config.write_if_changed(Path(args.secrets), config.dump_yaml(secrets, config.SECRETS_HEADER), 0o600)
+    for name in dropped:
+        print(f"⚠️  {name} was set for the last deploy and is empty now (it came from the environment of one "
+              f"command?): the next deploy runs WITHOUT it. Fix: set it in .config or export it for every make.",
+              file=sys.stderr)
     if changed:
         print(f"Wrote {args.output} ({len(values)} settings) and {args.secrets} (mode 0600).")
     return 0

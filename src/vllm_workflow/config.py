@@ -63,6 +63,31 @@ def secret_vars(kconf: kconfiglib.Kconfig, environ: Mapping[str, str]) -> dict[s
     return out
 
 
+def secret_problems(secrets: Mapping[str, str]) -> list[str]:
+    """Secrets that cannot work (never quoting the value): control characters, quotes, spaces."""
+    out = []
+    env = {var_name(k): e for k, e in SECRET_SYMBOLS.items()}
+    for name, value in secrets.items():
+        bad = sorted({repr(c) for c in value if ord(c) < 32 or ord(c) == 127 or c in "\"' " or c.isspace()})
+        if bad:
+            setting = f"CONFIG_{name.upper()}"
+            out.append(f"{setting} (or ${env.get(name, '')}) contains {', '.join(bad)} ({len(value)} characters; "
+                       "the value is not shown). A key file with Windows line ends leaves a '\\r'. "
+                       "Fix: set the bare value, e.g. tr -d '\\r\\n' < keyfile.")
+    return out
+
+
+def dropped_secrets(path: Path, secrets: Mapping[str, str]) -> list[str]:
+    """Secret settings the existing secrets file has and the new one would not."""
+    try:
+        old = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return []
+    if not isinstance(old, dict):
+        return []
+    return [f"CONFIG_{k.upper()}" for k, v in old.items() if v and not secrets.get(k)]
+
+
 def dump_yaml(data: Mapping[str, Any], header: str) -> str:
     return header + yaml.safe_dump(dict(data), sort_keys=True, default_flow_style=False)
 

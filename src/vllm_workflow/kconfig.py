@@ -186,7 +186,12 @@ def check_current(tree: Tree, config: Path) -> kconfiglib.Kconfig:
 
 def _write(kconf: kconfiglib.Kconfig, config: Path) -> None:
     if config.exists():
-        shutil.copy2(config, config.with_name(config.name + ".old"))
+        # The old copy may hold a token the new file no longer has: it is never world-readable.
+        old = config.with_name(config.name + ".old")
+        old.unlink(missing_ok=True)
+        fd = os.open(old, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(config.read_bytes())
     kconf.write_config(str(config), save_old=False)
     protect_if_secret(kconf, config)
 
@@ -222,7 +227,19 @@ def olddefconfig(tree: Tree, config: Path) -> list[str]:
     return stale
 
 
-def savedefconfig(tree: Tree, config: Path, output: Path) -> None:
-    """Write the minimal form of ``config`` (only what differs from defaults)."""
+def savedefconfig(tree: Tree, config: Path, output: Path) -> list[str]:
+    """Write the minimal form of ``config`` (only what differs from defaults), without secrets:
+    a defconfig is meant to be shared. Returns the secret settings left out."""
+    from .config import SECRET_SYMBOLS
+
     kconf = check_current(tree, config)
-    kconf.write_min_config(str(output), header="")
+    text = kconf._min_config_contents(header="")
+    kept, dropped = [], []
+    for line in text.splitlines(keepends=True):
+        name = line.split("=", 1)[0].removeprefix("CONFIG_") if line.startswith("CONFIG_") else ""
+        (dropped if name in SECRET_SYMBOLS else kept).append(name or line)
+    if output.is_dir():
+        raise WorkflowError(f"{output} is a directory. Fix: remove it or move it away, then run make savedefconfig.")
+    output.write_text("".join(line for line in text.splitlines(keepends=True)
+                              if line.split("=", 1)[0].removeprefix("CONFIG_") not in SECRET_SYMBOLS))
+    return [f"CONFIG_{d}" for d in dropped]

@@ -125,7 +125,10 @@ def run_checks(target: str, base: str, model: str, api_key: str) -> list[Check]:
             detail = fn(session, base, model)
             ok = True
         except (requests.RequestException, AssertionError, ValueError, KeyError, IndexError) as exc:
-            detail, ok = f"{type(exc).__name__}: {exc}"[:300], False
+            detail, ok = f"{type(exc).__name__}: {exc}", False
+            if api_key:  # an error about the header would quote the key
+                detail = detail.replace(api_key.strip(), "***").replace(api_key, "***")
+            detail = detail[:300]
         results.append(Check(target, name, ok, (time.perf_counter() - start) * 1000, detail))
     return results
 

