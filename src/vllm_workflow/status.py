@@ -100,10 +100,11 @@ def simplified(stack: Stack, h: Health, state_dir: Path, emit: Callable[[str], N
     routing = stack.routing if not stack.router_policy else f"{stack.routing} ({stack.router_policy})"
     if stack.routing == "session":
         routing += f", key header {stack.session_header}"
-    emit(f"📦 model {stack.model} · routing {routing} · API {stack.api_url}")
+    access = "🔒 API key required" if stack.api_key_required else "🔓 open (no API key)"
+    emit(f"📦 model {stack.model} · routing {routing} · API {stack.api_url} · {access}")
     procs = {p["name"]: p for p in (h.processes or {}).get("processes", [])}
     if h.processes is None:
-        emit("⚙️  process manager: not reachable from here (remote host); HTTP health only")
+        emit("⚙️  process manager: could not be read on the host; HTTP health only")
     elif not h.processes.get("daemon"):
         emit("⚙️  supervisord: not running")
     else:

@@ -17,6 +17,7 @@ DTYPES = ("auto", "half", "float16", "bfloat16", "float", "float32")
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 K8S_CPU = re.compile(r"^[0-9]+(\.[0-9]+)?m?$")
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}(/[A-Za-z0-9][A-Za-z0-9._-]{0,95})?$")
 K8S_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
 SEMVER = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+$")
 PEP440_PIN = re.compile(r"^[0-9]+(\.[0-9]+)*([a-z]+[0-9]+)?(\.post[0-9]+)?$")
@@ -78,6 +79,16 @@ def check(v: Mapping[str, Any]) -> list[str]:
         problems.append(_fix("vllm_model_name", "the served model name is empty", "set a name clients will use"))
     if v.get("vllm_model_source_hub") and not v.get("vllm_model_url"):
         problems.append(_fix("vllm_model_url", "no model id", "set a hub id such as facebook/opt-125m"))
+    url = str(v.get("vllm_model_url") or "")
+    if v.get("vllm_model_source_hub") and url and not HUB_ID.match(url):
+        problems.append(_fix("vllm_model_url", f"'{url[:80]}{'...' if len(url) > 80 else ''}' is not a hub model id "
+                             "(owner/name: letters, digits, '-', '_', '.', at most 96 characters each)",
+                             "use e.g. facebook/opt-125m"))
+    name = str(v.get("vllm_model_name") or "")
+    if name and (len(name) > 256 or any(c.isspace() or ord(c) < 32 for c in name)):
+        problems.append(_fix("vllm_model_name", f"'{name[:80]}{'...' if len(name) > 80 else ''}' ({len(name)} "
+                             "characters) has spaces or control characters or is longer than 256",
+                             "use a short name without spaces, e.g. opt-125m"))
     if v.get("vllm_model_source_path") and not str(v.get("vllm_model_path") or "").startswith("/"):
         problems.append(_fix("vllm_model_path", "must be an absolute path on the target", "set it, e.g. /srv/models/opt-125m"))
     if not v.get("vllm_target_device_cpu"):
@@ -217,6 +228,36 @@ def _check_local(v: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+def _check_kubernetes_fit(v: Mapping[str, Any]) -> list[str]:
+    """GPU settings that cannot be scheduled or started, and a Minikube node too small for the release."""
+    from .kubernetes import resources, values
+
+    problems = []
+    dev = values.device(v)
+    tp, gpus = int(v.get("vllm_tensor_parallel_size") or 1), int(v.get("vllm_request_gpu") or 0)
+    if dev != "cpu" and tp > gpus:
+        problems.append(_fix("vllm_tensor_parallel_size", f"{tp} GPUs per engine, but each replica requests {gpus} "
+                             "(CONFIG_VLLM_REQUEST_GPU)", f"set CONFIG_VLLM_REQUEST_GPU to {tp}, or lower the size"))
+    if v.get("vllm_lmcache_enabled"):
+        try:
+            memory = resources.memory_bytes(v.get("vllm_request_memory"))
+        except ValueError:
+            memory = None  # reported as a bad quantity
+        buffer = int(v.get("vllm_lmcache_cpu_offload_buffer_gib") or 0) * 2**30
+        if memory is not None and buffer >= memory:
+            problems.append(_fix("vllm_lmcache_cpu_offload_buffer_gib", f"{buffer // 2**30} GiB of LMCache CPU buffer "
+                                 f"does not fit in the engine's {v.get('vllm_request_memory')} memory request "
+                                 "(the pod would be OOM-killed)", "lower it, or raise CONFIG_VLLM_REQUEST_MEMORY "
+                                 "well above it"))
+    if v.get("vllm_k8s_minikube") and not problems:
+        try:
+            rendered = values.render(v, hf_token=False, api_key=False)
+            problems += resources.minikube_problems(rendered, v)
+        except (ValueError, KeyError):
+            pass  # a bad quantity is reported on its own
+    return problems
+
+
 def _check_kubernetes(v: Mapping[str, Any]) -> list[str]:
     problems = []
     for name in ("vllm_helm_release_name", "vllm_helm_namespace"):
@@ -255,6 +296,7 @@ def _check_kubernetes(v: Mapping[str, Any]) -> list[str]:
         problems.append(_fix("vllm_engine_image_repository", f"LMCache is on but '{v.get('vllm_engine_image_repository')}' "
                              "is not an LMCache image (engines would start without the connector)",
                              "use lmcache/vllm-openai, or turn VLLM_LMCACHE_ENABLED off"))
+    problems += _check_kubernetes_fit(v)
     if not str(v.get("vllm_k8s_runtime_dir") or "").startswith(("/", "~/")):
         problems.append(_fix("vllm_k8s_runtime_dir", "must be absolute or start with ~/", "use ~/.local/share/vllm-workflow/k8s"))
     if not PEP440_PIN.match(str(v.get("vllm_k8s_supervisor_version") or "")):

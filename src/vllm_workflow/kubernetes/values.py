@@ -14,7 +14,7 @@ import shlex
 from collections.abc import Mapping
 from typing import Any
 
-from . import gpu
+from . import gpu, resources
 
 CHART_NAME = "vllm-stack"
 #: The Secret deploy creates for the HF token and API key (never in the values).
@@ -157,6 +157,9 @@ def render(v: Mapping[str, Any], *, hf_token: bool, api_key: bool, monitoring_st
         "imagePullPolicy": "IfNotPresent",
         "modelSpec": [_model_spec(v, dev, hf_token)],
     }
+    strategy = resources.engine_strategy(v, dev)
+    if strategy:
+        engine["strategy"] = strategy
     if api_key:
         engine["vllmApiKey"] = {"secretName": secret_name(v), "secretKey": API_KEY_KEY}
     if observe:
