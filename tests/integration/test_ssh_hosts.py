@@ -196,7 +196,7 @@ def test_kdevops_inventory_works_as_it_is(project: SshProject) -> None:
         f"Host {name}\n  HostName {h.address}\n  User {sshhosts.USER}\n  IdentityFile {project.hosts.key}\n"
         f"  UserKnownHostsFile {project.hosts.base / 'known_hosts'}\n  HostKeyAlias {h.address}\n  BatchMode yes\n"
         for name, h in (("kdevops-vllm", base), ("kdevops-vllm-dev", dev))))
-    before = {h: stack(project, h.address) for h in (base, dev)}
+    before = {h.address: stack(project, h.address) for h in (base, dev)}
     (project.path / "hosts").write_text(
         "[all]\nlocalhost ansible_connection=local\nkdevops-vllm\nkdevops-vllm-dev\n\n"
         '[all:vars]\nansible_python_interpreter = "/usr/bin/python3"\n\n'
@@ -211,7 +211,7 @@ def test_kdevops_inventory_works_as_it_is(project: SshProject) -> None:
         now = stack(project, name)
         assert now["arm"] == arm  # from the kdevops groups alone
         assert now["target"]["machine"]["hostname"] == h.name
-        assert now["process_manager"] == before[h]["process_manager"]
+        assert now["process_manager"] == before[h.address]["process_manager"]
     status = project.make("vllm-status-simplified").stdout
     assert status.count("🟢 healthy") == 2
     project.make("vllm-cleanup")

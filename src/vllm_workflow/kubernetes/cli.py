@@ -85,6 +85,14 @@ def cmd_gpu_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_k8s_release(args: argparse.Namespace) -> int:
+    from .release import decide
+
+    data = _stdin_json("k8s-release", "{'status': helm_info's status or null, 'release': ..., 'namespace': ...}")
+    json.dump(decide(data.get("status"), str(data.get("release") or ""), str(data.get("namespace") or "")), sys.stdout)
+    return 0
+
+
 def cmd_k8s_diagnose(args: argparse.Namespace) -> int:
     from .diagnose import diagnose
 
@@ -104,6 +112,9 @@ def register(add: Callable[..., argparse.ArgumentParser]) -> None:
     p.add_argument("--output", default=None, help=f"where to write them (default: ROOT/{VALUES_PATH})")
     add("k8s-plan", cmd_k8s_plan,
         "plan the Kubernetes deploy from JSON {vars, facts} on stdin; print it as JSON (used by deploy)")
+    add("k8s-release", cmd_k8s_release,
+        "decide from the release's status (JSON on stdin) whether to install, upgrade, retry a failed "
+        "release or refuse a pending one; print the decision as JSON (used by deploy)")
     add("k8s-diagnose", cmd_k8s_diagnose,
         "explain, from the release's pods (JSON on stdin), why it did not become ready, naming the fix")
     add("gpu-check", cmd_gpu_check,

@@ -224,6 +224,7 @@ def plan(base: Mapping[str, Any], facts: Facts) -> dict[str, Any]:
             "repo_name": HELM_REPO_NAME, "repo_url": str(v["vllm_helm_chart_repo_url"]),
             "chart_ref": f"{HELM_REPO_NAME}/{values.CHART_NAME}", "chart_version": str(v["vllm_helm_chart_version"]),
             "timeout": f"{int(v['vllm_helm_timeout_minutes'])}m",
+            "atomic": bool(v.get("vllm_helm_atomic")),
         },
         "values_yaml": values_yaml(v, hf_token=facts.hf_token, api_key=facts.api_key,
                                    monitoring_stack=bool(mon and mon["own"])),
