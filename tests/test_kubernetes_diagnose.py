@@ -54,3 +54,16 @@ def test_k8s_diagnose_command(monkeypatch, capsys) -> None:
     out = capsys.readouterr().out
     assert out.startswith("The release did not become ready (context deadline exceeded). Why:")
     assert "serving-engine pod bad: image" in out
+
+
+def test_an_unbound_volume_claim_is_named_as_storage_not_cpu() -> None:
+    p = pod("e8", phase="Pending", conditions=[{
+        "type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+        "message": "0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims. preemption: 0/1 "
+                   "nodes are available: 1 Preemption is not helpful for scheduling."}])
+    p["metadata"]["namespace"] = "vllm-system"
+    p["spec"]["volumes"] = [{"name": "pvc", "persistentVolumeClaim": {"claimName": "vllm-opt-storage-claim"}}]
+    text = pod_problem(p)
+    assert "model volume claim (vllm-opt-storage-claim) is not bound" in text
+    assert "StorageClass" in text and "CONFIG_VLLM_K8S_MODEL_STORAGE" in text and "-n vllm-system" in text
+    assert "CONFIG_VLLM_REQUEST_CPU" not in text and "MINIKUBE_CPUS" not in text

@@ -211,8 +211,27 @@ def test_ab_arms_get_their_own_namespace_ports_and_supervisor(vars_for) -> None:
 
 def test_colocated_kubernetes_arms_need_room_for_two_forwards(vars_for) -> None:
     v = vars_for("vllm-production-stack-cpu", "CONFIG_VLLM_AB_TESTING=y", "CONFIG_VLLM_AB_DEV_PORT_OFFSET=1")
-    assert any(p.startswith("CONFIG_VLLM_AB_DEV_PORT_OFFSET: the arms' port-forwards (8000-8001 and 8001-8002) overlap")
-               for p in validate.check(v))
+    assert ("CONFIG_VLLM_AB_DEV_PORT_OFFSET: the dev arm's VLLM_API_PORT is port 8001, which the baseline uses for "
+            "VLLM_API_PORT+1. Fix: raise the offset.") in validate.check(v)
+
+
+@pytest.mark.parametrize("lines,expected", [
+    (("CONFIG_VLLM_PROMETHEUS_PORT=8001",), "CONFIG_VLLM_PROMETHEUS_PORT: VLLM_PROMETHEUS_PORT and VLLM_API_PORT+1 "
+                                            "are both port 8001"),
+    (("CONFIG_VLLM_GRAFANA_PORT=8000",), "CONFIG_VLLM_GRAFANA_PORT: VLLM_GRAFANA_PORT and VLLM_API_PORT are both "
+                                         "port 8000"),
+    (("CONFIG_VLLM_GRAFANA_PORT=9090",), "CONFIG_VLLM_GRAFANA_PORT: VLLM_GRAFANA_PORT and VLLM_PROMETHEUS_PORT are "
+                                         "both port 9090"),
+])
+def test_kubernetes_port_forwards_must_not_share_a_port(vars_for, lines: tuple[str, ...], expected: str) -> None:
+    problems = validate.check(vars_for("vllm-production-stack-cpu", *lines))
+    assert any(p.startswith(expected) for p in problems), problems
+
+
+def test_local_grafana_and_prometheus_ports_must_differ(vars_for) -> None:
+    problems = validate.check(vars_for("vllm-local", "CONFIG_VLLM_GRAFANA_PORT=9090"))
+    assert any(p.startswith("CONFIG_VLLM_GRAFANA_PORT: VLLM_GRAFANA_PORT and VLLM_PROMETHEUS_PORT are both port 9090")
+               for p in problems), problems
 
 
 def test_observability_forwards_prometheus_and_grafana_and_ships_our_dashboard(vars_for) -> None:

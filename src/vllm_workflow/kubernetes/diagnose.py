@@ -57,7 +57,19 @@ def pod_problem(pod: Mapping[str, Any]) -> str | None:
     for cond in status.get("conditions") or []:
         if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
             message = cond.get("message", "")
-            if "runtimeclass" in message.lower() or "RuntimeClass" in message:
+            low = message.lower()
+            claims = [v["persistentVolumeClaim"]["claimName"] for v in (pod.get("spec") or {}).get("volumes") or []
+                      if (v.get("persistentVolumeClaim") or {}).get("claimName")]
+            if "persistentvolumeclaim" in low or "volume node affinity" in low or "unbound" in low:
+                claim = f" ({', '.join(claims)})" if claims else ""
+                namespace = meta.get("namespace", "<namespace>")
+                return (f"{where} cannot be scheduled: its model volume claim{claim} is not bound to a volume "
+                        f"({message}). This is storage, not CPU or memory: the cluster has no default StorageClass "
+                        "that provisions it, or no volume in the claim's zone. Fix: look at kubectl get pvc,storageclass "
+                        f"-n {namespace}; on Minikube run minikube addons enable storage-provisioner and "
+                        "default-storageclass; on a cluster mark a StorageClass default; or set "
+                        "CONFIG_VLLM_K8S_MODEL_STORAGE empty (no claim: the model downloads into the pod).")
+            if "runtimeclass" in low or "RuntimeClass" in message:
                 fix = "set CONFIG_VLLM_K8S_RUNTIME_CLASS to a RuntimeClass the cluster has (empty on the CPU)"
             elif "gpu" in message.lower():
                 fix = ("the cluster has no free GPU of that kind: lower CONFIG_VLLM_REQUEST_GPU or "
