@@ -48,7 +48,8 @@ def test_cpu_defconfig_renders_what_we_configured(vars_for) -> None:
     for flag in (["--enable-prefix-caching"], ["--enable-chunked-prefill"], ["--max-model-len", "2048"],
                  ["--dtype", "auto"]):
         assert any(args[i:i + len(flag)] == flag for i in range(len(args))), flag
-    assert c["resources"]["requests"] == {"cpu": "2", "memory": "8Gi"}
+    assert c["resources"]["requests"] == {"cpu": "1", "memory": "6Gi"}
+    assert engine["spec"]["strategy"] == {"type": "Recreate"}  # Minikube: the chart's 100 % surge would not fit
     assert "nvidia.com/gpu" not in str(c["resources"]) and "runtimeClassName" not in engine["spec"]["template"]["spec"]
     router = container(find(docs, "Deployment", "deployment-router"))
     assert router["image"] == "lmcache/lmstack-router:v0.1.12"
@@ -81,7 +82,7 @@ def test_cuda_lmcache_kv_aware(vars_for) -> None:
     assert c["command"][0] == "/opt/venv/bin/vllm" and c["image"] == "lmcache/vllm-openai:v0.3.9post2"
     assert "--kv-transfer-config" in c["command"] + c.get("args", [])
     env = {e["name"]: e.get("value") for e in c["env"]}
-    assert env["LMCACHE_LOCAL_CPU"] == "True" and env["LMCACHE_MAX_LOCAL_CPU_SIZE"] == "20"
+    assert env["LMCACHE_LOCAL_CPU"] == "True" and env["LMCACHE_MAX_LOCAL_CPU_SIZE"] == "4"
     assert env["LMCACHE_CONTROLLER_PULL_URL"] == "vllm-router-service:9000"
     assert c["resources"]["requests"]["nvidia.com/gpu"] == "1"
     rargs = container(find(docs, "Deployment", "deployment-router"))["args"]
@@ -105,3 +106,17 @@ def test_rendered_core_objects_pass_kubernetes_validate(vars_for) -> None:
         for doc in render(vars_for(name), hf_token=True, api_key=True):
             if doc["apiVersion"] in ("v1", "apps/v1", "rbac.authorization.k8s.io/v1"):
                 kubernetes_validate.validate(doc, "1.35.0", strict=True)
+
+
+def test_rocm_on_minikube_recreates_and_requests_amd_gpus(vars_for) -> None:
+    docs = render(vars_for("vllm-production-stack-rocm"))
+    engine = find(docs, "Deployment", "deployment-vllm")
+    assert engine["spec"]["strategy"] == {"type": "Recreate"}
+    assert str(container(engine)["resources"]["requests"]["amd.com/gpu"]) == "1"
+
+
+def test_existing_cluster_with_three_replicas_keeps_the_rolling_update(vars_for) -> None:
+    v = vars_for("vllm-production-stack-cpu", "CONFIG_VLLM_K8S_EXISTING=y", "CONFIG_VLLM_REPLICA_COUNT=3")
+    engine = find(render(v), "Deployment", "deployment-vllm")
+    assert engine["spec"]["replicas"] == 3
+    assert engine["spec"]["strategy"] == {"rollingUpdate": {"maxSurge": "100%", "maxUnavailable": 0}}
