@@ -120,3 +120,22 @@ def test_existing_cluster_with_three_replicas_keeps_the_rolling_update(vars_for)
     engine = find(render(v), "Deployment", "deployment-vllm")
     assert engine["spec"]["replicas"] == 3
     assert engine["spec"]["strategy"] == {"rollingUpdate": {"maxSurge": "100%", "maxUnavailable": 0}}
+
+
+def test_kv_aware_with_cache_server_wires_engines_router_and_cache(vars_for) -> None:
+    v = vars_for("vllm-production-stack-gpu", "CONFIG_VLLM_LMCACHE_ENABLED=y", "CONFIG_VLLM_ROUTER_KV_AWARE=y",
+                 "CONFIG_VLLM_LMCACHE_CACHE_SERVER=y", "CONFIG_VLLM_K8S_EXISTING=y")
+    docs = render(v)
+    env = {e["name"]: e.get("value") for e in container(find(docs, "Deployment", "deployment-vllm"))["env"]}
+    assert env["LMCACHE_CONTROLLER_PULL_URL"] == "vllm-router-service:9000"
+    assert env["LMCACHE_CONTROLLER_REPLY_URL"] == "vllm-router-service:9001"
+    assert env["LMCACHE_LMCACHE_WORKER_PORTS"] == "8001"
+    assert env["LMCACHE_REMOTE_URL"] == "lm://vllm-cache-server-service:81"
+    router_ports = {p["port"] for p in find(docs, "Service", "router-service")["spec"]["ports"]}
+    assert {9000, 9001, 9002} <= router_ports  # the replies and heartbeats reach the controller
+    rargs = container(find(docs, "Deployment", "deployment-router"))["args"]
+    for flag, port in (("--lmcache-controller-port", "9000"), ("--lmcache-controller-reply-port", "9001"),
+                       ("--lmcache-controller-heartbeat-port", "9002")):
+        assert rargs[rargs.index(flag) + 1] == port
+    cache = find(docs, "Deployment", "cache-server")
+    assert container(cache)["command"][-1] == "8100"

@@ -97,3 +97,28 @@ def test_model_names_with_spaces_or_200000_characters_are_refused(vars_for) -> N
         problems = validate.check(vars_for("vllm-local") | {"vllm_model_name": name})
         assert any(p.startswith("CONFIG_VLLM_MODEL_NAME:") for p in problems)
         assert all(len(p) < 1000 for p in problems)  # the message quotes a prefix, not the whole value
+
+
+def test_kv_aware_routing_gets_the_complete_lmcache_controller_set(vars_for) -> None:
+    from tests.test_kubernetes_values import unread
+
+    on_minikube = vars_for("vllm-production-stack-gpu", "CONFIG_VLLM_LMCACHE_ENABLED=y", "CONFIG_VLLM_ROUTER_KV_AWARE=y",
+                           "CONFIG_VLLM_LMCACHE_CACHE_SERVER=y")
+    assert any("LMCache cache server: 1 × (1 CPU, 8.0 GiB)" in p for p in validate.check(on_minikube))
+    v = vars_for("vllm-production-stack-gpu", "CONFIG_VLLM_LMCACHE_ENABLED=y", "CONFIG_VLLM_ROUTER_KV_AWARE=y",
+                 "CONFIG_VLLM_LMCACHE_CACHE_SERVER=y", "CONFIG_VLLM_K8S_EXISTING=y")
+    assert validate.check(v) == []
+    rendered = values.render(v, hf_token=True, api_key=True)
+    assert unread(rendered) == []
+    lm = rendered["servingEngineSpec"]["modelSpec"][0]["lmcacheConfig"]
+    assert lm == {"enabled": True, "cpuOffloadingBufferSize": "4", "enableController": True, "controllerPort": 9000,
+                  "controllerReplyPort": 9001, "workerPorts": "8001", "p2pHost": "localhost", "p2pInitPorts": "30081",
+                  "workerHeartbeatTime": "30"}
+    router = rendered["routerSpec"]
+    assert (router["lmcacheControllerPort"], router["lmcacheControllerReplyPort"],
+            router["lmcacheControllerHeartbeatPort"]) == (9000, 9001, 9002)
+    assert [p["port"] for p in router["extraPorts"]] == [9001, 9002]  # the Service only has 9000 of its own
+    cache = rendered["cacheserverSpec"]
+    assert cache["enabled"] is True and cache["image"] == {"repository": "lmcache/vllm-openai", "tag": "v0.3.9post2"}
+    assert any(r.what == "LMCache cache server" and r.memory == 8 * 2**30
+               for r in resources.requests(rendered, minikube=True))

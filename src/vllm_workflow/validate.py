@@ -304,6 +304,9 @@ def _check_kubernetes(v: Mapping[str, Any]) -> list[str]:
         if not K8S_QUANTITY.match(str(v.get("vllm_router_request_memory") or "")):
             problems.append(_fix("vllm_router_request_memory", f"'{v.get('vllm_router_request_memory')}' is not a "
                                  "memory quantity", "use e.g. 2Gi"))
+    if v.get("vllm_lmcache_cache_server") and not K8S_QUANTITY.match(str(v.get("vllm_lmcache_cache_server_memory") or "")):
+        problems.append(_fix("vllm_lmcache_cache_server_memory", f"'{v.get('vllm_lmcache_cache_server_memory')}' is "
+                             "not a memory quantity", "use e.g. 8Gi"))
     storage = str(v.get("vllm_k8s_model_storage") or "")
     if storage and not K8S_QUANTITY.match(storage):
         problems.append(_fix("vllm_k8s_model_storage", f"'{storage}' is not a storage quantity", "use e.g. 50Gi, or leave empty"))

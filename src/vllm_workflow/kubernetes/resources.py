@@ -108,7 +108,7 @@ def minikube_problems(values: Mapping[str, Any], v: Mapping[str, Any]) -> list[s
     reqs = requests(values, minikube=True)
     fixes = ("raise CONFIG_VLLM_MINIKUBE_CPUS / CONFIG_VLLM_MINIKUBE_MEMORY_MB (what this machine can give), or "
              "lower CONFIG_VLLM_REPLICA_COUNT, CONFIG_VLLM_REQUEST_CPU, CONFIG_VLLM_REQUEST_MEMORY, "
-             "CONFIG_VLLM_ROUTER_REQUEST_CPU / _MEMORY")
+             "CONFIG_VLLM_ROUTER_REQUEST_CPU / _MEMORY, CONFIG_VLLM_LMCACHE_CACHE_SERVER_MEMORY")
     return fit_problems(reqs, int(v["vllm_minikube_cpus"]), int(v["vllm_minikube_memory_mb"]),
                         "the Minikube node", fixes)
 

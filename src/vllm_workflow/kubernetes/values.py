@@ -25,6 +25,20 @@ API_KEY_KEY = "vllm_api_key"
 ENGINE_PORTS = {"http": 8000, "zmq": 55555, "ucx": 9999}
 #: The router service's LMCache controller port.
 ROUTER_LMCACHE_PORT = 9000
+#: The LMCache controller inside the router (KV-aware routing): engines push KV events to
+#: 9000 (the router Service's own lmcache-port), get replies on 9001 and send heartbeats
+#: to 9002; the Service has no ports for those two, so we add them (routerSpec.extraPorts).
+#: Each engine's LMCache worker answers the controller on 8001 (pod IP). As in the chart's
+#: own KV-aware CI values (examples/ci-tests/values-09-kvaware-routing.yaml).
+ROUTER_LMCACHE_REPLY_PORT = 9001
+ROUTER_LMCACHE_HEARTBEAT_PORT = 9002
+LMCACHE_WORKER_PORTS = "8001"
+LMCACHE_P2P = {"p2pHost": "localhost", "p2pInitPorts": "30081"}
+LMCACHE_WORKER_HEARTBEAT_S = "30"
+#: LMCache's remote cache server (cacheserverSpec): one pod every engine stores KV in and
+#: reads it from, so a prefix computed by one engine is reused by the others.
+CACHE_SERVER_PORT = 8100
+CACHE_SERVER_SERVICE_PORT = 81
 SERVICE_PORT = 80
 #: Node label that names the GPU model, per vendor (GPU feature discovery / AMD node labeller).
 GPU_PRODUCT_LABEL = {"cuda": "nvidia.com/gpu.product", "rocm": "amd.com/gpu.product-name"}
@@ -125,7 +139,9 @@ def _model_spec(v: Mapping[str, Any], dev: str, hf_token: bool) -> dict[str, Any
             "cpuOffloadingBufferSize": str(int(v["vllm_lmcache_cpu_offload_buffer_gib"])),
         }
         if routing_logic(v) == "kvaware":
-            lmcache |= {"enableController": True, "controllerPort": ROUTER_LMCACHE_PORT}
+            lmcache |= {"enableController": True, "controllerPort": ROUTER_LMCACHE_PORT,
+                        "controllerReplyPort": ROUTER_LMCACHE_REPLY_PORT, "workerPorts": LMCACHE_WORKER_PORTS,
+                        **LMCACHE_P2P, "workerHeartbeatTime": LMCACHE_WORKER_HEARTBEAT_S}
         spec["lmcacheConfig"] = lmcache
     if hf_token:
         spec["hf_token"] = {"secretName": secret_name(v), "secretKey": HF_TOKEN_KEY}
@@ -180,12 +196,29 @@ def render(v: Mapping[str, Any], *, hf_token: bool, api_key: bool, monitoring_st
         if logic in ("session", "kvaware"):
             router["sessionKey"] = str(v["vllm_router_session_key"])
         if logic == "kvaware":
-            router["lmcacheControllerPort"] = ROUTER_LMCACHE_PORT
+            router |= {"lmcacheControllerPort": ROUTER_LMCACHE_PORT,
+                       "lmcacheControllerReplyPort": ROUTER_LMCACHE_REPLY_PORT,
+                       "lmcacheControllerHeartbeatPort": ROUTER_LMCACHE_HEARTBEAT_PORT,
+                       "extraPorts": [{"name": name, "port": port, "targetPort": port, "protocol": "TCP"}
+                                      for name, port in (("lmcache-reply", ROUTER_LMCACHE_REPLY_PORT),
+                                                         ("lmcache-heartbeat", ROUTER_LMCACHE_HEARTBEAT_PORT))]}
         if api_key:
             router["vllmApiKey"] = {"secretName": secret_name(v), "secretKey": API_KEY_KEY}
         if observe:
             router["serviceMonitor"] = _service_monitor(v)
     values: dict[str, Any] = {"servingEngineSpec": engine, "routerSpec": router}
+    if v.get("vllm_lmcache_enabled") and v.get("vllm_lmcache_cache_server"):
+        memory = str(v["vllm_lmcache_cache_server_memory"])
+        values["cacheserverSpec"] = {
+            "enabled": True,
+            "image": {"repository": str(v["vllm_engine_image_repository"]), "tag": str(v["vllm_engine_image_tag"])},
+            "imagePullPolicy": "IfNotPresent",
+            "replicaCount": 1,
+            "containerPort": CACHE_SERVER_PORT,
+            "servicePort": CACHE_SERVER_SERVICE_PORT,
+            "serde": "naive",
+            "resources": {"requests": {"cpu": "1", "memory": memory}, "limits": {"memory": memory}},
+        }
     if observe and monitoring_stack:
         values["kube-prometheus-stack"] = kube_prometheus_stack(v)
     return values
