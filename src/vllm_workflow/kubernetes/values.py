@@ -100,6 +100,11 @@ def _vllm_config(v: Mapping[str, Any], dev: str) -> dict[str, Any]:
         config["tensorParallelSize"] = int(v.get("vllm_tensor_parallel_size") or 1)
         config["gpuMemoryUtilization"] = float(v["vllm_gpu_memory_utilization"])
     args = _extra_args(v)
+    if dev == "cpu":  # the CPU engine knobs the local backend passes too
+        if "--block-size" not in args:
+            args += ["--block-size", str(int(v["vllm_local_block_size"]))]
+        if v.get("vllm_local_enforce_eager") and "--enforce-eager" not in args:
+            args.append("--enforce-eager")
     if args:
         config["extraArgs"] = args
     return config
@@ -109,6 +114,9 @@ def _env(v: Mapping[str, Any], dev: str) -> list[dict[str, str]]:
     env: dict[str, str] = {}
     if v.get("vllm_ab_testing") and v.get("vllm_ab_reset_prefix_cache"):
         env["VLLM_SERVER_DEV_MODE"] = "1"  # POST /reset_prefix_cache between A/B repetitions
+    if dev == "cpu":
+        env["VLLM_CPU_KVCACHE_SPACE"] = str(int(v["vllm_local_kvcache_gib"]))
+        env["VLLM_CPU_OMP_THREADS_BIND"] = "auto" if v.get("vllm_local_omp_bind") else "all"
     if dev == "rocm":
         arch = gpu.ROCM_ARCHS[gpu.configured_rocm_arch(v)]
         if not arch.flash_attention:
