@@ -139,3 +139,9 @@ def test_kv_aware_with_cache_server_wires_engines_router_and_cache(vars_for) -> 
         assert rargs[rargs.index(flag) + 1] == port
     cache = find(docs, "Deployment", "cache-server")
     assert container(cache)["command"][-1] == "8100"
+
+
+def test_router_digest_reaches_the_router_image(vars_for) -> None:
+    digest = "sha256:" + "cd" * 32
+    docs = render(vars_for("vllm-production-stack-cpu", f'CONFIG_VLLM_ROUTER_IMAGE_DIGEST="{digest}"'))
+    assert container(find(docs, "Deployment", "deployment-router"))["image"] == f"lmcache/lmstack-router:v0.1.12@{digest}"

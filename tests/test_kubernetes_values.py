@@ -232,3 +232,12 @@ def test_cpu_engine_knobs_reach_kubernetes(vars_for) -> None:
     assert "VLLM_CPU_KVCACHE_SPACE" not in str(gpu)  # GPU engines: none of the CPU knobs
     assert any("CONFIG_VLLM_LOCAL_BLOCK_SIZE: 48 is not a multiple of 32" in p
                for p in validate.check(v | {"vllm_local_block_size": 48}))
+
+
+def test_router_image_pinned_by_digest(vars_for) -> None:
+    digest = "sha256:" + "ab" * 32
+    v = vars_for("vllm-production-stack-cpu", f'CONFIG_VLLM_ROUTER_IMAGE_DIGEST="{digest}"')
+    assert validate.check(v) == []
+    assert values.render(v, hf_token=False, api_key=False)["routerSpec"]["tag"] == f"v0.1.12@{digest}"
+    bad = validate.check(v | {"vllm_router_image_digest": "sha256:xyz"})
+    assert any(p.startswith("CONFIG_VLLM_ROUTER_IMAGE_DIGEST: 'sha256:xyz' is not an image digest") for p in bad)

@@ -297,6 +297,10 @@ def _check_kubernetes(v: Mapping[str, Any]) -> list[str]:
     if v.get("vllm_router_enabled") and (not router_tag or router_tag == "latest"):
         problems.append(_fix("vllm_router_image_tag", f"'{router_tag or '(empty)'}' is not a pinned tag",
                              "use the router release of the chart, e.g. v0.1.12"))
+    digest = str(v.get("vllm_router_image_digest") or "").strip()
+    if v.get("vllm_router_enabled") and digest and not re.fullmatch(r"sha256:[0-9a-f]{64}", digest):
+        problems.append(_fix("vllm_router_image_digest", f"'{digest[:80]}' is not an image digest",
+                             "use sha256: followed by 64 lowercase hex digits, or leave it empty"))
     if v.get("vllm_router_enabled"):
         if not K8S_CPU.match(str(v.get("vllm_router_request_cpu") or "")):
             problems.append(_fix("vllm_router_request_cpu", f"'{v.get('vllm_router_request_cpu')}' is not a CPU quantity",

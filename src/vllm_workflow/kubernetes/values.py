@@ -80,6 +80,12 @@ def router_service(v: Mapping[str, Any]) -> str:
     return f"{v['vllm_helm_release_name']}-router-service"
 
 
+def router_image_tag(v: Mapping[str, Any]) -> str:
+    """The router tag, pinned to its digest when one is configured (the chart writes repository:tag)."""
+    tag, digest = str(v["vllm_router_image_tag"]), str(v.get("vllm_router_image_digest") or "").strip()
+    return f"{tag}@{digest}" if digest else tag
+
+
 def _extra_args(v: Mapping[str, Any]) -> list[str]:
     args = shlex.split(str(v.get("vllm_extra_engine_args") or ""))
     served, url = str(v["vllm_model_name"]), str(v.get("vllm_model_url") or "")
@@ -195,7 +201,7 @@ def render(v: Mapping[str, Any], *, hf_token: bool, api_key: bool, monitoring_st
         memory = str(v["vllm_router_request_memory"])
         router |= {
             "repository": str(v["vllm_router_image_repository"]),
-            "tag": str(v["vllm_router_image_tag"]),
+            "tag": router_image_tag(v),
             "imagePullPolicy": "IfNotPresent",
             "routingLogic": logic,
             "resources": {"requests": {"cpu": str(v["vllm_router_request_cpu"]), "memory": memory},
