@@ -93,6 +93,18 @@ def cmd_k8s_release(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_minikube_check(args: argparse.Namespace) -> int:
+    from .minikube_host import problems
+
+    data = _stdin_json("minikube-check", "{'facts': {...}, 'start': [...], 'profile': ...}")
+    found = problems(data.get("facts") or {}, list(data.get("start") or []), str(data.get("profile") or ""))
+    if found:
+        print("Minikube cannot start as planned; nothing was deployed:\n  " + "\n  ".join(found), file=sys.stderr)
+        return 1
+    print("Minikube host check passed.")
+    return 0
+
+
 def cmd_k8s_diagnose(args: argparse.Namespace) -> int:
     from .diagnose import diagnose
 
@@ -115,6 +127,9 @@ def register(add: Callable[..., argparse.ArgumentParser]) -> None:
     add("k8s-release", cmd_k8s_release,
         "decide from the release's status (JSON on stdin) whether to install, upgrade, retry a failed "
         "release or refuse a pending one; print the decision as JSON (used by deploy)")
+    add("minikube-check", cmd_minikube_check,
+        "check what deploy read on the host (user, Docker runtimes, bpf_jit_harden, /dev/kfd, the profile's first "
+        "start) against the planned minikube start (JSON on stdin); exit 1 naming each problem and its fix")
     add("k8s-diagnose", cmd_k8s_diagnose,
         "explain, from the release's pods (JSON on stdin), why it did not become ready, naming the fix")
     add("gpu-check", cmd_gpu_check,

@@ -70,14 +70,17 @@ def cluster(v: Mapping[str, Any], home: str) -> dict[str, str]:
     return {"kubeconfig": f"{home}/.kube/config", "context": MINIKUBE_PROFILE}  # minikube writes its profile there
 
 
-def minikube(v: Mapping[str, Any], p: Mapping[str, str]) -> dict[str, Any] | None:
+def minikube(v: Mapping[str, Any], p: Mapping[str, str], home: str = "~") -> dict[str, Any] | None:
     if not v.get("vllm_k8s_minikube"):
         return None
     base = [p["minikube"], "--profile", MINIKUBE_PROFILE]
-    start = base + ["start", "--driver=docker", f"--cpus={int(v['vllm_minikube_cpus'])}",
+    # --container-runtime=docker: GPUs need it, and newer Minikube releases default to another.
+    start = base + ["start", "--driver=docker", "--container-runtime=docker", f"--cpus={int(v['vllm_minikube_cpus'])}",
                     f"--memory={int(v['vllm_minikube_memory_mb'])}mb", "--wait=all", "--interactive=false"]
     if v.get("vllm_target_device_cuda"):
         start.append("--gpus=all")
+    if v.get("vllm_target_device_rocm"):
+        start.append("--gpus=amd")
     mirror = str(v.get("vllm_registry_mirror_url") or "")
     if mirror:
         start.append(f"--registry-mirror={mirror}")
@@ -85,6 +88,8 @@ def minikube(v: Mapping[str, Any], p: Mapping[str, str]) -> dict[str, Any] | Non
                "vllm_minikube_teardown_delete": "delete"}
     on_teardown = next((what for key, what in choices.items() if v.get(key)), "keep")
     return {"profile": MINIKUBE_PROFILE, "start": start, "status": base + ["status", "--output=json"],
+            # what the profile was first started with (Minikube keeps it on every later start)
+            "profile_config": f"{home}/.minikube/profiles/{MINIKUBE_PROFILE}/config.json",
             "stop": base + ["stop"], "delete": base + ["delete"], "on_teardown": on_teardown}
 
 
@@ -216,7 +221,7 @@ def plan(base: Mapping[str, Any], facts: Facts) -> dict[str, Any]:
         "paths": p,
         "cluster": c,
         "downloads": downloads,
-        "minikube": minikube(v, p),
+        "minikube": minikube(v, p, facts.home),
         "supervisor_spec": f"supervisor=={v['vllm_k8s_supervisor_version']}",
         "kubernetes_spec": KUBERNETES_CLIENT,
         "helm": {
