@@ -122,3 +122,32 @@ def test_kv_aware_routing_gets_the_complete_lmcache_controller_set(vars_for) -> 
     assert cache["enabled"] is True and cache["image"] == {"repository": "lmcache/vllm-openai", "tag": "v0.3.9post2"}
     assert any(r.what == "LMCache cache server" and r.memory == 8 * 2**30
                for r in resources.requests(rendered, minikube=True))
+
+
+def _node(name: str, cpu: str, memory: str, gpus: int = 0, **spec) -> dict:
+    alloc = {"cpu": cpu, "memory": memory} | ({"nvidia.com/gpu": str(gpus)} if gpus else {})
+    return {"metadata": {"name": name}, "spec": spec, "status": {"allocatable": alloc}}
+
+
+def test_existing_cluster_nodes_are_read_for_capacity(vars_for) -> None:
+    import json
+    import subprocess
+    import sys
+
+    import yaml
+
+    v = vars_for("vllm-production-stack-gpu", "CONFIG_VLLM_K8S_EXISTING=y", "CONFIG_VLLM_REPLICA_COUNT=3")
+    rendered = values.render(v, hf_token=False, api_key=False)
+    big = [_node("gpu-a", "31500m", "120Gi", 2), _node("gpu-b", "31500m", "120Gi", 2)]
+    assert resources.cluster_problems(rendered, resources.nodes_from_api(big)) == []
+    one_gpu = resources.cluster_problems(rendered, resources.nodes_from_api([_node("gpu-a", "32", "128Gi", 2)]))
+    assert one_gpu == ["the release requests 3 GPUs but the cluster's schedulable nodes have 2. Fix: lower "
+                       "CONFIG_VLLM_REPLICA_COUNT or CONFIG_VLLM_REQUEST_GPU."]
+    small = resources.cluster_problems(rendered, resources.nodes_from_api(
+        [_node("tiny", "4", "8Gi", 1), _node("cordoned", "64", "512Gi", 8, unschedulable=True)]))
+    assert small[0].startswith("no node can hold one engine facebook-opt-125m pod (2 CPU, 12.0 GiB, 1 GPU); the "
+                               "largest, tiny, has 4 CPU, 8.0 GiB, 1 GPU allocatable")
+    out = subprocess.run([sys.executable, "-m", "vllm_workflow.cli", "k8s-capacity"], capture_output=True, text=True,
+                         check=False, input=json.dumps({"values_yaml": yaml.safe_dump(rendered),
+                                                        "nodes": [_node("tiny", "4", "8Gi", 1)]}))
+    assert out.returncode == 1 and "nothing was installed" in out.stderr and "no node can hold" in out.stderr

@@ -93,6 +93,21 @@ def cmd_k8s_release(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_k8s_capacity(args: argparse.Namespace) -> int:
+    import yaml
+
+    from .resources import cluster_problems, nodes_from_api
+
+    data = _stdin_json("k8s-capacity", "{'values_yaml': ..., 'nodes': [...]}")
+    found = cluster_problems(yaml.safe_load(str(data.get("values_yaml") or "{}")) or {},
+                             nodes_from_api(list(data.get("nodes") or [])))
+    if found:
+        print("The release does not fit the cluster; nothing was installed:\n  " + "\n  ".join(found), file=sys.stderr)
+        return 1
+    print("The release fits the cluster's allocatable resources.")
+    return 0
+
+
 def cmd_minikube_check(args: argparse.Namespace) -> int:
     from .minikube_host import problems
 
@@ -127,6 +142,9 @@ def register(add: Callable[..., argparse.ArgumentParser]) -> None:
     add("k8s-release", cmd_k8s_release,
         "decide from the release's status (JSON on stdin) whether to install, upgrade, retry a failed "
         "release or refuse a pending one; print the decision as JSON (used by deploy)")
+    add("k8s-capacity", cmd_k8s_capacity,
+        "check the release's pod requests against an existing cluster's nodes (JSON on stdin: values_yaml, "
+        "nodes); exit 1 naming what does not fit and the settings to change")
     add("minikube-check", cmd_minikube_check,
         "check what deploy read on the host (user, Docker runtimes, bpf_jit_harden, /dev/kfd, the profile's first "
         "start) against the planned minikube start (JSON on stdin); exit 1 naming each problem and its fix")

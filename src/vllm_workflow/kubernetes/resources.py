@@ -120,3 +120,61 @@ def engine_strategy(v: Mapping[str, Any], device: str) -> dict[str, Any] | None:
     if device != "cpu" or v.get("vllm_k8s_minikube"):
         return {"type": "Recreate"}
     return None
+
+
+GPU_RESOURCES = ("nvidia.com/gpu", "amd.com/gpu")
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str
+    cpu_m: int
+    memory: int
+    gpus: int
+
+
+def nodes_from_api(items: list[Mapping[str, Any]]) -> list[Node]:
+    """Schedulable nodes' allocatable resources, from Node objects as the API returns them."""
+    out = []
+    for item in items:
+        if (item.get("spec") or {}).get("unschedulable"):
+            continue
+        taints = (item.get("spec") or {}).get("taints") or []
+        if any(t.get("effect") == "NoSchedule" and "control-plane" in str(t.get("key")) for t in taints):
+            continue
+        alloc = (item.get("status") or {}).get("allocatable") or {}
+        try:
+            out.append(Node(str((item.get("metadata") or {}).get("name", "?")), cpu_millicores(alloc.get("cpu", 0)),
+                            memory_bytes(alloc.get("memory", 0)),
+                            sum(int(alloc.get(g, 0) or 0) for g in GPU_RESOURCES)))
+        except ValueError:
+            continue
+    return out
+
+
+def cluster_problems(values: Mapping[str, Any], nodes: list[Node]) -> list[str]:
+    """Each pod must fit on some schedulable node, and all of them on the nodes together (their
+    allocatable resources; what other workloads already hold is not subtracted)."""
+    if not nodes:
+        return ["the cluster has no schedulable node (all are cordoned or control-plane only). Fix: add a worker "
+                "node, or uncordon one."]
+    reqs = requests(values, minikube=False)
+    out = []
+    for r in reqs:
+        if not any(n.cpu_m >= r.cpu_m and n.memory >= r.memory and n.gpus >= r.gpus for n in nodes):
+            biggest = max(nodes, key=lambda n: (n.gpus, n.cpu_m, n.memory))
+            out.append(f"no node can hold one {r.what} pod ({r.cpu_m / 1000:g} CPU, {_gib(r.memory)}, {r.gpus} GPU); "
+                       f"the largest, {biggest.name}, has {biggest.cpu_m / 1000:g} CPU, {_gib(biggest.memory)}, "
+                       f"{biggest.gpus} GPU allocatable. Fix: lower CONFIG_VLLM_REQUEST_CPU / _MEMORY / _GPU (or "
+                       "the router's), or add a bigger node.")
+    gpus = sum(r.gpus * r.count for r in reqs)
+    have_gpus = sum(n.gpus for n in nodes)
+    if gpus > have_gpus:
+        out.append(f"the release requests {gpus} GPUs but the cluster's schedulable nodes have {have_gpus}. Fix: lower "
+                   "CONFIG_VLLM_REPLICA_COUNT or CONFIG_VLLM_REQUEST_GPU.")
+    if not out:
+        out += fit_problems(reqs, sum(n.cpu_m for n in nodes) // 1000, sum(n.memory for n in nodes) // 2**20,
+                            f"the cluster's {len(nodes)} schedulable node(s)",
+                            "lower CONFIG_VLLM_REPLICA_COUNT, CONFIG_VLLM_REQUEST_CPU, CONFIG_VLLM_REQUEST_MEMORY, "
+                            "or add nodes")
+    return out
