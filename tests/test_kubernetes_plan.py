@@ -51,8 +51,17 @@ def test_plan_for_the_cpu_defconfig(vars_for) -> None:
     assert "[program:port-forward-api]" in p["supervisord_conf"] and "autorestart=true" in p["supervisord_conf"]
     stack = p["stack"]
     assert (stack["backend"], stack["api_url"], stack["routing"]) == ("kubernetes", "http://127.0.0.1:8000", "session")
-    assert stack["kubernetes"]["ports"] | {} == {"api": 8000, "engines": 8001, "engine_http": 8000, "lmcache_zmq": 55555,
-                                                  "lmcache_ucx": 9999, "router_lmcache_controller": 9000}
+    assert stack["kubernetes"]["ports"] | {} == {"api": 8000, "engines": 8001, "engine_pods": [8002, 8003],
+                                                 "engine_http": 8000, "lmcache_zmq": 55555,
+                                                 "lmcache_ucx": 9999, "router_lmcache_controller": 9000}
+    # each engine pod its own forward (a slot that re-claims a replaced pod)
+    assert [(e["name"], e["url"]) for e in stack["engines"]] == [("engine-0", "http://127.0.0.1:8002"),
+                                                                  ("engine-1", "http://127.0.0.1:8003")]
+    assert "[program:port-forward-engine-1]" in p["supervisord_conf"]
+    slot = shlex.split(next(f for f in p["forwards"] if "--slot 1" in f))
+    assert slot[slot.index("--port") + 1] == "8003" and slot[slot.index("--selector") + 1] == (
+        "model=facebook-opt-125m,helm-release-name=vllm")
+    assert slot[slot.index("--") + 1:][-1] == "--namespace=vllm-system"
     assert yaml.safe_load(p["values_yaml"])["routerSpec"]["routingLogic"] == "session"
 
 
@@ -246,7 +255,7 @@ def test_observability_forwards_prometheus_and_grafana_and_ships_our_dashboard(v
     assert ["service/vllm-grafana", "3000:80"] in names
     assert p["stack"]["prometheus_url"] == "http://127.0.0.1:9090"
     assert p["stack"]["grafana"]["url"] == "http://127.0.0.1:3000"
-    assert len(p["stack"]["kubernetes"]["port_forwards"]) == 4
+    assert len(p["stack"]["kubernetes"]["port_forwards"]) == 6  # API, engines service, 2 engine pods, Prometheus, Grafana
     cm = p["dashboard"]
     kubernetes_validate.validate(cm, "1.35.0", strict=True)
     assert cm["metadata"]["labels"]["grafana_dashboard"] == "1" and cm["metadata"]["namespace"] == "vllm-system"
@@ -263,7 +272,7 @@ def test_colocated_dev_arm_shares_the_baselines_monitoring_stack(vars_for) -> No
     dev = k8s_plan(v, ab_arm="dev", instance="dev")
     assert "kube-prometheus-stack" in yaml.safe_load(base["values_yaml"])
     assert "kube-prometheus-stack" not in yaml.safe_load(dev["values_yaml"])  # one operator per cluster
-    assert dev["programs"] == ["port-forward-api", "port-forward-engines"]
+    assert dev["programs"] == ["port-forward-api", "port-forward-engines", "port-forward-engine-0", "port-forward-engine-1"]
     assert dev["stack"]["prometheus_url"] == base["stack"]["prometheus_url"] == "http://127.0.0.1:9090"
     assert dev["dashboard"]["metadata"]["namespace"] == "vllm-system-dev"
 

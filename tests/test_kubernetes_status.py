@@ -53,7 +53,8 @@ def test_status_lines_with_pods_ports_and_a_failing_pod(tmp_path: Path) -> None:
     assert out[0].startswith("☸️  release vllm (vllm-stack 0.1.12) in namespace vllm-system")
     assert any(line.startswith("   ❌ vllm-facebook-opt-125m-deployment-vllm-7d9f-fghij") and "ImagePullBackOff" in line
                for line in out)
-    assert "LMCache ZMQ 55555 and UCX 9999, router LMCache controller 9000" in out[-1]
+    assert ("LMCache ZMQ 55555 and UCX 9999 (disaggregated prefill only), router LMCache controller 9000 "
+            "(KV-aware only)") in out[-1]
 
 
 def test_unreachable_cluster_is_reported_not_raised(tmp_path: Path) -> None:

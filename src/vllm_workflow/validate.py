@@ -59,6 +59,8 @@ def k8s_port_plan(v: Mapping[str, Any], own_monitoring: bool = True) -> list[tup
     plan = [(api, "VLLM_API_PORT", "API port-forward")]
     if v.get("vllm_router_enabled"):
         plan.append((api + 1, "VLLM_API_PORT+1", "engines port-forward"))
+    for i in range(int(v.get("vllm_replica_count") or 1)):
+        plan.append((api + 2 + i, f"VLLM_API_PORT+{2 + i}", f"engine pod {i} port-forward"))
     if v.get("vllm_observability_enabled") and own_monitoring:
         plan.append((int(v["vllm_prometheus_port"]), "VLLM_PROMETHEUS_PORT", "Prometheus port-forward"))
         plan.append((int(v["vllm_grafana_port"]), "VLLM_GRAFANA_PORT", "Grafana port-forward"))

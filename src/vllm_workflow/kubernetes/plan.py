@@ -56,6 +56,7 @@ def paths(v: Mapping[str, Any], home: str, instance: str = "") -> dict[str, str]
         "kubectl": f"{p['bin']}/kubectl",
         "helm": f"{p['bin']}/helm",
         "minikube": f"{p['bin']}/minikube",
+        "pod_forward": f"{p['bin']}/pod_forward.py",
         "values": f"{p['state']}/vllm-stack-values.yaml",
         "tools_root": root,
     }
@@ -93,6 +94,11 @@ def minikube(v: Mapping[str, Any], p: Mapping[str, str], home: str = "~") -> dic
             "stop": base + ["stop"], "delete": base + ["delete"], "on_teardown": on_teardown}
 
 
+def engine_pod_ports(v: Mapping[str, Any]) -> list[int]:
+    """The port of each engine pod's own forward: VLLM_API_PORT + 2, + 3, ... (one per replica)."""
+    return [int(v["vllm_api_port"]) + 2 + i for i in range(int(v["vllm_replica_count"]))]
+
+
 def forwards(v: Mapping[str, Any], c: Mapping[str, str], p: Mapping[str, str], address: str,
              monitoring_stack: bool = False) -> list[Program]:
     """Supervised `kubectl port-forward`s: the API (router, or the engines' service without one)
@@ -107,6 +113,15 @@ def forwards(v: Mapping[str, Any], c: Mapping[str, str], p: Mapping[str, str], a
         progs.append(Program("port-forward-engines",
                              base + [f"service/{values.engine_service(v)}", f"{api_port + 1}:{values.SERVICE_PORT}"],
                              {}, 10))
+    # One forward per engine pod (slots that re-claim a replaced pod): per-engine metrics, routing
+    # check and prefix-cache resets reach every engine, not the one the Service picks.
+    kubectl = [p["kubectl"], f"--kubeconfig={c['kubeconfig']}"] + ([f"--context={c['context']}"] if c["context"] else [])
+    kubectl.append(f"--namespace={v['vllm_helm_namespace']}")
+    selector = f"model={values.model_spec_name(v)},helm-release-name={v['vllm_helm_release_name']}"
+    for i, port in enumerate(engine_pod_ports(v)):
+        progs.append(Program(f"port-forward-engine-{i}", [
+            p["python"], p["pod_forward"], "--slot", str(i), "--claims", f"{p['state']}/pod-forwards",
+            "--port", str(port), "--selector", selector, "--address", address, "--", *kubectl], {}, 20))
     if monitoring_stack:
         progs.append(Program("port-forward-prometheus", base + [
             f"service/{values.prometheus_service(v)}", f"{v['vllm_prometheus_port']}:{values.PROMETHEUS_SERVICE_PORT}"],
@@ -155,9 +170,11 @@ def stack_description(v: Mapping[str, Any], facts: Facts, p: Mapping[str, str], 
         "api_url": api,
         "api_key_required": facts.api_key,
         "router": {"url": api, "metrics_url": f"{api}/metrics"} if router_on else None,
-        # One port-forward reaches the engines' service, which picks a pod per connection.
-        "engines": [{"name": "engines", "url": engines_url, "metrics_url": f"{engines_url}/metrics",
-                     "instances": int(v["vllm_replica_count"])}],
+        # Each engine pod has its own forward (the engines' Service would pick a pod per connection).
+        "engines": [{"name": f"engine-{i}", "url": f"http://{address}:{port}",
+                     "metrics_url": f"http://{address}:{port}/metrics"}
+                    for i, port in enumerate(engine_pod_ports(v))],
+        "engines_service_url": engines_url,
         "prometheus_url": mon["prometheus_url"] if mon else None,
         "grafana": {"url": mon["grafana_url"], "provisioned": (
             "dashboard ConfigMap picked up by Grafana's sidecar; Prometheus datasource from kube-prometheus-stack")}
@@ -169,6 +186,7 @@ def stack_description(v: Mapping[str, Any], facts: Facts, p: Mapping[str, str], 
             "router_service": values.router_service(v) if router_on else None,
             "engine_service": values.engine_service(v),
             "ports": {"api": api_port, "engines": api_port + 1 if router_on else api_port,
+                      "engine_pods": engine_pod_ports(v),
                       "engine_http": values.ENGINE_PORTS["http"], "lmcache_zmq": values.ENGINE_PORTS["zmq"],
                       "lmcache_ucx": values.ENGINE_PORTS["ucx"], "router_lmcache_controller": values.ROUTER_LMCACHE_PORT},
             "kubectl": p["kubectl"],

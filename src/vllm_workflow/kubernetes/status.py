@@ -15,7 +15,8 @@ import requests
 from ..stack import Stack
 
 #: Which supervised port-forward carries which endpoint of the stack description.
-FORWARD_OF = {"router": "port-forward-api", "engines": "port-forward-engines"}
+FORWARD_OF = {"router": "port-forward-api", "engines": "port-forward-engines",
+              **{f"engine-{i}": f"port-forward-engine-{i}" for i in range(64)}}
 
 
 def pod_rows(pods: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -70,10 +71,12 @@ def lines(stack: Stack, pods: list[dict[str, Any]] | None, error: str) -> list[s
                    f"restarts {p['restarts']}{why}")
     ports = k.get("ports") or {}
     if ports:
-        out.append(f"🔌 here: API {ports.get('api')}, engines' service {ports.get('engines')} (kubectl port-forward, "
-                   f"supervised) · in the cluster: engine HTTP {ports.get('engine_http')}, LMCache ZMQ "
-                   f"{ports.get('lmcache_zmq')} and UCX {ports.get('lmcache_ucx')}, router LMCache controller "
-                   f"{ports.get('router_lmcache_controller')}")
+        pods_ports = ", ".join(str(x) for x in ports.get("engine_pods") or [])
+        out.append(f"🔌 here: API {ports.get('api')}, engines' service {ports.get('engines')}"
+                   + (f", each engine pod {pods_ports}" if pods_ports else "")
+                   + f" (kubectl port-forward, supervised) · in the cluster: engine HTTP {ports.get('engine_http')}, "
+                   f"LMCache ZMQ {ports.get('lmcache_zmq')} and UCX {ports.get('lmcache_ucx')} (disaggregated prefill "
+                   f"only), router LMCache controller {ports.get('router_lmcache_controller')} (KV-aware only)")
     return out
 
 
