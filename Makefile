@@ -45,6 +45,10 @@ menuconfig: $(VENV_STAMP) ## Choose settings in a terminal menu (writes .config)
 	@cd $(call sq,$(TOPDIR)) && KCONFIG_CONFIG=$(call sq,$(CONFIG)) $(call sq,$(VENV))/bin/menuconfig Kconfig
 	@$(WORKFLOW) vars --output $(call sq,$(EXTRA_VARS)) --secrets $(call sq,$(SECRETS))
 
+defconfig-:
+	@echo "error: no defconfig named. Fix: make defconfig-<name>, one of: $(DEFCONFIGS)" >&2
+	@exit 2
+
 defconfig-%: $(VENV_STAMP) ## Start from defconfigs/<name>, e.g. make defconfig-vllm-local
 	@$(WORKFLOW) defconfig $(call sq,$*)
 

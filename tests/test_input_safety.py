@@ -84,3 +84,69 @@ def test_a_key_from_one_commands_environment_is_not_dropped_silently(project: Pa
     out = make(project)
     assert "CONFIG_VLLM_API_KEY was set for the last deploy and is empty now" in out.stderr
     assert SECRET not in out.stdout + out.stderr
+
+
+def test_damaged_config_files_are_explained_not_tracebacks(project: Path) -> None:
+    assert make(project, "defconfig-vllm-local").returncode == 0
+    config = project / ".config"
+    good = config.read_text()
+    cases = [
+        (b"", "holds no settings"),
+        (good.encode()[:200].rstrip(b"\n") + b"\nCONFIG_VLLM_DEPLOY_LOC", "ends in the middle of a line"),
+        (good.encode() + b'CONFIG_VLLM_MODEL_NAME="\xff"\n', "is not UTF-8 text"),
+        (good.encode() + b"CONFIG_VLLM_REPLICA_COUNT\n", "malformed line"),
+    ]
+    for data, expected in cases:
+        config.write_bytes(data)
+        out = make(project)
+        assert out.returncode == 2 and expected in out.stderr and "Fix:" in out.stderr, out.stderr
+        assert "Traceback" not in out.stderr
+    # the way out works from any of them, keeping the damaged file
+    assert make(project, "defconfig-vllm-local").returncode == 0
+    assert (project / ".config.old").read_bytes().endswith(b"CONFIG_VLLM_REPLICA_COUNT\n")
+
+
+def test_make_defconfig_without_a_name(project: Path) -> None:
+    out = make(project, "defconfig-")
+    assert out.returncode != 0 and "no defconfig named" in out.stderr and "vllm-local" in out.stderr
+
+
+def test_extra_vars_that_is_a_directory(project: Path) -> None:
+    assert make(project, "defconfig-vllm-local").returncode == 0
+    (project / "extra_vars.yaml").mkdir()
+    out = make(project)
+    assert out.returncode == 2 and "is a directory where a file belongs" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_unbalanced_quote_in_engine_args_is_refused_at_make(project: Path) -> None:
+    (project / "defconfigs" / "q").write_text((ROOT / "defconfigs" / "vllm-local").read_text()
+                                              + "CONFIG_VLLM_EXTRA_ENGINE_ARGS=\"--foo 'bar\"\n")
+    assert make(project, "defconfig-q").returncode == 0
+    out = make(project)
+    assert out.returncode == 2 and "CONFIG_VLLM_EXTRA_ENGINE_ARGS" in out.stderr and "balance the quotes" in out.stderr
+
+
+def test_ab_threshold_of_zero_stays_zero() -> None:
+    from vllm_workflow.ab.cli import rule_from
+
+    assert rule_from({"vllm_ab_threshold_pct": 0, "vllm_ab_equivalence_pct": 10}).threshold == 0
+    assert rule_from({}).threshold == 0.05
+
+
+def test_damaged_summary_and_stack_files_are_explained(tmp_path: Path) -> None:
+    import json
+
+    from vllm_workflow.benchmark.bundle import load_summary
+    from vllm_workflow.errors import WorkflowError
+    from vllm_workflow.stack import load_stacks
+
+    for content, expected in (([], "holds a list"), ({"schema": "x"}, "is not a benchmark summary"),
+                              ({"schema": "vllm-workflow/benchmark", "schema_version": "one"},
+                               "is not an integer")):
+        (tmp_path / "summary.json").write_text(json.dumps(content))
+        with pytest.raises(WorkflowError, match=expected):
+            load_summary(tmp_path)
+    (tmp_path / "stacks").mkdir()
+    (tmp_path / "stacks" / "h.json").write_text("[1, 2]")
+    with pytest.raises(WorkflowError, match="holds a list, not a stack description"):
+        load_stacks(tmp_path)

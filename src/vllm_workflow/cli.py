@@ -142,6 +142,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except WorkflowError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except IsADirectoryError as exc:
+        print(f"error: {exc.filename} is a directory where a file belongs. Fix: move it away; make writes the "
+              "file again.", file=sys.stderr)
+        return 2
+    except PermissionError as exc:
+        print(f"error: no permission to write or read {exc.filename}. Fix: run make as the owner of the checkout, or "
+              "make it writable (a read-only checkout cannot hold .config, extra_vars.yaml and results).",
+              file=sys.stderr)
+        return 2
+    except OSError as exc:
+        if exc.filename is None:
+            raise
+        print(f"error: {exc.filename}: {exc.strerror}. Fix: check the file and the disk (free space, a read-only "
+              "file system), then run the command again.", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -84,6 +84,10 @@ def _assignment_problems(kconf: kconfiglib.Kconfig, source: str) -> list[str]:
                 f"{_symbol_range(sym) if sym else ''}. Fix: set it with `make menuconfig`."
             )
             continue
+        if "ignoring malformed line" in warning:
+            problems.append(f"{source}: {warning.split('warning: ', 1)[-1]}. Fix: correct the line "
+                            "(CONFIG_NAME=value), delete it, or start again with `make defconfig-<name>`.")
+            continue
         problems.append(f"{source}: {warning}")
     for sym in kconf.unique_defined_syms:
         if sym.user_value is None or not sym.name.startswith(SYMBOL_PREFIX):
@@ -127,12 +131,36 @@ def load_config(tree: Tree, config: Path, *, strict: bool = True) -> kconfiglib.
             f"{config} does not exist. Fix: run `make defconfig-vllm-local` (or another "
             "`make defconfig-<name>`, see `make help`) or `make menuconfig`."
         )
+    check_config_text(config)
     kconf = load_kconfig(tree)
     kconf.load_config(str(config), replace=True)
     problems = _assignment_problems(kconf, str(config.name))
     if strict and problems:
         raise WorkflowError("\n".join(problems))
     return kconf
+
+
+def check_config_text(config: Path) -> None:
+    """A .config that is not a readable UTF-8 text file with settings in it, explained."""
+    fix = "Fix: start again from a defconfig (`make defconfig-vllm-local`, see `make help`)"
+    if config.is_dir():
+        raise WorkflowError(f"{config} is a directory, not a configuration. {fix} after moving it away.")
+    try:
+        data = config.read_bytes()
+    except OSError as exc:
+        raise WorkflowError(f"{config} cannot be read ({exc.strerror}). {fix}, or fix its permissions.") from exc
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise WorkflowError(f"{config}, line {line}: byte 0x{data[exc.start]:02x} is not UTF-8 text (a binary "
+                            f"paste or another encoding). Fix: correct or delete that line, or {fix[5:]}.") from exc
+    if not any(line.startswith(("CONFIG_", "# CONFIG_")) for line in text.splitlines()):
+        raise WorkflowError(f"{config} holds no settings (empty or overwritten). {fix} or `make menuconfig`.")
+    last = text.splitlines()[-1] if text.splitlines() else ""
+    if text and not text.endswith("\n") and last.startswith("CONFIG_") and "=" not in last:
+        raise WorkflowError(f"{config} ends in the middle of a line ('{last[:60]}'): it was cut off (a full disk or an "
+                            f"interrupted copy?). {fix}, or `make olddefconfig` after removing that line.")
 
 
 def _config_lines(text: str) -> dict[str, str]:
@@ -192,6 +220,7 @@ def _write(kconf: kconfiglib.Kconfig, config: Path) -> None:
         fd = os.open(old, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as f:
             f.write(config.read_bytes())
+        config.unlink()  # kept in .config.old; kconfiglib would read a damaged file to compare
     kconf.write_config(str(config), save_old=False)
     protect_if_secret(kconf, config)
 

@@ -106,8 +106,11 @@ def load_stacks(state_dir: Path) -> list[Stack]:
     out = []
     for path in sorted(folder.glob("*.json")):
         try:
-            out.append(Stack.from_dict(json.loads(path.read_text())))
-        except (ValueError, KeyError) as exc:
+            data = json.loads(path.read_text())
+            if not isinstance(data, dict):
+                raise ValueError(f"it holds a {type(data).__name__}, not a stack description")
+            out.append(Stack.from_dict(data))
+        except (ValueError, KeyError, TypeError) as exc:
             raise WorkflowError(f"{path} is damaged ({exc}). Fix: run `make vllm-deploy` to rewrite it.") from exc
     return out
 

@@ -10,6 +10,7 @@ from .errors import WorkflowError
 
 import ipaddress
 import re
+import shlex
 from collections.abc import Mapping
 from typing import Any
 
@@ -108,6 +109,13 @@ def check(v: Mapping[str, Any]) -> list[str]:
         problems.append(_fix("vllm_model_url", f"'{url[:80]}{'...' if len(url) > 80 else ''}' is not a hub model id "
                              "(owner/name: letters, digits, '-', '_', '.', at most 96 characters each)",
                              "use e.g. facebook/opt-125m"))
+    for setting in ("vllm_extra_engine_args", "vllm_ab_dev_extra_engine_args"):
+        text = str(v.get(setting) or "")
+        try:
+            shlex.split(text)
+        except ValueError as exc:
+            problems.append(_fix(setting, f"'{text[:80]}' cannot be split into arguments ({exc})",
+                                 "balance the quotes, e.g. --override-generation-config '{\"temperature\": 0}'"))
     name = str(v.get("vllm_model_name") or "")
     if name and (len(name) > 256 or any(c.isspace() or ord(c) < 32 for c in name)):
         problems.append(_fix("vllm_model_name", f"'{name[:80]}{'...' if len(name) > 80 else ''}' ({len(name)} "

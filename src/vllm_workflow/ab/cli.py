@@ -27,8 +27,11 @@ SCHEMA_VERSION = 1
 
 
 def rule_from(v: Mapping[str, Any]) -> stats.Rule:
-    return stats.Rule(threshold=int(v.get("vllm_ab_threshold_pct") or 5) / 100,
-                      equivalence=int(v.get("vllm_ab_equivalence_pct") or 10) / 100)
+    def pct(name: str, default: int) -> float:  # 0 is a valid threshold: only a missing setting takes the default
+        value = v.get(name)
+        return (default if value is None or value == "" else int(value)) / 100
+
+    return stats.Rule(threshold=pct("vllm_ab_threshold_pct", 5), equivalence=pct("vllm_ab_equivalence_pct", 10))
 
 
 def arm_stacks(stacks: Sequence[Stack]) -> dict[str, Stack]:

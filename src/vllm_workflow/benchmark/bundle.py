@@ -194,10 +194,18 @@ def load_summary(bundle: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        raise WorkflowError(f"{path} cannot be read ({exc}).") from exc
+        raise WorkflowError(f"{path} cannot be read ({exc}). Fix: run the benchmark again, or remove {bundle}.") from exc
+    if not isinstance(data, dict):
+        raise WorkflowError(f"{path} holds a {type(data).__name__}, not a benchmark summary. Fix: run the benchmark "
+                            f"again, or remove {bundle}.")
     if data.get("schema") != SCHEMA:
-        raise WorkflowError(f"{path} is not a benchmark summary (schema {data.get('schema')!r}).")
-    if int(data.get("schema_version", 0)) > SCHEMA_VERSION:
+        raise WorkflowError(f"{path} is not a benchmark summary (schema {data.get('schema')!r}). Fix: point RUN= at "
+                            "a results folder written by make vllm-benchmark.")
+    version = data.get("schema_version", 0)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise WorkflowError(f"{path}: schema_version {version!r} is not an integer (the file was edited?). Fix: run "
+                            f"the benchmark again, or remove {bundle}.")
+    if version > SCHEMA_VERSION:
         raise WorkflowError(f"{path} has schema version {data['schema_version']}, newer than this tool "
                             f"({SCHEMA_VERSION}). Fix: update vllm-workflow.")
     return data
