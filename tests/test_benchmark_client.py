@@ -118,3 +118,21 @@ def test_dead_endpoint_fails_fast_with_the_url() -> None:
 def test_preflight_names_a_missing_model() -> None:
     with StubInThread() as url, pytest.raises(WorkflowError, match="not 'other'"):
         preflight(Target(url, "other"))
+
+
+def test_requests_running_past_the_duration_are_cancelled_after_the_grace(monkeypatch) -> None:
+    """An engine that never answers must not hold the run for the request timeout (300 s here)."""
+    from vllm_workflow.benchmark import runner as runner_module
+
+    monkeypatch.setattr(runner_module, "DRAIN_GRACE_S", 0.3)
+    with StubInThread(StubBehaviour(ttft_s=600.0)) as url:
+        target = Target(url, MODEL)
+        r = Runner(target, Workload(name="concurrent", users=2, duration_s=0.3, warmup_s=0, timeout_s=300.0,
+                                    prompt_tokens=4, output_tokens=2), show_progress=False)
+        r.prepare(HttpTokenizer(target))
+        result = asyncio.run(r.run())
+    assert len(result.records) == 2 and r.overrun == 2
+    assert all(rec.cancelled and rec.error == runner_module.OVERRUN and not rec.token_times for rec in result.records)
+    assert "2 request(s) still running" in result.stop_reason and result.complete
+    s = summarize(result.records)
+    assert s["requests"]["cancelled"] == 2 and s["requests"]["measured"] == 0

@@ -23,6 +23,11 @@ from .workloads import Workload, chat_messages, poisson_arrivals, qa_script, tok
 
 PREFLIGHT_TIMEOUT_S = 5.0
 SAMPLE_INTERVAL_S = 1.0
+#: After a timed workload's duration, requests still in flight get this long to finish; then they
+#: are cancelled and counted as cancelled (a request to a dead engine must not hold the run for
+#: the whole request timeout and stretch the measured window).
+DRAIN_GRACE_S = 10.0
+OVERRUN = f"cancelled: still running {DRAIN_GRACE_S:g} s after the configured duration"
 
 
 class HttpTokenizer:
@@ -151,6 +156,7 @@ class Runner:
         self.show_progress = show_progress
         self.stages: list[dict[str, Any]] = []
         self._inflight: set[asyncio.Task[Any]] = set()
+        self.overrun = 0  # requests cancelled for running past the duration plus DRAIN_GRACE_S
         self._vocab: list[int] = []
         self._script: tuple[str, list[Any]] = ("", [])
 
@@ -188,7 +194,7 @@ class Runner:
                 body = make_body(token_prompt(rng, self._vocab, self.w.prompt_tokens))
                 await self._send(http, "/v1/completions", body, self._new_record(session=session), mine)
 
-        await self._gather(user(u) for u in range(self.w.users))
+        await self._gather((user(u) for u in range(self.w.users)), deadline=end + DRAIN_GRACE_S)
 
     async def _rate_sweep(self, http: aiohttp.ClientSession) -> None:
         headers = self.t.headers()
@@ -218,7 +224,7 @@ class Runner:
             if delay > 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.stop.wait(), delay)
-        await self._drain()
+        await self._drain(deadline=start + DRAIN_GRACE_S)
 
     async def _multi_round_qa(self, http: aiohttp.ClientSession) -> None:
         system, users = self._script
@@ -251,14 +257,25 @@ class Runner:
         self._inflight.add(task)
         task.add_done_callback(self._inflight.discard)
 
-    async def _gather(self, coros: Any) -> None:
+    async def _gather(self, coros: Any, deadline: float | None = None) -> None:
         for c in coros:
             self._spawn(c)
-        await self._drain()
+        await self._drain(deadline)
 
-    async def _drain(self) -> None:
+    async def _drain(self, deadline: float | None = None) -> None:
+        """Wait for the requests in flight; past ``deadline`` (run clock), cancel the rest as overrun."""
         while self._inflight:
-            await asyncio.wait(list(self._inflight))
+            timeout = None if deadline is None else max(0.0, deadline - self.clock())
+            _, pending = await asyncio.wait(list(self._inflight), timeout=timeout)
+            if pending and deadline is not None and self.clock() >= deadline:
+                open_records = [r for r in self.records if r.end is None and not r.cancelled]
+                for task in pending:
+                    task.cancel()
+                await asyncio.wait(pending)
+                for rec in open_records:
+                    if rec.cancelled:
+                        rec.error = OVERRUN
+                        self.overrun += 1
 
     async def _sample(self, http: aiohttp.ClientSession, before: dict[str, Any],
                       series: list[dict[str, Any]]) -> None:
@@ -337,7 +354,9 @@ class Runner:
         return RunResult(
             records=self.records,
             complete=not interrupted,
-            stop_reason=f"stopped by {interrupted[0]}" if interrupted else "finished",
+            stop_reason=(f"stopped by {interrupted[0]}" if interrupted else
+                         f"finished; {self.overrun} request(s) still running {DRAIN_GRACE_S:g} s after the duration "
+                         "were cancelled" if self.overrun else "finished"),
             started_at=started_at,
             engines=engine_metrics.summarize(names, before, after, series) if names else {},
             engine_series=series,
