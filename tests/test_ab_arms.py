@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from vllm_workflow import validate
 from vllm_workflow.ab.arms import arm_vars, config_diff, dev_choices
 from vllm_workflow.local.plan import Facts, plan
@@ -70,3 +72,18 @@ def test_bad_dev_arm_settings_are_rejected(vars_for) -> None:
     v = vars_for("vllm-local", "CONFIG_VLLM_AB_TESTING=y", "CONFIG_VLLM_AB_DEV_MAX_MODEL_LEN=100000",
                  "CONFIG_VLLM_BENCHMARK_WORKLOAD_MULTI_ROUND_QA=y")
     assert validate.check(v) == []  # a longer context in dev is fine
+
+
+def test_ab_ready_says_which_arm_is_missing_or_down(tmp_path) -> None:
+    from tests.doubles.streaming_stub import StubInThread
+    from tests.helpers import stub_project, stub_stack
+    from vllm_workflow.ab.cli import arms_ready
+
+    with StubInThread() as url:
+        root = stub_project(tmp_path / "p", {}, {"a": stub_stack(url, "a", "m", "baseline")})
+        state = root / "workflows/vllm/state"
+        assert arms_ready(state, "") == ["the dev arm is not deployed"]
+        (state / "stacks" / "b.json").write_text(json.dumps(stub_stack("http://127.0.0.1:9", "b", "m", "dev")))
+        assert arms_ready(state, "") == ["the dev arm on b has an engine that does not answer /health"]
+        (state / "stacks" / "b.json").write_text(json.dumps(stub_stack(url, "b", "m", "dev")))
+        assert arms_ready(state, "") == []

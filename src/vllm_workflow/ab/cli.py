@@ -206,7 +206,38 @@ def cmd_ab_compare(args: argparse.Namespace) -> int:
     return int(comp["exit_code"])
 
 
+def arms_ready(state: Path, key: str) -> list[str]:
+    """Why the A/B arms are not ready to compare (empty when both are deployed and healthy)."""
+    from ..stack import load_stacks
+    from ..status import http_ok
+
+    found = {str(s.raw.get("arm")): s for s in load_stacks(state) if s.raw.get("arm") in ARMS}
+    out = []
+    for arm in ARMS:
+        stack = found.get(arm)
+        if stack is None:
+            out.append(f"the {arm} arm is not deployed")
+        elif not all(http_ok(f"{e.url}/health", key) for e in stack.engines):
+            out.append(f"the {arm} arm on {stack.host} has an engine that does not answer /health")
+    return out
+
+
+def cmd_ab_ready(args: argparse.Namespace) -> int:
+    root = Path(args.root).resolve()
+    state = Path(args.state_dir) if args.state_dir else root / DEFAULT_STATE_DIR
+    why = arms_ready(state, secrets(root)["vllm_api_key"])
+    if why:
+        print("🆎 " + "; ".join(why) + ": deploying both arms first (a deployed arm is left as it is).")
+        return 1
+    print("🆎 both arms are deployed and healthy.")
+    return 0
+
+
 def register(add: Callable[..., argparse.ArgumentParser]) -> None:
+    p = add("ab-ready", cmd_ab_ready,
+            "exit 0 when both A/B arms are deployed and every engine answers /health, else 1 saying what is missing "
+            "(make vllm-ab deploys first then)")
+    p.add_argument("--state-dir", default=None)
     p = add("ab", cmd_ab,
             "run the benchmark on the baseline and dev arms, interleaved and counterbalanced, then compare; "
             "exit 0 no regression, 1 regression, 2 inconclusive or error (--bisect: 0 good, 1 bad, 125 skip)")
