@@ -178,3 +178,22 @@ def test_without_router_one_engine_serves_the_api_port(vars_for) -> None:
     result = lp.plan(v, facts())
     assert result["programs"] == ["engine-0"] and result["router_settings"] is None
     assert result["stack"]["engines"][0]["url"] == "http://127.0.0.1:8000"
+
+
+def test_restarts_count_only_the_running_supervisord(tmp_path) -> None:
+    from tests.helpers import load_target
+
+    agent = load_target("supervisor_agent")
+    log = tmp_path / "supervisord.log"
+    log.write_text("\n".join([
+        "2026-11-30 10:00:00,000 INFO supervisord started with pid 100",
+        "2026-11-30 10:00:01,000 INFO spawned: 'engine-0' with pid 101",
+        "2026-11-30 10:05:00,000 INFO spawned: 'engine-0' with pid 150",  # a crash under the old daemon
+        "2026-11-30 11:00:00,000 INFO supervisord started with pid 200",
+        "2026-11-30 11:00:01,000 INFO spawned: 'engine-0' with pid 201",
+        "2026-11-30 11:00:01,000 INFO spawned: 'router' with pid 202",
+        "2026-11-30 11:03:00,000 INFO spawned: 'router' with pid 260",
+    ]) + "\n")
+    assert agent.spawn_counts(str(log), 200) == {"engine-0": 1, "router": 2}  # status shows restarts 0 and 1
+    assert agent.spawn_counts(str(log), None) == {"engine-0": 1, "router": 2}
+    assert agent.spawn_counts(str(log), 999) == {"engine-0": 3, "router": 2}  # marker rotated away: whole file

@@ -130,11 +130,17 @@ def restart(conf: str, name: str) -> dict[str, Any]:
     return {"changed": True, "restarted": [name]}
 
 
-def spawn_counts(logfile: str) -> dict[str, int]:
+def spawn_counts(logfile: str, daemon_pid: int | None = None) -> dict[str, int]:
+    """Spawns per program since the running supervisord started (its "started with pid" line):
+    the log keeps earlier deploys' history, which is not this daemon's restarts."""
     counts: dict[str, int] = {}
     try:
         with open(logfile, encoding="utf-8", errors="replace") as fh:
             for line in fh:
+                started = re.search(r"supervisord started with pid (\d+)", line)
+                if started and (daemon_pid is None or int(started.group(1)) == daemon_pid):
+                    counts = {}
+                    continue
                 match = re.search(r"spawned: '([^']+)'", line)
                 if match:
                     counts[match.group(1)] = counts.get(match.group(1), 0) + 1
@@ -147,7 +153,7 @@ def status(conf: str) -> dict[str, Any]:
     if not daemon_running(conf):
         return {"changed": False, "daemon": False, "processes": []}
     rpc = server(conf)
-    spawns = spawn_counts(conf_value(conf, "supervisord", "logfile"))
+    spawns = spawn_counts(conf_value(conf, "supervisord", "logfile"), int(rpc.supervisor.getPID()))
     processes = []
     for info in rpc.supervisor.getAllProcessInfo():
         uptime = info["now"] - info["start"] if info["statename"] == "RUNNING" else 0
