@@ -84,6 +84,20 @@ def _assignment_problems(kconf: kconfiglib.Kconfig, source: str) -> list[str]:
                 f"{_symbol_range(sym) if sym else ''}. Fix: set it with `make menuconfig`."
             )
             continue
+        invalid = re.search(r"'([^']*)' is not a valid value for the (\w+) symbol (\w+)", warning)
+        if invalid:
+            value, kind, name = invalid.groups()
+            choices = " (y or n)" if kind == "bool" else ""
+            problems.append(f"CONFIG_{name}={value} in {source}: not a valid {kind} value{choices}. Fix: set it with "
+                            "`make menuconfig`, or correct the line.")
+            continue
+        literal = re.search(r"malformed string literal in assignment to (\w+)", warning)
+        if literal:
+            problems.append(f"CONFIG_{literal.group(1)} in {source}: its value is not a well-formed string (a quote "
+                            "or a carriage return from a Windows file inside it?); it was ignored. Fix: set it again "
+                            "with `make menuconfig`, or write it as CONFIG_NAME=\"value\" on one line (for a secret, "
+                            "the environment works too).")
+            continue
         if "ignoring malformed line" in warning:
             problems.append(f"{source}: {warning.split('warning: ', 1)[-1]}. Fix: correct the line "
                             "(CONFIG_NAME=value), delete it, or start again with `make defconfig-<name>`.")
@@ -115,7 +129,15 @@ def _assignment_problems(kconf: kconfiglib.Kconfig, source: str) -> list[str]:
     for choice in kconf.unique_choices:
         for sym in choice.syms:
             if sym.user_value == 2 and choice.selection is not sym and sym.name.startswith(SYMBOL_PREFIX):
-                selected = choice.selection.name if choice.selection else "nothing"
+                selected = f"CONFIG_{choice.selection.name}" if choice.selection else "nothing"
+                if choice.selection is None and not kconfiglib.expr_value(choice.direct_dep):
+                    needs = kconfiglib.expr_str(choice.direct_dep)
+                    problems.append(
+                        f"CONFIG_{sym.name}=y in {source} belongs to a choice that applies only with {needs}, which "
+                        "is off now (a line left over from an earlier setting?). Fix: drop the line, or turn "
+                        f"{needs} back on."
+                    )
+                    continue
                 problems.append(
                     f"CONFIG_{sym.name}=y in {source} cannot be selected (it depends on "
                     f"{kconfiglib.expr_str(sym.direct_dep)}); {selected} would be used instead. "
@@ -191,7 +213,8 @@ def stale_settings(kconf: kconfiglib.Kconfig, config: Path) -> list[str]:
     stale = []
     for name in sorted(set(want) | set(have)):
         if name not in have:
-            stale.append(f"CONFIG_{name} (new setting, default {want[name]})")
+            stale.append(f"CONFIG_{name} (missing from the file: removed by hand, or new in this Kconfig; "
+                         f"default {want[name]})")
         elif name not in want:
             stale.append(f"CONFIG_{name} (no longer applies)")
         elif have[name] != want[name]:
@@ -205,7 +228,8 @@ def check_current(tree: Tree, config: Path) -> kconfiglib.Kconfig:
     stale = stale_settings(kconf, config)
     if stale:
         raise WorkflowError(
-            f"{config.name} was written by an older Kconfig; these settings differ:\n  "
+            f"{config.name} does not match the current Kconfig (edited by hand, or written by an older version); "
+            "these settings differ:\n  "
             + "\n  ".join(stale)
             + "\nFix: run `make olddefconfig` to take the defaults for them, or `make menuconfig` to choose."
         )

@@ -93,7 +93,8 @@ def _number(text: str, setting: str) -> float:
     except ValueError:
         raise WorkflowError(f"CONFIG_{setting.upper()}={text!r} is not a number. Fix: set a decimal like 2 or 0.5.") from None
     if value < 0 or value != value or value == float("inf"):
-        raise WorkflowError(f"CONFIG_{setting.upper()}={text!r} must be a finite number ≥ 0.")
+        raise WorkflowError(f"CONFIG_{setting.upper()}={text!r} must be a finite number ≥ 0. Fix: set e.g. 0.5 "
+                            "(0 sends without pauses).")
     return value
 
 
@@ -103,7 +104,8 @@ def parse_rates(text: str) -> tuple[float, ...]:
     rates = tuple(_number(p, "vllm_benchmark_rates") for p in parts)
     if not rates or any(r <= 0 for r in rates):
         raise WorkflowError(
-            f"CONFIG_VLLM_BENCHMARK_RATES={text!r}: give one or more rates > 0, comma separated, e.g. \"1,2,4\"."
+            f"CONFIG_VLLM_BENCHMARK_RATES={text!r}: no rates. Fix: give one or more rates > 0, comma separated, "
+            "e.g. \"1,2,4\"."
         )
     return rates
 
