@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 #: Where the controller writes reports for CI, relative to the project root.
-JUNIT_DIR = "workflows/vllm/results/junit"
+JUNIT_DIR = "workflows/vllm/reports"  # beside results/: quick-test and routing-check reports for CI
 
 
 @dataclass(frozen=True)

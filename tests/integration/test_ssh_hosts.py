@@ -136,7 +136,7 @@ def test_declared_host_over_ssh_deploys_checks_benchmarks_and_tears_down(project
     desc = stack(project, host.address)
     assert desc["api_url"] == f"http://{host.address}:8000"  # the host's address, not the controller's loopback
     assert desc["target"]["connection"] == "ssh" and desc["target"]["machine"]["hostname"] == host.name
-    junit = ET.parse(project.path / "workflows/vllm/results/junit/quick-test.xml").getroot()
+    junit = ET.parse(project.path / "workflows/vllm/reports/quick-test.xml").getroot()
     assert (junit.get("tests"), junit.get("failures")) == ("15", "0")
 
     bundles = sorted((project.path / "workflows/vllm/results").glob("*/provenance.json"))
