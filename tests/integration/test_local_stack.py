@@ -181,6 +181,7 @@ def test_make_vllm_deploys_and_quick_test_passes(project: Project) -> None:
     project.use("it-local")
     out = project.make("vllm", timeout=2400)
     assert "15 passed, 0 failed" in out.stdout
+    assert "✅ complete. Results:" in out.stdout  # vllm-local ends with the benchmark's number
     quick = project.make("vllm-quick-test")
     assert quick.stdout.count("✅") == 15 and "❌" not in quick.stdout
 
@@ -235,7 +236,7 @@ def test_multi_round_qa_benchmark_writes_a_complete_bundle(project: Project) -> 
     project.use("it-local", *QA_SETTINGS, drop=("CONFIG_VLLM_BENCHMARK_WORKLOAD_CONCURRENT",))
     out = project.make("vllm-benchmark", "LABEL=it-qa")
     assert "✅ complete" in out.stdout
-    (bundle,) = bundles(project)
+    (bundle,) = [b for b in bundles(project) if b.name.endswith("-it-qa")]
     s = json.loads((bundle / "summary.json").read_text())
     assert s["complete"] and s["workload"]["name"] == "multi-round-qa" and s["target"]["routing"] == "session"
     assert s["requests"]["measured"] == 12 and s["requests"]["ok"] == 12
