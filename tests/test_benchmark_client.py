@@ -136,3 +136,25 @@ def test_requests_running_past_the_duration_are_cancelled_after_the_grace(monkey
     assert "2 request(s) still running" in result.stop_reason and result.complete
     s = summarize(result.records)
     assert s["requests"]["cancelled"] == 2 and s["requests"]["measured"] == 0
+
+
+def test_progress_rate_means_something_for_slow_requests() -> None:
+    """Requests of 5 s each, one finishing every 2.5 s: a 2 s window would mostly read 0.0 req/s."""
+    from vllm_workflow.benchmark.records import RequestRecord
+    from vllm_workflow.benchmark.runner import Progress
+
+    now = {"t": 0.0}
+    records = []
+    for i in range(12):  # ends at 5.0, 7.5, ..., 32.5 s
+        rec = RequestRecord(index=i, send=2.5 * i)
+        rec.end, rec.status, rec.token_times = 5.0 + 2.5 * i, 200, [5.0 + 2.5 * i]
+        records.append(rec)
+    progress = Progress("s", 60.0, records, lambda: now["t"])
+    now["t"] = 34.0  # last completion 1.5 s ago, the one before 4 s ago
+    rps, _, errors = progress.rates()
+    assert errors == 0 and rps == pytest.approx(12 / 30.0)  # 12 completions in the last 30 s
+    for rec in records:  # early in the run (20 s): later requests are still in flight
+        if rec.end > 20.0:
+            rec.end, rec.token_times = None, []
+    now["t"] = 20.0
+    assert progress.rates()[0] == pytest.approx(7 / 20.0)  # the window is the run so far

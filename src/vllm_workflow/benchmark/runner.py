@@ -106,12 +106,15 @@ class Progress:
         self._checked = i
         return self._errors + sum(1 for r in recs[i:] if r.end is not None and not r.ok and not r.cancelled)
 
-    def rates(self, span: float = 2.0) -> tuple[float, float, int]:
+    def rates(self, span: float = 2.0, request_span: float = 30.0) -> tuple[float, float, int]:
+        """Tokens/s over the last ``span`` s; requests/s over the last ``request_span`` s (or the run so
+        far, when shorter): requests that each take longer than a 2 s window would read as 0.0 req/s."""
         now = self.clock()
+        window = max(min(request_span, now), 1e-9)
         recent = self.records[-5000:]
-        done = sum(1 for r in recent if r.end is not None and now - r.end <= span and r.ok)
+        done = sum(1 for r in recent if r.end is not None and now - r.end <= window and r.ok)
         tokens = sum(1 for r in recent for t in r.token_times if now - t <= span)
-        return done / span, tokens / span, self.errors()
+        return done / window, tokens / span, self.errors()
 
     def update(self) -> None:
         if self._bar is None and self.clock() - self._last < 10:
