@@ -197,3 +197,18 @@ def test_restarts_count_only_the_running_supervisord(tmp_path) -> None:
     assert agent.spawn_counts(str(log), 200) == {"engine-0": 1, "router": 2}  # status shows restarts 0 and 1
     assert agent.spawn_counts(str(log), None) == {"engine-0": 1, "router": 2}
     assert agent.spawn_counts(str(log), 999) == {"engine-0": 3, "router": 2}  # marker rotated away: whole file
+
+
+def test_router_failover_settings_reach_the_router(vars_for) -> None:
+    def flag(args: list[str], name: str) -> str:
+        return args[args.index(name) + 1]
+
+    default = lp.router_settings(vars_for("vllm-local"), [], "consistent_hash")["args"]
+    assert [flag(default, f) for f in ("--health-check-interval-secs", "--health-failure-threshold",
+                                       "--retry-max-retries", "--cb-failure-threshold", "--cb-timeout-duration-secs",
+                                       "--request-timeout-secs")] == ["1", "2", "5", "10", "60", "1800"]
+    tuned = lp.router_settings(vars_for("vllm-local", "CONFIG_VLLM_ROUTER_HEALTH_CHECK_INTERVAL_S=5",
+                                        "CONFIG_VLLM_ROUTER_RETRY_MAX_RETRIES=1", "CONFIG_VLLM_ROUTER_CB_TIMEOUT_S=30"),
+                               [], "consistent_hash")["args"]
+    assert (flag(tuned, "--health-check-interval-secs"), flag(tuned, "--retry-max-retries"),
+            flag(tuned, "--cb-timeout-duration-secs")) == ("5", "1", "30")

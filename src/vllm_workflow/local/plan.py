@@ -231,9 +231,15 @@ def router_settings(v: Mapping[str, Any], workers: list[str], policy: str) -> di
         "--worker-startup-timeout-secs", str(v["vllm_local_startup_timeout"]),
         "--prometheus-host", str(v["vllm_local_bind_address"]),
         "--prometheus-port", str(v["vllm_local_router_metrics_port"]),
-        # Take a dead engine out of rotation within about two seconds.
-        "--health-check-interval-secs", "1",
-        "--health-failure-threshold", "2",
+        # Failover (CONFIG_VLLM_ROUTER_* of the failover menu): by default a dead engine leaves
+        # the rotation within about two seconds, and a request that failed before any response
+        # is retried (possibly on another engine).
+        "--health-check-interval-secs", str(int(v.get("vllm_router_health_check_interval_s") or 1)),
+        "--health-failure-threshold", str(int(v.get("vllm_router_health_failure_threshold") or 2)),
+        "--retry-max-retries", str(int(v.get("vllm_router_retry_max_retries") or 5)),
+        "--cb-failure-threshold", str(int(v.get("vllm_router_cb_failure_threshold") or 10)),
+        "--cb-timeout-duration-secs", str(int(v.get("vllm_router_cb_timeout_s") or 60)),
+        "--request-timeout-secs", str(int(v.get("vllm_router_request_timeout_s") or 1800)),
         "--log-level", "info",
     ]
     return {"args": args, "workers": workers, "api_key": str(v.get("vllm_api_key") or "")}
