@@ -67,5 +67,5 @@ class CallbackModule(CallbackBase):
 
     def v2_playbook_on_stats(self, stats):  # noqa: ANN001 - Ansible's API
         self._close()
-        if self._durations:
-            self._display.display(summary(self._durations))
+        if self._durations:  # on stderr: machine-read stdout (the json callback of ad-hoc runs) stays clean
+            self._display.display(summary(self._durations), stderr=True)

@@ -45,7 +45,8 @@ def run(stack: Stack, argv: list[str], root: Path, timeout: float = 30) -> Resul
            "-a", json.dumps({"argv": argv})]
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False, env=env, cwd=root)
-        result = json.loads(out.stdout)["plays"][0]["tasks"][0]["hosts"][host]
+        text = out.stdout[out.stdout.find("{"):out.stdout.rfind("}") + 1]  # the json callback's document only
+        result = json.loads(text)["plays"][0]["tasks"][0]["hosts"][host]
     except (OSError, subprocess.SubprocessError, ValueError, KeyError, IndexError) as exc:
         return Result(255, "", f"cannot reach {host} through Ansible: {exc}")
     if result.get("unreachable"):
