@@ -114,7 +114,8 @@ def simplified(stack: Stack, h: Health, state_dir: Path, emit: Callable[[str], N
 
         for line in k8s.lines(stack, *k8s.get_pods(stack)):
             emit(line)
-        procs |= {name: procs[forward] for name, forward in k8s.FORWARD_OF.items() if forward in procs}
+        endpoints = [e.name for e in stack.engines] + (["router"] if stack.router else [])
+        procs |= {name: procs[k8s.forward_of(name)] for name in endpoints if k8s.forward_of(name) in procs}
     names = [e.name for e in stack.engines] + (["router"] if stack.router else [])
     for name in names:
         healthy = h.router if name == "router" else h.engines.get(name)

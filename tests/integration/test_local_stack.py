@@ -117,14 +117,20 @@ def listening_ports() -> set[int]:
     return {int(m) for m in re.findall(r":(\d+)\s", out)}
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
-    dest = tmp_path_factory.mktemp("project")
+def copy_project(dest: Path) -> Path:
+    """The project's files in ``dest`` (the developer's .config, inventory and state stay out),
+    sharing the installed Ansible collections."""
     for rel in project_files():
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / rel, target)
     (dest / ".ansible").symlink_to(ROOT / ".ansible")
+    return dest
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
+    dest = copy_project(tmp_path_factory.mktemp("project"))
     proj = Project(dest)
     yield proj
     if (dest / ".config").exists() and (dest / "hosts").exists():

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -23,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests import sshhosts
-from tests.integration.test_local_stack import ROOT, VENV, Project, project_files
+from tests.integration.test_local_stack import ROOT, VENV, Project, copy_project
 
 pytestmark = pytest.mark.integration
 
@@ -84,12 +83,7 @@ def wheelhouse() -> Path:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory, testhosts: sshhosts.TestHosts,
             wheelhouse: Path) -> Iterator[SshProject]:
-    dest = tmp_path_factory.mktemp("ssh-project")
-    for rel in project_files():
-        target = dest / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / rel, target)
-    (dest / ".ansible").symlink_to(ROOT / ".ansible")
+    dest = copy_project(tmp_path_factory.mktemp("ssh-project"))
     proj = SshProject(dest)
     proj.hosts = testhosts
     yield proj

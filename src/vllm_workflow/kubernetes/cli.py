@@ -75,14 +75,19 @@ def gpu_problems(data: dict[str, Any]) -> list[str]:
     return []
 
 
+def _gate(problems: list[str], failed: str, passed: str) -> int:
+    """A preflight gate's verdict: exit 1 listing each problem on stderr, else 0 with one line."""
+    if problems:
+        print(f"{failed}:\n  " + "\n  ".join(problems), file=sys.stderr)
+        return 1
+    print(passed)
+    return 0
+
+
 def cmd_gpu_check(args: argparse.Namespace) -> int:
     data = _stdin_json("gpu-check", "{'device': ..., 'nvidia_smi' or 'rocminfo' or 'nodes': ...}")
-    problems = gpu_problems(data)
-    if problems:
-        print("GPU check failed; nothing was deployed:\n  " + "\n  ".join(problems), file=sys.stderr)
-        return 1
-    print(f"GPU check passed ({data.get('device', 'cpu')}).")
-    return 0
+    return _gate(gpu_problems(data), "GPU check failed; nothing was deployed",
+                 f"GPU check passed ({data.get('device', 'cpu')}).")
 
 
 def cmd_k8s_release(args: argparse.Namespace) -> int:
@@ -101,11 +106,8 @@ def cmd_k8s_capacity(args: argparse.Namespace) -> int:
     data = _stdin_json("k8s-capacity", "{'values_yaml': ..., 'nodes': [...]}")
     found = cluster_problems(yaml.safe_load(str(data.get("values_yaml") or "{}")) or {},
                              nodes_from_api(list(data.get("nodes") or [])))
-    if found:
-        print("The release does not fit the cluster; nothing was installed:\n  " + "\n  ".join(found), file=sys.stderr)
-        return 1
-    print("The release fits the cluster's allocatable resources.")
-    return 0
+    return _gate(found, "The release does not fit the cluster; nothing was installed",
+                 "The release fits the cluster's allocatable resources.")
 
 
 def cmd_minikube_check(args: argparse.Namespace) -> int:
@@ -113,11 +115,7 @@ def cmd_minikube_check(args: argparse.Namespace) -> int:
 
     data = _stdin_json("minikube-check", "{'facts': {...}, 'start': [...], 'profile': ...}")
     found = problems(data.get("facts") or {}, list(data.get("start") or []), str(data.get("profile") or ""))
-    if found:
-        print("Minikube cannot start as planned; nothing was deployed:\n  " + "\n  ".join(found), file=sys.stderr)
-        return 1
-    print("Minikube host check passed.")
-    return 0
+    return _gate(found, "Minikube cannot start as planned; nothing was deployed", "Minikube host check passed.")
 
 
 def cmd_k8s_diagnose(args: argparse.Namespace) -> int:

@@ -15,8 +15,12 @@ import requests
 from ..stack import Stack
 
 #: Which supervised port-forward carries which endpoint of the stack description.
-FORWARD_OF = {"router": "port-forward-api", "engines": "port-forward-engines",
-              **{f"engine-{i}": f"port-forward-engine-{i}" for i in range(64)}}
+FORWARD_OF = {"router": "port-forward-api", "engines": "port-forward-engines"}
+
+
+def forward_of(endpoint: str) -> str:
+    """The supervised port-forward behind a stack endpoint (engine-N has port-forward-engine-N)."""
+    return FORWARD_OF.get(endpoint, f"port-forward-{endpoint}")
 
 
 def pod_rows(pods: Mapping[str, Any]) -> list[dict[str, Any]]:
