@@ -206,7 +206,7 @@ def test_router_failover_settings_reach_the_router(vars_for) -> None:
     default = lp.router_settings(vars_for("vllm-local"), [], "consistent_hash")["args"]
     assert [flag(default, f) for f in ("--health-check-interval-secs", "--health-failure-threshold",
                                        "--retry-max-retries", "--cb-failure-threshold", "--cb-timeout-duration-secs",
-                                       "--request-timeout-secs")] == ["1", "2", "5", "10", "60", "1800"]
+                                       "--request-timeout-secs")] == ["1", "2", "5", "10", "5", "1800"]
     tuned = lp.router_settings(vars_for("vllm-local", "CONFIG_VLLM_ROUTER_HEALTH_CHECK_INTERVAL_S=5",
                                         "CONFIG_VLLM_ROUTER_RETRY_MAX_RETRIES=1", "CONFIG_VLLM_ROUTER_CB_TIMEOUT_S=30"),
                                [], "consistent_hash")["args"]

@@ -128,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .ab import cli as ab_cli
 
     ab_cli.register(add)
+    from .fault import cli as fault_cli
+
+    fault_cli.register(add)
     from .kubernetes import cli as kubernetes_cli
 
     kubernetes_cli.register(add)

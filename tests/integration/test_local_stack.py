@@ -363,6 +363,115 @@ def test_killed_engine_is_avoided_reported_and_restored(project: Project) -> Non
     assert after["engine-0"] == pids["engine-0"] and after["router"] == pids["router"]
 
 
+def test_fault_workload_meets_the_failover_goals(project: Project) -> None:
+    """`make vllm-fault-test`: SIGKILL engine-1 under load; the timeline comes from each source and the
+    goals hold (in-flight requests end within 5 s, nothing sent to the dead engine after detection,
+    recovery within the engine's own start time + 10 s)."""
+    project.use("it-local", "CONFIG_VLLM_BENCHMARK_WORKLOAD_FAULT=y", "CONFIG_VLLM_BENCHMARK_CONCURRENT_USERS=8",
+                "CONFIG_VLLM_BENCHMARK_WARMUP_SECONDS=2", "CONFIG_VLLM_FAULT_KILL_AT_S=6",
+                "CONFIG_VLLM_FAULT_AFTER_RECOVERY_S=4", drop=("CONFIG_VLLM_BENCHMARK_WORKLOAD_CONCURRENT",))
+    before = project.pids()
+    out = project.make("vllm-fault-test", "LABEL=it-fault", timeout=600)
+    assert "goals met on localhost" in out.stdout and "engine-1 killed at" in out.stdout
+    bundle = bundles(project)[-1]
+    assert bundle.name.endswith("-it-fault")
+    fault = json.loads((bundle / "summary.json").read_text())["fault"]
+    f = fault["faults"][0]
+    ev, fig = f["events"], f["figures"]
+    print(json.dumps({"events": ev, "figures": fig}, indent=1))
+    assert fault["verdict"] == "pass" and f["engine"] == "engine-1" and f["missing"] == {}
+    assert ev["kill"] <= ev["engine_down"] <= ev["healthy"] <= ev["readmitted"] <= ev["serving"]
+    assert ev["kill"] <= ev["detected"] <= ev["readmitted"] and ev["kill"] - 0.5 <= ev["restarted"] <= ev["healthy"]
+    assert fig["requests"]["in_flight_longest_end_s"] <= 5.0
+    assert fig["sent_after_detection"] == 0
+    assert fig["recovery_s"] <= fig["engine_start_s"] + 10.0
+    assert fig["detection_s"] <= 5.0  # health checked every 1 s, 2 failures
+    report = (bundle / "report.md").read_text()
+    assert "Fault 1: engine-1" in report and "first request served by it again" in report
+    assert (bundle / "fault-timeline.png").stat().st_size > 10_000
+    assert len((bundle / "fault-observations.jsonl").read_text().splitlines()) > 100
+    junit = (project.path / "workflows/vllm/reports/fault-test.xml").read_text()
+    assert junit.count("<testcase") == 3 and "<failure" not in junit
+    after = project.pids()
+    assert after["engine-0"] == before["engine-0"] and after["router"] == before["router"]
+    assert after["engine-1"] != before["engine-1"]
+    project.use("it-local")
+
+
+class Load:
+    """Test double for users: threads sending streamed completions through the router without pause,
+    each request with a fresh session id (so session routing spreads them); a response counts as
+    complete only with its final ``[DONE]``."""
+
+    def __init__(self, users: int = 4) -> None:
+        import threading
+        import uuid
+
+        self.results: list[tuple[float, str]] = []  # (end time, "ok" or the error)
+        self.stop = threading.Event()
+
+        def user() -> None:
+            while not self.stop.is_set():
+                body = {"model": "tiny-llama", "prompt": "scale me " * 16, "max_tokens": 16, "stream": True}
+                try:
+                    r = requests.post(f"http://127.0.0.1:{API_PORT}/v1/completions", json=body, stream=True,
+                                      timeout=60, headers={"x-user-id": uuid.uuid4().hex})
+                    text = r.content.decode(errors="replace")
+                    ok = r.status_code == 200 and "[DONE]" in text
+                    self.results.append((time.monotonic(), "ok" if ok else f"HTTP {r.status_code} {text[-200:]}"))
+                except requests.RequestException as exc:
+                    self.results.append((time.monotonic(), f"{type(exc).__name__}: {exc}"))
+
+        self.threads = [threading.Thread(target=user, daemon=True) for _ in range(users)]
+        for t in self.threads:
+            t.start()
+
+    def failures(self) -> list[tuple[float, str]]:
+        return [r for r in self.results if r[1] != "ok"]
+
+    def close(self) -> None:
+        self.stop.set()
+        for t in self.threads:
+            t.join(timeout=90)
+
+
+def engine_successes(port: int) -> float:
+    text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    return sum(v for name, _, v in samples(text) if name == "vllm:request_success_total")
+
+
+def test_scaling_two_three_two_under_load_fails_no_request(project: Project) -> None:
+    """VLLM_REPLICA_COUNT 2 -> 3 -> 2 with `make vllm-deploy` on the live stack under steady load: the
+    third engine joins and serves (its own counter), leaves drained, nothing else restarts, and no
+    request fails throughout."""
+    before = project.pids()
+    load = Load(users=4)
+    try:
+        time.sleep(3)
+        project.use("it-local", "CONFIG_VLLM_REPLICA_COUNT=3")
+        project.make("vllm-deploy")
+        grown = project.pids()
+        assert {k: grown[k] for k in before} == before and "engine-2" in grown
+        deadline = time.monotonic() + 30
+        while engine_successes(ENGINE_BASE + 2) < 3:
+            assert time.monotonic() < deadline, "the third engine never served a request through the router"
+            time.sleep(0.5)
+        served = engine_successes(ENGINE_BASE + 2)
+        project.use("it-local")
+        project.make("vllm-deploy")
+        time.sleep(2)
+    finally:
+        load.close()
+    shrunk = project.pids()
+    assert shrunk == before
+    assert ENGINE_BASE + 2 not in listening_ports()
+    workers = json.dumps(requests.get(f"http://127.0.0.1:{API_PORT}/list_workers", timeout=10).json())
+    assert f":{ENGINE_BASE + 2}" not in workers and f":{ENGINE_BASE + 1}" in workers
+    oks = sum(1 for _, r in load.results if r == "ok")
+    print(f"scaling under load: {oks} requests ok, {len(load.failures())} failed; engine-2 served {served:.0f}")
+    assert load.failures() == [] and oks > 50
+
+
 def test_third_engine_starts_without_touching_the_others(project: Project) -> None:
     before = project.pids()
     project.use("it-local", "CONFIG_VLLM_REPLICA_COUNT=3")

@@ -121,9 +121,14 @@ def run_one(args: argparse.Namespace, v: dict[str, Any], stack: Stack, key: str,
               float(v.get("vllm_benchmark_slo_e2e_ms") or 0))
     print(f"📊 {workload.name} benchmark of {stack.host} ({stack.backend}, {stack.routing} routing, "
           f"{len(stack.engines)} engine(s)) at {stack.api_url}")
+    driver = None
+    if workload.name == "fault":
+        from ..fault.session import driver_for
+
+        driver = driver_for(stack, v, root, target.headers(), lambda: runner.clock())
     preflight(target)
     runner = Runner(target, workload, [(e.name, e.metrics_url) for e in stack.engines],
-                    show_progress=not args.no_progress)
+                    show_progress=not args.no_progress, fault=driver)
     runner.prepare(HttpTokenizer(target))
     result = asyncio.run(runner.run())
     out = bundle.new_bundle_dir(_results_dir(args), label)
@@ -131,6 +136,11 @@ def run_one(args: argparse.Namespace, v: dict[str, Any], stack: Stack, key: str,
                       target=_target_info(stack), slo=slo, complete=result.complete,
                       stop_reason=result.stop_reason, started_at=result.started_at,
                       engine_metrics=result.engines, stages=result.stages)
+    if driver is not None:
+        from ..fault.session import finish
+
+        summary["fault"] = finish(driver, result.records, workload.warmup_s)
+        bundle.write_jsonl(out / "fault-observations.jsonl", driver.observer.rows)
     bundle.write_json(out / "summary.json", summary)
     bundle.write_records(out / "requests.jsonl", result.records)
     bundle.write_jsonl(out / "engine-metrics.jsonl", result.engine_series)

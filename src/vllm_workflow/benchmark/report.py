@@ -20,6 +20,7 @@ PLOTS = {
     "requests-per-engine.png": "Requests finished by each engine (engine counters)",
     "kv-cache-over-time.png": "KV-cache usage and running requests per engine",
     "prometheus-over-time.png": "From Prometheus: KV-cache usage and running requests per engine",
+    "fault-timeline.png": "Fault: completed and failed requests per second, with the failover events",
 }
 
 
@@ -77,6 +78,10 @@ def tables(summary: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]
                       _fmt(s["latency_ms"]["ttft"]["p50"]), _fmt(s["latency_ms"]["ttft"]["p95"]),
                       _fmt(s["latency_ms"]["e2e"]["p50"]), _fmt(s["latency_ms"]["e2e"]["p95"])]
                      for s in summary["stages"]]))
+    if summary.get("fault"):
+        from ..fault.report import tables as fault_tables
+
+        out += fault_tables(summary["fault"])
     return out
 
 
@@ -160,6 +165,13 @@ def plots(bundle: Path, summary: dict[str, Any], records: list[RequestRecord],
         a1.legend()
         a1.set_title(PLOTS["kv-cache-over-time.png"])
         save(fig, "kv-cache-over-time.png")
+    if summary.get("fault"):
+        from ..fault.report import plot as fault_plot
+
+        fig, ax = plt.subplots(figsize=(9, 4.5))
+        fault_plot(ax, summary["fault"], records)
+        ax.set_title(PLOTS["fault-timeline.png"])
+        save(fig, "fault-timeline.png")
     if prom and prom.get("series"):
         fig, (a1, a2) = plt.subplots(2, 1, figsize=(8, 5), sharex=True)
         t0 = prom["start"]

@@ -149,7 +149,7 @@ class Runner:
     """One benchmark run: workload tasks, a metrics sampler, progress and a clean stop."""
 
     def __init__(self, target: Target, workload: Workload, engines: Sequence[tuple[str, str]] = (),
-                 show_progress: bool = True) -> None:
+                 show_progress: bool = True, fault: Any = None) -> None:
         self.t = target
         self.w = workload
         self.engines = list(engines)  # (name, metrics_url)
@@ -162,6 +162,8 @@ class Runner:
         self.overrun = 0  # requests cancelled for running past the duration plus DRAIN_GRACE_S
         self._vocab: list[int] = []
         self._script: tuple[str, list[Any]] = ("", [])
+        self.fault = fault  # a fault.driver.FaultDriver for the fault workload
+        self._end = 0.0
 
     # -- preparation (blocking, before the clock matters) ------------------------------------------
     def prepare(self, tokenizer: Any) -> None:
@@ -184,8 +186,8 @@ class Runner:
         return text
 
     # -- workloads ---------------------------------------------------------------------------------
-    async def _concurrent(self, http: aiohttp.ClientSession) -> None:
-        end = self.w.warmup_s + self.w.duration_s
+    def _users(self, http: aiohttp.ClientSession) -> list[Any]:
+        """The closed loop's users; each stops sending at ``self._end`` (the fault driver moves it)."""
         headers = self.t.headers()
         make_body = TokenPromptBody(self.t.model, self.w.output_tokens)
 
@@ -193,11 +195,38 @@ class Runner:
             rng = random.Random(self.w.seed * 7919 + u)
             session = f"user-{self.w.seed}-{u:04d}"
             mine = headers | {self.t.session_header: session}
-            while not self.stop.is_set() and self.clock() < end:
+            while not self.stop.is_set() and self.clock() < self._end:
                 body = make_body(token_prompt(rng, self._vocab, self.w.prompt_tokens))
                 await self._send(http, "/v1/completions", body, self._new_record(session=session), mine)
 
-        await self._gather((user(u) for u in range(self.w.users)), deadline=end + DRAIN_GRACE_S)
+        return [user(u) for u in range(self.w.users)]
+
+    async def _concurrent(self, http: aiohttp.ClientSession) -> None:
+        self._end = self.w.warmup_s + self.w.duration_s
+        await self._gather(self._users(http), deadline=self._end + DRAIN_GRACE_S)
+
+    async def _fault_run(self, http: aiohttp.ClientSession) -> None:
+        """The closed loop with the fault driver: it kills, waits for recovery and sets the end."""
+        driver = self.fault
+        self._end = driver.plan.longest_s(self.w.warmup_s)
+
+        def set_end(t: float) -> None:
+            self._end = t
+
+        for coro in self._users(http):
+            self._spawn(coro)
+        observer = asyncio.ensure_future(driver.observer.run(http))
+        try:
+            await driver.run(self.clock, self.w.warmup_s, self.stop, set_end)
+            delay = self._end - self.clock()
+            if delay > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stop.wait(), delay)
+            await self._drain(deadline=self._end + DRAIN_GRACE_S)
+        finally:
+            observer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await observer
 
     async def _rate_sweep(self, http: aiohttp.ClientSession) -> None:
         headers = self.t.headers()
@@ -308,6 +337,8 @@ class Runner:
         if w.name == "multi-round-qa":
             return "requests", float(w.qa_users * w.qa_rounds), lambda: float(
                 sum(1 for r in self.records if r.end is not None))
+        if w.name == "fault":
+            return "s", None, lambda: round(self.clock())
         total = w.warmup_s + (w.duration_s if w.name == "concurrent" else w.stage_s * len(w.rates))
         return "s", total, lambda: round(min(self.clock(), total))
 
@@ -325,6 +356,8 @@ class Runner:
             loop.add_signal_handler(sig, on_signal, sig.name)
         started_at = time.time()
         self.clock = monotonic_clock()
+        if self.fault is not None:
+            self.fault.started_at = started_at
         label, total, done = self._total()
         progress = Progress(label, total, self.records, self.clock, done) if self.show_progress else None
         before: dict[str, Any] = {}
@@ -337,7 +370,7 @@ class Runner:
             sampler = asyncio.ensure_future(self._sample(http, before, series)) if self.engines else None
             ticker = asyncio.ensure_future(self._tick(progress)) if progress else None
             work = {"concurrent": self._concurrent, "rate-sweep": self._rate_sweep,
-                    "multi-round-qa": self._multi_round_qa}[self.w.name]
+                    "multi-round-qa": self._multi_round_qa, "fault": self._fault_run}[self.w.name]
             try:
                 await work(http)
             except asyncio.CancelledError:

@@ -21,6 +21,7 @@ WORKLOAD_CHOICES = {
     "concurrent": "vllm_benchmark_workload_concurrent",
     "multi-round-qa": "vllm_benchmark_workload_multi_round_qa",
     "rate-sweep": "vllm_benchmark_workload_rate_sweep",
+    "fault": "vllm_benchmark_workload_fault",
 }
 WORKLOADS = tuple(WORKLOAD_CHOICES)
 
@@ -69,6 +70,9 @@ class Workload:
     def describe(self) -> dict[str, Any]:
         """The parameters that matter for this workload (for the results)."""
         common = {"name": self.name, "warmup_s": self.warmup_s, "seed": self.seed, "timeout_s": self.timeout_s}
+        if self.name == "fault":
+            return common | {"users": self.users, "prompt_tokens": self.prompt_tokens,
+                             "output_tokens": self.output_tokens}
         if self.name == "concurrent":
             return common | {"users": self.users, "duration_s": self.duration_s,
                              "prompt_tokens": self.prompt_tokens, "output_tokens": self.output_tokens}

@@ -238,7 +238,7 @@ def router_settings(v: Mapping[str, Any], workers: list[str], policy: str) -> di
         "--health-failure-threshold", str(int(v.get("vllm_router_health_failure_threshold") or 2)),
         "--retry-max-retries", str(int(v.get("vllm_router_retry_max_retries") or 5)),
         "--cb-failure-threshold", str(int(v.get("vllm_router_cb_failure_threshold") or 10)),
-        "--cb-timeout-duration-secs", str(int(v.get("vllm_router_cb_timeout_s") or 60)),
+        "--cb-timeout-duration-secs", str(int(v.get("vllm_router_cb_timeout_s") or 5)),
         "--request-timeout-secs", str(int(v.get("vllm_router_request_timeout_s") or 1800)),
         "--log-level", "info",
     ]

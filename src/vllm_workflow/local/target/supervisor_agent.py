@@ -13,8 +13,14 @@ Commands:
                               `supervisorctl update`; start any that are down
   restart CONF NAME           restart one program
   status CONF                 processes with state, pid, uptime, restarts
+  kill CONF NAME              SIGKILL one program's process (fault injection);
+                              supervisord restarts it
+  events CONF SINCE           supervisord's spawned/exited/running lines after
+                              SINCE (epoch seconds), with epoch times
   router-sync CONF SETTINGS   write the router settings (stdin JSON, mode 0600);
-                              add/remove workers on the running router live
+                              --live: add/remove workers on the running router;
+                              --drain-removed: take out only the workers going away
+                              and wait until they finished their requests
   shutdown CONF               stop every program and supervisord; wait for exit;
                               kill what they left behind
   listen CONF                 supervisord event listener: when a program is
@@ -171,6 +177,51 @@ def status(conf: str) -> dict[str, Any]:
     return {"changed": False, "daemon": True, "processes": processes}
 
 
+def kill(conf: str, name: str) -> dict[str, Any]:
+    """SIGKILL the program's process, as a crash would; supervisord sees it exit and restarts it."""
+    import signal
+
+    info = server(conf).supervisor.getProcessInfo(name)
+    if info["statename"] != "RUNNING" or not info["pid"]:
+        raise SystemExit(f"{name} is {info['statename']}, not running: nothing to kill")
+    at = time.time()
+    os.kill(int(info["pid"]), signal.SIGKILL)
+    return {"changed": True, "program": name, "pid": info["pid"], "at": at}
+
+
+_LOG_EVENT = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3}) \w+ "
+                        r"(?:(spawned): '([^']+)' with pid (\d+)|(exited): (\S+) \((.*)\)|"
+                        r"(success): (\S+) entered RUNNING state)")
+
+
+def log_events(lines: Any, since: float) -> list[dict[str, Any]]:
+    """Process-manager events from supervisord log lines (local time) after ``since`` (epoch)."""
+    out = []
+    for line in lines:
+        m = _LOG_EVENT.match(line)
+        if not m:
+            continue
+        at = time.mktime(time.strptime(m.group(1), "%Y-%m-%d %H:%M:%S")) + int(m.group(2)) / 1000
+        if at < since:
+            continue
+        if m.group(3):
+            out.append({"at": at, "program": m.group(4), "event": "spawned", "pid": int(m.group(5))})
+        elif m.group(6):
+            out.append({"at": at, "program": m.group(7), "event": "exited", "detail": m.group(8)})
+        else:
+            out.append({"at": at, "program": m.group(10), "event": "running"})
+    return out
+
+
+def events(conf: str, since: float) -> dict[str, Any]:
+    try:
+        with open(conf_value(conf, "supervisord", "logfile"), encoding="utf-8", errors="replace") as fh:
+            found = log_events(fh, since)
+    except OSError:
+        found = []
+    return {"changed": False, "events": found}
+
+
 def _router_call(base: str, path: str, key: str, method: str = "GET") -> Any:
     request = urllib.request.Request(base + path, method=method)
     if key:
@@ -190,7 +241,39 @@ def live_workers(base: str, key: str) -> list[str]:
     return [w if isinstance(w, str) else w.get("url", "") for w in data]
 
 
-def router_sync(conf: str, settings_path: str, new: dict[str, Any], live: bool) -> dict[str, Any]:
+def engine_busy(url: str, key: str) -> float:
+    """Requests an engine is running or holding (its /metrics); 0 when it cannot be read."""
+    try:
+        text = _router_call(url, "/metrics", key)
+    except (OSError, urllib.error.URLError):
+        return 0.0
+    busy = 0.0
+    for line in str(text).splitlines():
+        if line.startswith(("vllm:num_requests_running", "vllm:num_requests_waiting")):
+            try:
+                busy += float(line.rsplit(" ", 1)[1])
+            except (IndexError, ValueError):
+                continue
+    return busy
+
+
+def drain(urls: list[str], key: str, timeout: float = 60.0) -> dict[str, float]:
+    """Wait until engines taken out of the router have finished their requests (or ``timeout``)."""
+    start = time.monotonic()
+    waited: dict[str, float] = {}
+    for url in urls:
+        while engine_busy(url, key) > 0 and time.monotonic() - start < timeout:
+            time.sleep(0.2)
+        waited[url] = round(time.monotonic() - start, 1)
+    return waited
+
+
+def router_sync(conf: str, settings_path: str, new: dict[str, Any], live: bool,
+                drain_removed: bool = False) -> dict[str, Any]:
+    """Write the router settings. ``live``: also add and remove workers on the running router.
+    ``drain_removed`` (before engines are stopped): only take out the workers that are going
+    away, and wait until they have finished what they were serving, so scaling down fails no
+    request."""
     try:
         with open(settings_path, encoding="utf-8") as fh:
             old = json.load(fh)
@@ -205,7 +288,7 @@ def router_sync(conf: str, settings_path: str, new: dict[str, Any], live: bool) 
         result["changed"] = True
         if old is not None and (old.get("args") != new.get("args") or old.get("api_key") != new.get("api_key")):
             result["restart_needed"] = True
-    if not live or result["restart_needed"]:
+    if not (live or drain_removed) or result["restart_needed"] or old is None:
         return result
     args = new["args"]
     host, port = args[args.index("--host") + 1], args[args.index("--port") + 1]
@@ -216,7 +299,7 @@ def router_sync(conf: str, settings_path: str, new: dict[str, Any], live: bool) 
     except (OSError, urllib.error.URLError) as exc:
         result["error"] = f"router at {base} unreachable: {exc}"
         return result
-    for url in new["workers"]:
+    for url in new["workers"] if live else []:
         if url not in current:
             _router_call(base, "/add_worker?url=" + urllib.parse.quote(url, safe=""), key, "POST")
             result["added"].append(url)
@@ -224,6 +307,8 @@ def router_sync(conf: str, settings_path: str, new: dict[str, Any], live: bool) 
         if url not in new["workers"]:
             _router_call(base, "/remove_worker?url=" + urllib.parse.quote(url, safe=""), key, "POST")
             result["removed"].append(url)
+    if drain_removed and result["removed"]:
+        result["drained_after_s"] = drain(result["removed"], key)
     result["changed"] = result["changed"] or bool(result["added"] or result["removed"])
     return result
 
@@ -362,8 +447,13 @@ def main(argv: list[str]) -> int:
         result = restart(conf, argv[3])
     elif command == "status":
         result = status(conf)
+    elif command == "kill":
+        result = kill(conf, argv[3])
+    elif command == "events":
+        result = events(conf, float(argv[3]))
     elif command == "router-sync":
-        result = router_sync(conf, argv[3], json.load(sys.stdin), live="--live" in argv)
+        result = router_sync(conf, argv[3], json.load(sys.stdin), live="--live" in argv,
+                             drain_removed="--drain-removed" in argv)
     elif command == "shutdown":
         result = shutdown(conf)
         result["reaped"] = reap(runtime_root(conf), {})

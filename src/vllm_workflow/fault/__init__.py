@@ -1,0 +1,1 @@
+"""Fault injection and failover measurement: the `fault` benchmark workload."""

@@ -1,0 +1,149 @@
+"""Kill an engine the way a crash would, and read back what the process manager did about it.
+
+- local backend (this machine or a declared host): the supervisor agent on the engine's host
+  sends SIGKILL to the program's process; supervisord restarts it. Its log lines (spawned,
+  exited, entered RUNNING) are the process manager's record, read after the run.
+- Kubernetes: the engine's pod (the one its per-engine forward holds) is deleted with no grace
+  period; the Deployment replaces it. The namespace's pod events (Killing, Scheduled, Started)
+  are the record.
+
+Times come back as epoch seconds from the host that acted; the driver turns them into run-clock
+seconds (on a declared host, any clock offset between the hosts shifts them).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from .. import remote
+from ..errors import WorkflowError
+from ..stack import Stack
+
+
+class Injector(Protocol):
+    method: str
+
+    def kill(self, engine: str) -> dict[str, Any]:
+        """Kill ``engine``; returns at least ``{"at": epoch seconds, "detail": str}``."""
+
+    def events(self, since: float, engines: list[str]) -> list[dict[str, Any]]:
+        """Process-manager events after ``since``: ``{"at", "engine", "event", "source", ...}``."""
+
+
+def _json(out: remote.Result, what: str) -> dict[str, Any]:
+    if out.rc != 0:
+        raise WorkflowError(f"{what} failed (rc {out.rc}): {(out.stderr or out.stdout).strip()[-300:]}")
+    try:
+        return json.loads(out.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        raise WorkflowError(f"{what} printed no JSON: {out.stdout[-300:]!r}") from None
+
+
+class SupervisorInjector:
+    method = "SIGKILL of the engine's process (supervisord restarts it)"
+    source = "supervisord log"
+
+    def __init__(self, stack: Stack, root: Path) -> None:
+        pm = stack.process_manager
+        self.stack, self.root = stack, root
+        self.python, self.agent, self.conf = pm.get("python", ""), pm.get("agent", ""), pm.get("conf", "")
+        if not (self.python and self.agent and self.conf):
+            raise WorkflowError("the stack description names no process manager agent. Fix: `make vllm-deploy`.")
+
+    def kill(self, engine: str) -> dict[str, Any]:
+        got = _json(remote.run(self.stack, [self.python, self.agent, "kill", self.conf, engine], self.root),
+                    f"killing {engine} on {self.stack.host}")
+        return {"at": float(got["at"]), "detail": f"SIGKILL pid {got.get('pid')}"}
+
+    def events(self, since: float, engines: list[str]) -> list[dict[str, Any]]:
+        got = _json(remote.run(self.stack, [self.python, self.agent, "events", self.conf, str(since)], self.root),
+                    f"reading supervisord's log on {self.stack.host}")
+        return [{**e, "engine": e["program"], "source": self.source}
+                for e in got.get("events", []) if e.get("program") in engines]
+
+
+def _stamp(text: str | None) -> float | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+#: Kubernetes event reasons and what they mean on our timeline.
+POD_REASONS = {"Killing": "exited", "Scheduled": "pod-created", "Started": "spawned"}
+
+
+def pod_events(listing: dict[str, Any], killed: dict[str, str], since: float) -> list[dict[str, Any]]:
+    """Timeline events from ``kubectl get events -o json``: the killed pod's Killing, and the
+    Scheduled/Started of pods created after the kill (the replacement), attributed to the slot
+    (engine name) whose pod was deleted. ``killed`` maps pod name -> engine name."""
+    out = []
+    replacing = list(killed.values())
+    for item in listing.get("items", []):
+        obj = item.get("involvedObject") or {}
+        reason = item.get("reason")
+        event = POD_REASONS.get(str(reason))
+        at = _stamp(item.get("eventTime") or item.get("lastTimestamp") or item.get("firstTimestamp"))
+        if obj.get("kind") != "Pod" or event is None or at is None or at < since:
+            continue
+        pod = str(obj.get("name"))
+        if pod in killed:
+            engine = killed[pod]
+        elif event != "exited" and replacing:
+            engine = replacing[0]
+        else:
+            continue
+        out.append({"at": at, "engine": engine, "event": event, "pod": pod, "source": "kubernetes pod events"})
+    return sorted(out, key=lambda e: e["at"])
+
+
+class PodInjector:
+    method = "deletion of the engine's pod, no grace period (the Deployment replaces it)"
+
+    def __init__(self, stack: Stack) -> None:
+        k = stack.raw.get("kubernetes") or {}
+        self.kubectl = [k.get("kubectl", "kubectl"), f"--kubeconfig={k.get('kubeconfig', '')}",
+                        f"--namespace={k.get('namespace')}"] + ([f"--context={k['context']}"] if k.get("context") else [])
+        self.claims = Path(str(stack.raw.get("runtime_dir", ""))) / "state" / "pod-forwards"
+        self.killed: dict[str, str] = {}
+
+    def _run(self, args: list[str], timeout: float = 30) -> subprocess.CompletedProcess[str]:
+        try:
+            return subprocess.run([*self.kubectl, *args], capture_output=True, text=True, timeout=timeout)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise WorkflowError(f"kubectl {' '.join(args[:2])} failed: {exc}") from None
+
+    def kill(self, engine: str) -> dict[str, Any]:
+        slot = engine.rsplit("-", 1)[-1]
+        try:
+            pod = (self.claims / f"slot-{slot}").read_text().strip()
+        except OSError:
+            raise WorkflowError(f"no pod is known for {engine} ({self.claims}/slot-{slot} is missing). "
+                                "Fix: check `make vllm-status-simplified`; the per-engine forwards record it.") from None
+        at = datetime.now().timestamp()
+        out = self._run(["delete", "pod", pod, "--grace-period=0", "--force", "--wait=false"])
+        if out.returncode != 0:
+            raise WorkflowError(f"kubectl delete pod {pod} failed: {out.stderr.strip()[-300:]}")
+        self.killed[pod] = engine
+        return {"at": at, "detail": f"pod {pod} deleted"}
+
+    def events(self, since: float, engines: list[str]) -> list[dict[str, Any]]:
+        out = self._run(["get", "events", "--field-selector=involvedObject.kind=Pod", "--output=json"])
+        if out.returncode != 0:
+            return []
+        try:
+            return pod_events(json.loads(out.stdout), self.killed, since)
+        except ValueError:
+            return []
+
+
+def for_stack(stack: Stack, root: Path) -> Injector:
+    if stack.backend == "kubernetes":
+        return PodInjector(stack)
+    return SupervisorInjector(stack, root)
