@@ -145,3 +145,27 @@ def test_router_digest_reaches_the_router_image(vars_for) -> None:
     digest = "sha256:" + "cd" * 32
     docs = render(vars_for("vllm-production-stack-cpu", f'CONFIG_VLLM_ROUTER_IMAGE_DIGEST="{digest}"'))
     assert container(find(docs, "Deployment", "deployment-router"))["image"] == f"lmcache/lmstack-router:v0.1.12@{digest}"
+
+
+def test_keda_pdb_and_router_autoscaling_render_through_the_chart(vars_for) -> None:
+    v = vars_for("vllm-production-stack-cpu", "CONFIG_VLLM_K8S_KEDA_ENABLED=y", "CONFIG_VLLM_K8S_KEDA_MAX_REPLICAS=3",
+                 "CONFIG_VLLM_K8S_KEDA_QUEUE_THRESHOLD=4", "CONFIG_VLLM_K8S_ENGINE_PDB_MIN_AVAILABLE=1",
+                 "CONFIG_VLLM_K8S_ROUTER_AUTOSCALING=y", "CONFIG_VLLM_K8S_ROUTER_PDB_MIN_AVAILABLE=1")
+    docs = render(v)
+    scaled = find(docs, "ScaledObject", "scaledobject")
+    spec = scaled["spec"]
+    assert spec["scaleTargetRef"]["name"] == find(docs, "Deployment", "deployment-vllm")["metadata"]["name"]
+    assert (spec["minReplicaCount"], spec["maxReplicaCount"], spec["pollingInterval"], spec["cooldownPeriod"]) == (
+        1, 3, 15, 120)
+    queue, kv = spec["triggers"]
+    ns, svc = v["vllm_helm_namespace"], values.engine_service(v)
+    assert queue["metadata"]["query"] == f'sum(vllm:num_requests_waiting{{namespace="{ns}",job="{svc}"}})'
+    assert queue["metadata"]["threshold"] == "4" and queue["metricType"] == "AverageValue"
+    assert kv["metricType"] == "Value" and kv["metadata"]["threshold"] == "80"
+    # the Prometheus Service of this release's kube-prometheus-stack (a subchart this chart copy lacks)
+    assert queue["metadata"]["serverAddress"] == f"http://{values.prometheus_service(v)}.{ns}.svc:9090"
+    pdbs = {d["metadata"]["name"]: d["spec"] for d in docs if d["kind"] == "PodDisruptionBudget"}
+    engine_pdb = next(p for n, p in pdbs.items() if "pdb-vllm" in n)
+    assert engine_pdb["minAvailable"] == 1
+    hpa = find(docs, "HorizontalPodAutoscaler", "router")
+    assert hpa["spec"]["maxReplicas"] == 3 and hpa["spec"]["minReplicas"] == 1

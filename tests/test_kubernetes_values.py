@@ -241,3 +241,47 @@ def test_router_image_pinned_by_digest(vars_for) -> None:
     assert values.render(v, hf_token=False, api_key=False)["routerSpec"]["tag"] == f"v0.1.12@{digest}"
     bad = validate.check(v | {"vllm_router_image_digest": "sha256:xyz"})
     assert any(p.startswith("CONFIG_VLLM_ROUTER_IMAGE_DIGEST: 'sha256:xyz' is not an image digest") for p in bad)
+
+
+def test_keda_triggers_budgets_and_router_autoscaling_from_kconfig(vars_for) -> None:
+    from vllm_workflow.kubernetes import values as kv
+
+    v = vars_for("vllm-production-stack-cpu", "CONFIG_VLLM_K8S_KEDA_ENABLED=y", "CONFIG_VLLM_K8S_KEDA_MIN_REPLICAS=2",
+                 "CONFIG_VLLM_K8S_KEDA_MAX_REPLICAS=4", "CONFIG_VLLM_K8S_KEDA_KV_USAGE_PERCENT=70",
+                 "CONFIG_VLLM_K8S_ENGINE_PDB_MIN_AVAILABLE=1", "CONFIG_VLLM_K8S_ROUTER_AUTOSCALING=y",
+                 "CONFIG_VLLM_K8S_ROUTER_MAX_REPLICAS=2")
+    out = kv.render(v, hf_token=False, api_key=False, prometheus_namespace="elsewhere")
+    keda = out["servingEngineSpec"]["modelSpec"][0]["keda"]
+    assert (keda["minReplicaCount"], keda["maxReplicaCount"]) == (2, 4)
+    assert [t["metadata"]["threshold"] for t in keda["triggers"]] == ["5", "70"]
+    assert all(".elsewhere.svc:9090" in t["metadata"]["serverAddress"] for t in keda["triggers"])
+    assert out["servingEngineSpec"]["modelSpec"][0]["pdb"] == {"enabled": True, "minAvailable": 1}
+    assert out["routerSpec"]["autoscaling"] == {"enabled": True, "minReplicas": 1, "maxReplicas": 2,
+                                                "targetCPUUtilizationPercentage": 80}
+    assert "pdb" not in out["routerSpec"]
+    plain = kv.render(vars_for("vllm-production-stack-cpu"), hf_token=False, api_key=False)
+    assert "keda" not in plain["servingEngineSpec"]["modelSpec"][0] and "autoscaling" not in plain["routerSpec"]
+
+
+def test_keda_needs_observability_and_sane_bounds(vars_for) -> None:
+    from vllm_workflow import validate
+
+    off = vars_for("vllm-production-stack-cpu", "CONFIG_VLLM_OBSERVABILITY_ENABLED=n", "CONFIG_VLLM_K8S_KEDA_ENABLED=y")
+    assert not off.get("vllm_k8s_keda_enabled")  # Kconfig: depends on Observability
+    bad = vars_for("vllm-production-stack-cpu", "CONFIG_VLLM_K8S_KEDA_ENABLED=y", "CONFIG_VLLM_K8S_KEDA_MIN_REPLICAS=3",
+                   "CONFIG_VLLM_K8S_KEDA_MAX_REPLICAS=2", 'CONFIG_VLLM_KEDA_CHART_SHA256="abc"',
+                   "CONFIG_VLLM_K8S_ENGINE_PDB_MIN_AVAILABLE=3", "CONFIG_VLLM_K8S_ROUTER_PDB_MIN_AVAILABLE=1")
+    problems = "\n".join(validate.check(bad))
+    assert "CONFIG_VLLM_K8S_KEDA_MAX_REPLICAS: 2 is below CONFIG_VLLM_K8S_KEDA_MIN_REPLICAS=3" in problems
+    assert "CONFIG_VLLM_KEDA_CHART_SHA256: not a sha256" in problems
+    assert "CONFIG_VLLM_K8S_ENGINE_PDB_MIN_AVAILABLE: 3 of 3 engine(s)" in problems
+    assert "CONFIG_VLLM_K8S_ROUTER_PDB_MIN_AVAILABLE: at most 1 router(s)" in problems
+
+
+def test_minikube_fit_counts_the_most_engines_keda_may_start(vars_for) -> None:
+    from vllm_workflow import validate
+
+    v = vars_for("vllm-production-stack-cpu", "CONFIG_VLLM_K8S_KEDA_ENABLED=y", "CONFIG_VLLM_K8S_KEDA_MAX_REPLICAS=12")
+    problems = "\n".join(validate.check(v))
+    assert "engine facebook-opt-125m: 12 × (1 CPU, 6.0 GiB)" in problems
+    assert "counted at KEDA's most: CONFIG_VLLM_K8S_KEDA_MAX_REPLICAS" in problems

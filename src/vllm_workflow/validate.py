@@ -286,6 +286,35 @@ def _check_kubernetes_fit(v: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+def _check_autoscaling(v: Mapping[str, Any]) -> list[str]:
+    """KEDA bounds and pin, disruption budgets that would block every eviction."""
+    problems = []
+    if v.get("vllm_k8s_keda_enabled"):
+        low, high = int(v.get("vllm_k8s_keda_min_replicas") or 1), int(v.get("vllm_k8s_keda_max_replicas") or 1)
+        if high < low:
+            problems.append(_fix("vllm_k8s_keda_max_replicas", f"{high} is below CONFIG_VLLM_K8S_KEDA_MIN_REPLICAS={low}",
+                                 f"set it to {low} or more"))
+        if not SEMVER.match(str(v.get("vllm_keda_chart_version") or "")):
+            problems.append(_fix("vllm_keda_chart_version", f"'{v.get('vllm_keda_chart_version')}' is not an exact "
+                                 "chart version", "use 2.16.1"))
+        digest = str(v.get("vllm_keda_chart_sha256") or "")
+        if digest and not re.fullmatch(r"[0-9a-fA-F]{64}", digest):
+            problems.append(_fix("vllm_keda_chart_sha256", "not a sha256 (64 hexadecimal digits)",
+                                 "copy the digest of the chart archive from the KEDA chart index"))
+    engines = int(v.get("vllm_k8s_keda_min_replicas") or 0) if v.get("vllm_k8s_keda_enabled") else \
+        int(v.get("vllm_replica_count") or 1)
+    pdb = int(v.get("vllm_k8s_engine_pdb_min_available") or 0)
+    if pdb and pdb >= engines:
+        problems.append(_fix("vllm_k8s_engine_pdb_min_available", f"{pdb} of {engines} engine(s) must stay available, "
+                             "so a node drain could never evict one", f"set it below {engines} (or 0 for no budget)"))
+    routers = int(v.get("vllm_k8s_router_max_replicas") or 1) if v.get("vllm_k8s_router_autoscaling") else 1
+    if v.get("vllm_router_enabled") and int(v.get("vllm_k8s_router_pdb_min_available") or 0) >= routers:
+        problems.append(_fix("vllm_k8s_router_pdb_min_available", f"at most {routers} router(s) run, so this budget "
+                             "would block every eviction of the router", "set it below that, or turn on "
+                             "CONFIG_VLLM_K8S_ROUTER_AUTOSCALING"))
+    return problems
+
+
 def _check_kubernetes(v: Mapping[str, Any]) -> list[str]:
     problems = []
     for name in ("vllm_helm_release_name", "vllm_helm_namespace"):
@@ -293,6 +322,7 @@ def _check_kubernetes(v: Mapping[str, Any]) -> list[str]:
             problems.append(_fix(name, f"'{v.get(name)}' is not a DNS-1123 label", "use lowercase letters, digits and '-'"))
     if not SEMVER.match(str(v.get("vllm_helm_chart_version") or "")):
         problems.append(_fix("vllm_helm_chart_version", "must be an exact chart version", "use 0.1.12"))
+    problems += _check_autoscaling(v)
     tag = str(v.get("vllm_engine_image_tag") or "")
     if not tag or tag == "latest":
         problems.append(_fix("vllm_engine_image_tag", f"'{tag or '(empty)'}' is not a pinned tag", "set a fixed release tag"))

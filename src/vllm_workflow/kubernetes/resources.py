@@ -63,13 +63,15 @@ def requests(values: Mapping[str, Any], minikube: bool) -> list[Request]:
     out = []
     engine = values.get("servingEngineSpec") or {}
     for spec in engine.get("modelSpec") or []:
-        out.append(Request(f"engine {spec['name']}", int(spec.get("replicaCount") or 1),
+        most = max(int(spec.get("replicaCount") or 1), int((spec.get("keda") or {}).get("maxReplicaCount") or 0))
+        out.append(Request(f"engine {spec['name']}", most,
                            cpu_millicores(spec.get("requestCPU") or 0), memory_bytes(spec.get("requestMemory") or 0),
                            int(spec.get("requestGPU") or 0)))
     router = values.get("routerSpec") or {}
     if router.get("enableRouter"):
         req = (router.get("resources") or {}).get("requests") or {}
-        out.append(Request("router", int(router.get("replicaCount") or 1), cpu_millicores(req.get("cpu") or 0),
+        routers = max(int(router.get("replicaCount") or 1), int((router.get("autoscaling") or {}).get("maxReplicas") or 0))
+        out.append(Request("router", routers, cpu_millicores(req.get("cpu") or 0),
                            memory_bytes(req.get("memory") or 0)))
     cache = values.get("cacheserverSpec") or {}
     if cache:
@@ -109,6 +111,8 @@ def minikube_problems(values: Mapping[str, Any], v: Mapping[str, Any]) -> list[s
     fixes = ("raise CONFIG_VLLM_MINIKUBE_CPUS / CONFIG_VLLM_MINIKUBE_MEMORY_MB (what this machine can give), or "
              "lower CONFIG_VLLM_REPLICA_COUNT, CONFIG_VLLM_REQUEST_CPU, CONFIG_VLLM_REQUEST_MEMORY, "
              "CONFIG_VLLM_ROUTER_REQUEST_CPU / _MEMORY, CONFIG_VLLM_LMCACHE_CACHE_SERVER_MEMORY")
+    if v.get("vllm_k8s_keda_enabled"):
+        fixes += " (engines are counted at KEDA's most: CONFIG_VLLM_K8S_KEDA_MAX_REPLICAS)"
     return fit_problems(reqs, int(v["vllm_minikube_cpus"]), int(v["vllm_minikube_memory_mb"]),
                         "the Minikube node", fixes)
 

@@ -169,23 +169,67 @@ def _model_spec(v: Mapping[str, Any], dev: str, hf_token: bool) -> dict[str, Any
     return spec
 
 
+def keda(v: Mapping[str, Any], prometheus_namespace: str) -> dict[str, Any]:
+    """modelSpec.keda: scale the engines from this release's own metrics in its own Prometheus
+    (the kube-prometheus-stack one; a dev A/B arm reads the baseline's, which scrapes both).
+
+    Queue: the waiting requests of all engines against the threshold per engine (KEDA's
+    AverageValue divides by the replicas). KV cache: the engines' average usage in percent
+    against the threshold (Value: the HPA scales by current/target). Older engine images name
+    the gauge gpu_cache_usage_perc, so the query reads either."""
+    sel = f'namespace="{v["vllm_helm_namespace"]}",job="{engine_service(v)}"'
+    server = f"http://{prometheus_service(v)}.{prometheus_namespace}.svc:{PROMETHEUS_SERVICE_PORT}"
+    return {
+        "enabled": True,
+        "minReplicaCount": int(v["vllm_k8s_keda_min_replicas"]),
+        "maxReplicaCount": int(v["vllm_k8s_keda_max_replicas"]),
+        "pollingInterval": int(v["vllm_k8s_keda_polling_interval_s"]),
+        "cooldownPeriod": int(v["vllm_k8s_keda_cooldown_s"]),
+        "triggers": [
+            {"type": "prometheus", "metricType": "AverageValue", "metadata": {
+                "serverAddress": server, "metricName": "vllm_requests_waiting",
+                "query": f"sum(vllm:num_requests_waiting{{{sel}}})",
+                "threshold": str(int(v["vllm_k8s_keda_queue_threshold"]))}},
+            {"type": "prometheus", "metricType": "Value", "metadata": {
+                "serverAddress": server, "metricName": "vllm_kv_cache_usage_percent",
+                "query": f"avg(vllm:kv_cache_usage_perc{{{sel}}} or vllm:gpu_cache_usage_perc{{{sel}}}) * 100",
+                "threshold": str(int(v["vllm_k8s_keda_kv_usage_percent"]))}},
+        ],
+    }
+
+
+def most_engines(v: Mapping[str, Any]) -> int:
+    """The most engine pods the release can run (KEDA's maximum when it scales them)."""
+    count = int(v["vllm_replica_count"])
+    if v.get("vllm_k8s_keda_enabled"):
+        count = max(count, int(v.get("vllm_k8s_keda_max_replicas") or count))
+    return count
+
+
 def _service_monitor(v: Mapping[str, Any]) -> dict[str, Any]:
     interval = int(v.get("vllm_prometheus_scrape_interval") or 5)
     return {"enabled": True, "interval": f"{interval}s", "scrapeTimeout": f"{max(1, interval - 1)}s"}
 
 
-def render(v: Mapping[str, Any], *, hf_token: bool, api_key: bool, monitoring_stack: bool = True) -> dict[str, Any]:
+def render(v: Mapping[str, Any], *, hf_token: bool, api_key: bool, monitoring_stack: bool = True,
+           prometheus_namespace: str | None = None) -> dict[str, Any]:
     """The values for one release. ``hf_token``/``api_key``: whether those secrets are set
     (their values go into the Secret, never here). ``monitoring_stack``: install the chart's
-    kube-prometheus-stack (off for a dev A/B arm sharing the baseline's cluster, which scrapes both)."""
+    kube-prometheus-stack (off for a dev A/B arm sharing the baseline's cluster, which scrapes both);
+    ``prometheus_namespace``: where that Prometheus runs (default: this release's namespace)."""
     dev = device(v)
     observe = bool(v.get("vllm_observability_enabled"))
+    spec = _model_spec(v, dev, hf_token)
+    if observe and v.get("vllm_k8s_keda_enabled"):
+        spec["keda"] = keda(v, prometheus_namespace or str(v["vllm_helm_namespace"]))
+    if int(v.get("vllm_k8s_engine_pdb_min_available") or 0):
+        spec["pdb"] = {"enabled": True, "minAvailable": int(v["vllm_k8s_engine_pdb_min_available"])}
     engine: dict[str, Any] = {
         "enableEngine": True,
         # The chart's default is "nvidia": CPU pods would never schedule on a cluster without it.
         "runtimeClassName": str(v.get("vllm_k8s_runtime_class") or ""),
         "imagePullPolicy": "IfNotPresent",
-        "modelSpec": [_model_spec(v, dev, hf_token)],
+        "modelSpec": [spec],
     }
     strategy = resources.engine_strategy(v, dev)
     if strategy:
@@ -220,6 +264,12 @@ def render(v: Mapping[str, Any], *, hf_token: bool, api_key: bool, monitoring_st
             router["vllmApiKey"] = {"secretName": secret_name(v), "secretKey": API_KEY_KEY}
         if observe:
             router["serviceMonitor"] = _service_monitor(v)
+        if v.get("vllm_k8s_router_autoscaling"):
+            router["autoscaling"] = {"enabled": True, "minReplicas": 1,
+                                     "maxReplicas": int(v["vllm_k8s_router_max_replicas"]),
+                                     "targetCPUUtilizationPercentage": int(v["vllm_k8s_router_cpu_target_percent"])}
+        if int(v.get("vllm_k8s_router_pdb_min_available") or 0):
+            router["pdb"] = {"enabled": True, "minAvailable": int(v["vllm_k8s_router_pdb_min_available"])}
     values: dict[str, Any] = {"servingEngineSpec": engine, "routerSpec": router}
     if v.get("vllm_lmcache_enabled") and v.get("vllm_lmcache_cache_server"):
         memory = str(v["vllm_lmcache_cache_server_memory"])
