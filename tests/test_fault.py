@@ -263,3 +263,28 @@ def test_check_stack_needs_a_router_and_two_engines() -> None:
         check_stack(Stack.from_dict(base))
     with pytest.raises(WorkflowError, match="ROUTER_ENABLED=y"):
         check_stack(Stack.from_dict(base | {"router": None}))
+
+
+def test_scale_workload_ramps_up_holds_and_ramps_down() -> None:
+    w = from_vars({"vllm_benchmark_workload_scale": True, "vllm_scale_peak_rate": "8", "vllm_scale_steps": 4,
+                   "vllm_scale_step_s": 30, "vllm_scale_hold_s": 120})
+    assert w.name == "scale"
+    assert [(name, rate, t) for name, rate, t in w.stage_plan()] == [
+        ("up 2/s", 2, 30), ("up 4/s", 4, 30), ("up 6/s", 6, 30), ("hold 8/s", 8, 120),
+        ("down 6/s", 6, 30), ("down 4/s", 4, 30), ("down 2/s", 2, 30)]
+    with pytest.raises(WorkflowError, match="CONFIG_VLLM_SCALE_PEAK_RATE"):
+        from_vars({"vllm_benchmark_workload_scale": True, "vllm_scale_peak_rate": "fast"})
+
+
+def test_replica_counts_are_read_from_the_deployment_listing() -> None:
+    from vllm_workflow.kubernetes import replicas
+
+    listing = {"items": [
+        {"metadata": {"name": "vllm-opt-deployment-vllm"}, "spec": {"replicas": 3}, "status": {"readyReplicas": 2}},
+        {"metadata": {"name": "vllm-deployment-router"}, "spec": {"replicas": 1}, "status": {}}]}
+    rows = [{"t": t, **r} for t, r in ((0.0, replicas.parse(listing)[0]), (5.0, replicas.parse(listing)[1]))]
+    rows.append({"t": 10.0, "deployment": "vllm-opt-deployment-vllm", "desired": 3, "ready": 3})
+    rows.append({"t": 15.0, "error": "timeout"})
+    assert replicas.parse(listing)[1] == {"deployment": "vllm-deployment-router", "desired": 1, "ready": 0}
+    assert replicas.summarize(rows)["vllm-opt-deployment-vllm"] == {
+        "ready_min": 2, "ready_max": 3, "desired_max": 3, "first_at_max_s": 10.0, "samples": 2}

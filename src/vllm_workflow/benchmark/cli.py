@@ -126,9 +126,20 @@ def run_one(args: argparse.Namespace, v: dict[str, Any], stack: Stack, key: str,
         from ..fault.session import driver_for
 
         driver = driver_for(stack, v, root, target.headers(), lambda: runner.clock())
+    sampler = None
+    if workload.name == "scale":
+        if stack.backend != "kubernetes":
+            raise WorkflowError(f"the scale workload follows the cluster's autoscaler, and the {stack.backend} backend "
+                                f"on {stack.host} has none. Fix: choose another workload; on the local backend "
+                                "change CONFIG_VLLM_REPLICA_COUNT and `make vllm-deploy` (engines join and leave a "
+                                "live stack, docs/fault-tolerance.md).")
+        from ..kubernetes.replicas import ReplicaSampler
+
+        sampler = ReplicaSampler(stack)
     preflight(target)
     runner = Runner(target, workload, [(e.name, e.metrics_url) for e in stack.engines],
                     show_progress=not args.no_progress, fault=driver)
+    runner.replicas = sampler
     runner.prepare(HttpTokenizer(target))
     result = asyncio.run(runner.run())
     out = bundle.new_bundle_dir(_results_dir(args), label)
@@ -141,6 +152,11 @@ def run_one(args: argparse.Namespace, v: dict[str, Any], stack: Stack, key: str,
 
         summary["fault"] = finish(driver, result.records, workload.warmup_s)
         bundle.write_jsonl(out / "fault-observations.jsonl", driver.observer.rows)
+    if sampler is not None:
+        from ..kubernetes.replicas import summarize as replica_summary
+
+        summary["replicas"] = replica_summary(sampler.rows)
+        bundle.write_jsonl(out / "replicas.jsonl", sampler.rows)
     bundle.write_json(out / "summary.json", summary)
     bundle.write_records(out / "requests.jsonl", result.records)
     bundle.write_jsonl(out / "engine-metrics.jsonl", result.engine_series)

@@ -21,6 +21,7 @@ PLOTS = {
     "kv-cache-over-time.png": "KV-cache usage and running requests per engine",
     "prometheus-over-time.png": "From Prometheus: KV-cache usage and running requests per engine",
     "fault-timeline.png": "Fault: completed and failed requests per second, with the failover events",
+    "replicas-over-time.png": "Scale: ready replicas of each Deployment (from the cluster) and the offered load",
 }
 
 
@@ -78,6 +79,11 @@ def tables(summary: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]
                       _fmt(s["latency_ms"]["ttft"]["p50"]), _fmt(s["latency_ms"]["ttft"]["p95"]),
                       _fmt(s["latency_ms"]["e2e"]["p50"]), _fmt(s["latency_ms"]["e2e"]["p95"])]
                      for s in summary["stages"]]))
+    if summary.get("replicas"):
+        out.append(("Replicas (from the cluster, every 5 s)",
+                    ["deployment", "ready min", "ready max", "desired max", "first at max (s)"],
+                    [[name, str(r["ready_min"]), str(r["ready_max"]), str(r["desired_max"]), _fmt(r["first_at_max_s"])]
+                     for name, r in summary["replicas"].items()]))
     if summary.get("fault"):
         from ..fault.report import tables as fault_tables
 
@@ -92,7 +98,8 @@ def _cdf(ax: Any, values_ms: Sequence[float], label: str) -> None:
 
 
 def plots(bundle: Path, summary: dict[str, Any], records: list[RequestRecord],
-          series: list[dict[str, Any]], prom: dict[str, Any] | None = None) -> list[str]:
+          series: list[dict[str, Any]], prom: dict[str, Any] | None = None,
+          replicas: list[dict[str, Any]] | None = None) -> list[str]:
     """Write the PNGs; return their file names."""
     import matplotlib
 
@@ -172,6 +179,21 @@ def plots(bundle: Path, summary: dict[str, Any], records: list[RequestRecord],
         fault_plot(ax, summary["fault"], records)
         ax.set_title(PLOTS["fault-timeline.png"])
         save(fig, "fault-timeline.png")
+    if replicas:
+        fig, ax = plt.subplots(figsize=(9, 4.5))
+        for name in sorted({r["deployment"] for r in replicas if "deployment" in r}):
+            mine = [r for r in replicas if r.get("deployment") == name]
+            ax.step([r["t"] for r in mine], [r["ready"] for r in mine], where="post", label=f"{name} ready")
+        ax.set_xlabel("time (s since start)")
+        ax.set_ylabel("ready replicas")
+        ax2 = ax.twinx()
+        for st in summary.get("stages") or []:
+            ax2.hlines(st.get("rate") or 0, st.get("start", 0), st.get("end", 0), color="grey", alpha=0.6)
+        ax2.set_ylabel("offered requests/s (grey)")
+        ax.legend(fontsize=7, loc="upper left")
+        ax.grid(alpha=0.3)
+        ax.set_title(PLOTS["replicas-over-time.png"])
+        save(fig, "replicas-over-time.png")
     if prom and prom.get("series"):
         fig, (a1, a2) = plt.subplots(2, 1, figsize=(8, 5), sharex=True)
         t0 = prom["start"]
@@ -238,7 +260,8 @@ def render(bundle: Path) -> list[Path]:
     series = read_jsonl(bundle / "engine-metrics.jsonl")
     prom_path = bundle / "prometheus-series.json"
     prom = json.loads(prom_path.read_text()) if prom_path.exists() else None
-    images = plots(bundle, summary, records, series, prom)
+    replicas = read_jsonl(bundle / "replicas.jsonl") if (bundle / "replicas.jsonl").exists() else None
+    images = plots(bundle, summary, records, series, prom, replicas)
     (bundle / "report.md").write_text(markdown(summary, images))
     (bundle / "report.html").write_text(html_page(summary, images))
     return [bundle / "report.md", bundle / "report.html"]

@@ -163,6 +163,7 @@ class Runner:
         self._vocab: list[int] = []
         self._script: tuple[str, list[Any]] = ("", [])
         self.fault = fault  # a fault.driver.FaultDriver for the fault workload
+        self.replicas: Any = None  # an async sampler of the cluster's replica counts (scale workload)
         self._end = 0.0
 
     # -- preparation (blocking, before the clock matters) ------------------------------------------
@@ -232,8 +233,9 @@ class Runner:
         headers = self.t.headers()
         rng = random.Random(self.w.seed)
         make_body = TokenPromptBody(self.t.model, self.w.output_tokens)
-        plan = [("warmup", self.w.rates[0], self.w.warmup_s)] if self.w.warmup_s > 0 else []
-        plan += [(f"{r:g}/s", r, self.w.stage_s) for r in self.w.rates]
+        stages = self.w.stage_plan()
+        plan = [("warmup", stages[0][1], self.w.warmup_s)] if self.w.warmup_s > 0 else []
+        plan += stages
         start = 0.0
         for name, rate, length in plan:
             stage_start = start
@@ -339,7 +341,7 @@ class Runner:
                 sum(1 for r in self.records if r.end is not None))
         if w.name == "fault":
             return "s", None, lambda: round(self.clock())
-        total = w.warmup_s + (w.duration_s if w.name == "concurrent" else w.stage_s * len(w.rates))
+        total = w.warmup_s + (w.duration_s if w.name == "concurrent" else sum(t for _, _, t in w.stage_plan()))
         return "s", total, lambda: round(min(self.clock(), total))
 
     async def run(self) -> RunResult:
@@ -368,15 +370,17 @@ class Runner:
                 reads = await asyncio.gather(*(self._read(http, url) for _, url in self.engines))
                 before.update({name: r for (name, _), r in zip(self.engines, reads)})
             sampler = asyncio.ensure_future(self._sample(http, before, series)) if self.engines else None
+            counter = asyncio.ensure_future(self.replicas.run(self.clock, self.stop)) if self.replicas else None
             ticker = asyncio.ensure_future(self._tick(progress)) if progress else None
             work = {"concurrent": self._concurrent, "rate-sweep": self._rate_sweep,
-                    "multi-round-qa": self._multi_round_qa, "fault": self._fault_run}[self.w.name]
+                    "multi-round-qa": self._multi_round_qa, "fault": self._fault_run,
+                    "scale": self._rate_sweep}[self.w.name]
             try:
                 await work(http)
             except asyncio.CancelledError:
                 pass
             await self._drain_after_stop()
-            for task in (sampler, ticker):
+            for task in (sampler, ticker, counter):
                 if task:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):

@@ -17,7 +17,8 @@ def stage_summaries(records: Sequence[RequestRecord], stages: Sequence[Mapping[s
     out = []
     for st in stages:
         mine = [r for r in records if r.stage == st["name"]]
-        out.append({"name": st["name"], "rate": st.get("rate"), **summarize(mine, slo)})
+        out.append({"name": st["name"], "rate": st.get("rate"), "start": st.get("start"), "end": st.get("end"),
+                    **summarize(mine, slo)})
     return out
 
 

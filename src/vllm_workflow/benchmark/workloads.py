@@ -22,6 +22,7 @@ WORKLOAD_CHOICES = {
     "multi-round-qa": "vllm_benchmark_workload_multi_round_qa",
     "rate-sweep": "vllm_benchmark_workload_rate_sweep",
     "fault": "vllm_benchmark_workload_fault",
+    "scale": "vllm_benchmark_workload_scale",
 }
 WORKLOADS = tuple(WORKLOAD_CHOICES)
 
@@ -66,10 +67,28 @@ class Workload:
     qa_question_tokens: int = 64
     qa_answer_tokens: int = 32
     qa_qps: float = 0.0
+    # scale (Kubernetes): Poisson arrivals ramping up to a peak, held, ramping down
+    scale_peak_rate: float = 8.0
+    scale_steps: int = 4
+    scale_step_s: float = 60.0
+    scale_hold_s: float = 300.0
+
+    def stage_plan(self) -> list[tuple[str, float, float]]:
+        """(name, rate, seconds) of every stage of an open-loop workload (rate sweep, scale)."""
+        if self.name == "scale":
+            n, peak = self.scale_steps, self.scale_peak_rate
+            up = [(f"up {peak * i / n:g}/s", peak * i / n, self.scale_step_s) for i in range(1, n)]
+            down = [(f"down {peak * i / n:g}/s", peak * i / n, self.scale_step_s) for i in range(n - 1, 0, -1)]
+            return [*up, (f"hold {peak:g}/s", peak, self.scale_hold_s), *down]
+        return [(f"{r:g}/s", r, self.stage_s) for r in self.rates]
 
     def describe(self) -> dict[str, Any]:
         """The parameters that matter for this workload (for the results)."""
         common = {"name": self.name, "warmup_s": self.warmup_s, "seed": self.seed, "timeout_s": self.timeout_s}
+        if self.name == "scale":
+            return common | {"peak_rate": self.scale_peak_rate, "steps": self.scale_steps,
+                             "step_s": self.scale_step_s, "hold_s": self.scale_hold_s,
+                             "prompt_tokens": self.prompt_tokens, "output_tokens": self.output_tokens}
         if self.name == "fault":
             return common | {"users": self.users, "prompt_tokens": self.prompt_tokens,
                              "output_tokens": self.output_tokens}
@@ -136,6 +155,10 @@ def from_vars(v: Mapping[str, Any]) -> Workload:
         qa_question_tokens=int(g("vllm_benchmark_qa_question_tokens", 64)),
         qa_answer_tokens=int(g("vllm_benchmark_qa_answer_tokens", 32)),
         qa_qps=_number(str(g("vllm_benchmark_qa_qps", "0")), "vllm_benchmark_qa_qps") if name == "multi-round-qa" else 0.0,
+        scale_peak_rate=_number(str(g("vllm_scale_peak_rate") or "8"), "vllm_scale_peak_rate") if name == "scale" else 8.0,
+        scale_steps=int(g("vllm_scale_steps") or 4),
+        scale_step_s=float(g("vllm_scale_step_s") or 60),
+        scale_hold_s=float(g("vllm_scale_hold_s") or 300),
     )
 
 
