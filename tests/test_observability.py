@@ -143,7 +143,7 @@ def test_kubernetes_panels_read_names_the_charts_engines_and_router_export() -> 
 
 def test_missing_prometheus_binary_stops_deploy_with_the_fix(tmp_path: Path) -> None:
     """The role's own tasks (observability.yml), run by Ansible against this machine with a plan whose
-    Prometheus binary does not exist: a clear message, nothing started."""
+    promtool does not exist: a clear message, nothing started."""
     import os
     import subprocess
     import sys
@@ -151,8 +151,8 @@ def test_missing_prometheus_binary_stops_deploy_with_the_fix(tmp_path: Path) -> 
     installed = subprocess.run(["dpkg-query", "--show", "--showformat=${Version}", "prometheus"],
                                capture_output=True, text=True).stdout  # "" when absent: no install is tried
     root = Path(__file__).resolve().parents[1]
-    plan = {"prometheus": {"package": f"prometheus={installed}", "binaries": [str(tmp_path / "no/prometheus")],
-                           "config": "x", "promtool": "/bin/true"},
+    plan = {"prometheus": {"package": f"prometheus={installed}", "config": "x",
+                           "promtool": str(tmp_path / "no/promtool")},
             "paths": {"prometheus_data": str(tmp_path / "data"), "prometheus_conf": str(tmp_path / "p.yml")}}
     playbook = tmp_path / "play.yml"
     playbook.write_text(yaml.safe_dump([{"name": "Run the observability tasks", "hosts": "localhost",
@@ -167,9 +167,9 @@ def test_missing_prometheus_binary_stops_deploy_with_the_fix(tmp_path: Path) -> 
                          capture_output=True, text=True, env=env, timeout=120)
     out = run.stdout + run.stderr
     assert run.returncode != 0
-    assert f"Prometheus is not usable: {tmp_path / 'no/prometheus'} not found after installing prometheus=" in out
+    assert f"Prometheus is not usable: {tmp_path / 'no/promtool'} not found after installing prometheus=" in out
     assert "Fix: reinstall it" in out and "CONFIG_VLLM_OBSERVABILITY_ENABLED=n" in out
-    assert not (tmp_path / "p.yml").exists()  # stopped before the configuration is written
+    assert "RUNNING HANDLER" not in out  # stopped before Prometheus is reloaded
 
 
 def test_prometheus_port_taken_names_the_setting_and_holder(vars_for) -> None:

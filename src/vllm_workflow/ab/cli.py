@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 
@@ -18,15 +18,19 @@ from .. import junit
 from ..errors import WorkflowError
 from ..stack import DEFAULT_STATE_DIR, Stack, require_stacks
 from ..stack_cli import secrets
-from . import report, stats
 from .arms import ARMS, config_diff, dev_choices
 from .compare import BISECT_CODES, EXIT_CODES, compare, schedule
+
+if TYPE_CHECKING:
+    from . import stats
 
 SCHEMA = "vllm-workflow/ab-comparison"
 SCHEMA_VERSION = 1
 
 
 def rule_from(v: Mapping[str, Any]) -> stats.Rule:
+    from . import stats
+
     def pct(name: str, default: int) -> float:  # 0 is a valid threshold: only a missing setting takes the default
         value = v.get(name)
         return (default if value is None or value == "" else int(value)) / 100
@@ -90,6 +94,8 @@ def build(label: str, seed: int, ab_settings: Mapping[str, Any] | None, order: S
           complete: bool, bisect: bool, resets: Sequence[str] = ()) -> dict[str, Any]:
     """The comparison document from the arms' bundles. ``ab_settings``: the settings whose A/B menu
     made the arms (None when comparing separate runs: their configs are in each bundle's config/)."""
+    from . import stats
+
     summaries = {a: [bundle.load_summary(f) for f in folders[a]] for a in ARMS}
     comp = compare(summaries["baseline"], summaries["dev"], rule, seed=seed,
                    base_records=records["baseline"], dev_records=records["dev"])
@@ -117,6 +123,8 @@ def build(label: str, seed: int, ab_settings: Mapping[str, Any] | None, order: S
 
 
 def write(results: Path, comp: dict[str, Any], records: Records) -> Path:
+    from . import report
+
     out = bundle.new_bundle_dir(results, f"{comp['label']}-ab")
     bundle.write_json(out / "comparison.json", comp)
     images = report.plots(out, comp, records["baseline"], records["dev"])
@@ -128,6 +136,8 @@ def write(results: Path, comp: dict[str, Any], records: Records) -> Path:
 
 
 def _print(comp: dict[str, Any], out: Path) -> None:
+    from . import report
+
     head, rows = report.table(comp)
     keep = [0, 2, 3, 4, 5, 7, 9]
     widths = [max(len(r[i]) for r in [head, *rows]) for i in keep]
@@ -189,6 +199,8 @@ def cmd_ab(args: argparse.Namespace) -> int:
 
 
 def cmd_ab_compare(args: argparse.Namespace) -> int:
+    from . import stats
+
     v = bench_cli.settings(args) if (Path(args.root) / "extra_vars.yaml").exists() or args.extra_vars else {}
     results = bench_cli._results_dir(args)
     folders = {"baseline": [bundle.resolve(results, n) for n in args.baseline],

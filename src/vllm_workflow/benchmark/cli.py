@@ -16,8 +16,6 @@ from ..errors import WorkflowError
 from ..stack import DEFAULT_STATE_DIR, GENERATED_DIR, Stack, require_stacks
 from ..stack_cli import secrets
 from . import bundle, report
-from .client import Target
-from .runner import HttpTokenizer, Runner, preflight
 from .stats import Slo
 from .summary import compose, one_line
 from .workloads import WORKLOAD_CHOICES, WORKLOADS, check_fits, from_vars
@@ -111,6 +109,9 @@ def _versions(v: dict[str, Any], stack: Stack, key: str) -> dict[str, Any]:
 def run_one(args: argparse.Namespace, v: dict[str, Any], stack: Stack, key: str,
             label: str | None = None) -> tuple[int, Path, dict[str, Any]]:
     """One benchmark run of one stack: (exit code, bundle folder, summary)."""
+    from .client import Target  # aiohttp: only for commands that send load
+    from .runner import HttpTokenizer, Runner, preflight
+
     root = _root(args)
     workload = from_vars(v)
     check_fits(workload, int(v.get("vllm_max_model_len") or 2048))

@@ -55,6 +55,8 @@ class Facts:
     hostname: str = "localhost"
     connection: str = "local"  # how Ansible reaches the host: local, ssh, ...
     machine: Mapping[str, Any] = field(default_factory=dict)  # the host's own facts (kernel, OS, CPU)
+    helper_sums: str = ""  # `sha256sum` of the helpers installed on the host (empty: none yet)
+    daemon_running: bool = False  # our supervisord answered (so the runtime directories exist)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Facts:
@@ -70,6 +72,7 @@ class Facts:
         values["cpus"] = int(values.get("cpus", 1))
         values["other_arm_running"] = str(values.get("other_arm_running", "")).lower() in ("true", "1", "yes")
         values["mem_available_mb"] = int(values.get("mem_available_mb", 0))
+        values["daemon_running"] = bool(status.get("daemon"))
         return cls(**values)
 
 
@@ -491,6 +494,24 @@ def runtimes(v: Mapping[str, Any], p: Mapping[str, str], home: str = "~") -> lis
     return out
 
 
+#: The target-side helpers deploy copies into <runtime>/bin (standard library and supervisor only).
+HELPERS = ("supervisor_agent.py", "router_launcher.py", "tiny_model.py")
+
+
+def helpers_to_copy(sha256sum_output: str) -> list[str]:
+    """Helpers whose copy on the host differs from ours (or is missing), from `sha256sum`'s output."""
+    import hashlib
+    from pathlib import Path
+
+    installed = {}
+    for line in sha256sum_output.splitlines():
+        digest, _, path = line.partition("  ")
+        installed[path.rsplit("/", 1)[-1]] = digest.strip()
+    here = Path(__file__).parent / "target"
+    return [name for name in HELPERS
+            if installed.get(name) != hashlib.sha256((here / name).read_bytes()).hexdigest()]
+
+
 def plan(base: Mapping[str, Any], facts: Facts) -> dict[str, Any]:
     """Everything the deploy play needs, or the reasons it must not start.
 
@@ -506,10 +527,14 @@ def plan(base: Mapping[str, Any], facts: Facts) -> dict[str, Any]:
     _, policy = routing(v)
     workers = [u for _, _, u in engine_urls(v, "127.0.0.1" if v["vllm_local_bind_address"] in _WILDCARD
                                                      else str(v["vllm_local_bind_address"]))]
+    copy = helpers_to_copy(facts.helper_sums)
     return {
         "runtimes": runtimes(v, p, facts.home),
         "errors": preflight(v, facts, engines, other_engines),
         "paths": p,
+        # A no-op deploy skips both when the helpers are current and supervisord runs.
+        "helpers_to_copy": copy,
+        "create_dirs": bool(copy) or not facts.daemon_running,
         "model": {  # the arms share one model: it comes from the base settings
             "source": "tiny" if base.get("vllm_model_source_tiny") else "path" if base.get("vllm_model_source_path") else "hub",
             "location": model_location(base, p),
@@ -524,7 +549,6 @@ def plan(base: Mapping[str, Any], facts: Facts) -> dict[str, Any]:
                                         else str(v["vllm_local_bind_address"])),
             "package": f"prometheus={v['vllm_local_prometheus_package_version']}",
             "promtool": prometheus.PROMTOOL,
-            "binaries": [prometheus.BINARY, prometheus.PROMTOOL],
         } if v.get("vllm_observability_enabled") else None,
         "stack": stack_description(v, facts, p),
     }
