@@ -212,3 +212,48 @@ def test_router_failover_settings_reach_the_router(vars_for) -> None:
                                [], "consistent_hash")["args"]
     assert (flag(tuned, "--health-check-interval-secs"), flag(tuned, "--retry-max-retries"),
             flag(tuned, "--cb-timeout-duration-secs")) == ("5", "1", "30")
+
+
+def test_helpers_are_copied_only_when_their_checksum_differs(tmp_path) -> None:
+    import hashlib
+    from pathlib import Path
+
+    here = Path(lp.__file__).parent / "target"
+    sums = "".join(f"{hashlib.sha256((here / n).read_bytes()).hexdigest()}  /rt/bin/{n}\n" for n in lp.HELPERS)
+    assert lp.helpers_to_copy(sums) == []
+    stale = sums.replace(hashlib.sha256((here / "tiny_model.py").read_bytes()).hexdigest(), "0" * 64)
+    assert lp.helpers_to_copy(stale) == ["tiny_model.py"]
+    assert lp.helpers_to_copy("") == list(lp.HELPERS)  # first deploy: sha256sum found nothing
+    facts = lp.Facts.from_dict({"home": "/h", "cpus": 2, "mem_available_mb": 9000, "helper_sums": sums,
+                                "supervisor_status": '{"changed": false, "daemon": false, "processes": []}'})
+    assert facts.state_exists and not facts.daemon_running
+    broken = lp.Facts.from_dict({"home": "/h", "cpus": 2, "mem_available_mb": 9000,
+                                 "supervisor_status": "Traceback (most recent call last): ..."})
+    assert not broken.state_exists and broken.our_pids == []
+
+
+def test_agent_writes_private_files_once(tmp_path) -> None:
+    import stat
+
+    from tests.helpers import load_target
+
+    agent = load_target("supervisor_agent")
+    path = str(tmp_path / "state" / "supervisord.conf")
+    assert agent.write_private(path, "[supervisord]\n") is True
+    assert stat.S_IMODE((tmp_path / "state" / "supervisord.conf").stat().st_mode) == 0o600
+    assert agent.write_private(path, "[supervisord]\n") is False
+    assert agent.write_private(path, "[supervisord]\nx=1\n") is True
+
+
+def test_wait_records_the_stack_only_when_it_changed(tmp_path) -> None:
+    from vllm_workflow.errors import WorkflowError
+    from vllm_workflow.stack_cli import record_stack
+
+    assert record_stack(tmp_path, "localhost", '{"host": "localhost"}\n') is True
+    assert (tmp_path / "stacks" / "localhost.json").read_text() == '{"host": "localhost"}\n'
+    assert record_stack(tmp_path, "localhost", '{"host": "localhost"}\n') is False
+    with pytest.raises(WorkflowError, match="not an inventory host name"):
+        record_stack(tmp_path, "../etc", "{}")
+    with pytest.raises(WorkflowError, match="not JSON"):
+        record_stack(tmp_path, "localhost", '{"host": ')  # a damaged document never replaces a good one
+    assert (tmp_path / "stacks" / "localhost.json").read_text() == '{"host": "localhost"}\n'

@@ -66,9 +66,36 @@ def _log_tail(stack: Stack, name: str, root: Path, lines: int = 15) -> str:
         return f"(log {path} not readable from here)\n"
 
 
+RECORDED = "📝 stack description recorded"
+
+
+def record_stack(state: Path, host: str, text: str) -> bool:
+    """Write ``state/stacks/<host>.json`` unless it already holds ``text``; True when written."""
+    import json as _json
+
+    if not host or "/" in host or host.startswith(".") or "\0" in host:
+        raise WorkflowError(f"--record {host!r}: not an inventory host name usable as a file name")
+    try:
+        _json.loads(text)  # a damaged document must not replace a good one
+    except ValueError as exc:
+        raise WorkflowError(f"the stack description for {host} on stdin is not JSON ({exc}); the recorded one "
+                            "is kept. Fix: run `make vllm-deploy` again.") from None
+    path = state / "stacks" / f"{host}.json"
+    if path.is_file() and path.read_text() == text:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+    return True
+
+
 def cmd_wait(args: argparse.Namespace) -> int:
     from .status import http_ok
 
+    if args.record:
+        if record_stack(_state_dir(args), args.record, sys.stdin.read()):
+            print(RECORDED, flush=True)
     key = api_key(args)
     stacks = require_stacks(_state_dir(args))
     start = time.monotonic()
@@ -172,6 +199,8 @@ def register(add: Callable[..., argparse.ArgumentParser]) -> None:
     p = with_state(add("wait", cmd_wait, "wait until every engine and router of the deployed stack is healthy"))
     p.add_argument("--timeout", type=float, default=600, help="give up after this many seconds (default 600)")
     p.add_argument("--interval", type=float, default=1.0, help="seconds between polls (default 1)")
+    p.add_argument("--record", metavar="HOST", default=None,
+                   help="first record the stack description read from stdin as HOST's (what deploy does)")
     with_state(add("quick-test", cmd_quick_test,
                    "check /health, /v1/models, completions, chat and streamed chat through the router and on "
                    "each engine; exit 1 if any check fails"))

@@ -56,7 +56,8 @@ class Facts:
     connection: str = "local"  # how Ansible reaches the host: local, ssh, ...
     machine: Mapping[str, Any] = field(default_factory=dict)  # the host's own facts (kernel, OS, CPU)
     helper_sums: str = ""  # `sha256sum` of the helpers installed on the host (empty: none yet)
-    daemon_running: bool = False  # our supervisord answered (so the runtime directories exist)
+    daemon_running: bool = False  # our supervisord answered
+    state_exists: bool = False  # the agent read our supervisord.conf (so the runtime directories exist)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Facts:
@@ -65,7 +66,10 @@ class Facts:
         values = {k: v for k, v in data.items() if k in known}
         status = data.get("supervisor_status") or {}
         if isinstance(status, str):
-            status = json.loads(status) if status.strip() else {}
+            try:
+                status = json.loads(status) if status.strip() else {}
+            except ValueError:  # no agent yet, or it failed: no processes of ours are known
+                status = {}
         procs = status.get("processes", [])
         values["our_pids"] = [p["pid"] for p in procs if p.get("pid")]
         values["running_programs"] = [p["name"] for p in procs if p.get("state") in ("RUNNING", "STARTING")]
@@ -73,6 +77,7 @@ class Facts:
         values["other_arm_running"] = str(values.get("other_arm_running", "")).lower() in ("true", "1", "yes")
         values["mem_available_mb"] = int(values.get("mem_available_mb", 0))
         values["daemon_running"] = bool(status.get("daemon"))
+        values["state_exists"] = "daemon" in status
         return cls(**values)
 
 
@@ -532,9 +537,9 @@ def plan(base: Mapping[str, Any], facts: Facts) -> dict[str, Any]:
         "runtimes": runtimes(v, p, facts.home),
         "errors": preflight(v, facts, engines, other_engines),
         "paths": p,
-        # A no-op deploy skips both when the helpers are current and supervisord runs.
+        # A no-op or warm deploy skips both when the helpers are current and the state directory exists.
         "helpers_to_copy": copy,
-        "create_dirs": bool(copy) or not facts.daemon_running,
+        "create_dirs": bool(copy) or not facts.state_exists,
         "model": {  # the arms share one model: it comes from the base settings
             "source": "tiny" if base.get("vllm_model_source_tiny") else "path" if base.get("vllm_model_source_path") else "hub",
             "location": model_location(base, p),

@@ -12,6 +12,11 @@ Commands:
   apply CONF                  reread CONF; add, update and remove programs like
                               `supervisorctl update`; start any that are down
   restart CONF NAME           restart one program
+  up CONF [SETTINGS]          apply a deploy plan in one step (stdin JSON: the
+                              supervisord configuration and the router settings):
+                              write both (0600), take removed engines out of the
+                              router and drain them, start supervisord unless it
+                              runs, apply, restart the router for new arguments
   status CONF                 processes with state, pid, uptime, restarts
   kill CONF NAME              SIGKILL one program's process (fault injection);
                               supervisord restarts it
@@ -313,13 +318,54 @@ def router_sync(conf: str, settings_path: str, new: dict[str, Any], live: bool,
     return result
 
 
+def write_private(path: str, text: str) -> bool:
+    """Write ``text`` to ``path`` (mode 0600, atomically) unless it already holds it; True if written."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            if fh.read() == text:
+                return False
+    except OSError:
+        pass
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(path + ".tmp", path)
+    return True
+
+
+def up(conf: str, settings_path: str | None, plan: dict[str, Any]) -> dict[str, Any]:
+    """The whole supervisor step of a deploy; ``changed`` only when something really changed."""
+    result: dict[str, Any] = {"conf_changed": write_private(conf, plan["supervisord_conf"])}
+    router = plan.get("router_settings")
+    if router is not None and settings_path:
+        result["router"] = router_sync(conf, settings_path, router, live=False, drain_removed=True)
+    result["daemon"] = ensure_daemon(conf)
+    result["apply"] = apply(conf)
+    restart_router = (router is not None and result["router"]["restart_needed"]
+                      and "router" not in result["apply"]["added"])
+    if restart_router:
+        restart(conf, "router")
+    result["router_restarted"] = restart_router
+    result["changed"] = bool(result["conf_changed"] or (router is not None and result["router"]["changed"])
+                             or result["daemon"]["changed"] or result["apply"]["changed"] or restart_router)
+    return result
+
+
 def shutdown(conf: str, timeout: float = 120.0) -> dict[str, Any]:
     if not daemon_running(conf):
         return {"changed": False}
     pidfile = conf_value(conf, "supervisord", "pidfile")
     with open(pidfile, encoding="utf-8") as fh:
         pid = int(fh.read().strip())
-    server(conf).supervisor.shutdown()
+    rpc = server(conf)
+    # supervisord's own shutdown stops one program group after another (each waits for its
+    # process to exit); signalling every program first lets the engines shut down side by side.
+    try:
+        rpc.supervisor.stopAllProcesses(False)
+    except xmlrpc.client.Fault:
+        pass
+    rpc.supervisor.shutdown()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -447,6 +493,8 @@ def main(argv: list[str]) -> int:
         result = restart(conf, argv[3])
     elif command == "status":
         result = status(conf)
+    elif command == "up":
+        result = up(conf, argv[3] if len(argv) > 3 else None, json.load(sys.stdin))
     elif command == "kill":
         result = kill(conf, argv[3])
     elif command == "events":
