@@ -22,7 +22,7 @@ ANSIBLE_PLAYBOOK := $(call sq,$(VENV)/bin/ansible-playbook) -i $(call sq,$(INVEN
 	-e $(call sq,@$(SECRETS)) -e $(call sq,topdir=$(TOPDIR))
 
 .DEFAULT_GOAL := all
-.PHONY: all venv menuconfig olddefconfig savedefconfig help test test-integration lint lock
+.PHONY: all venv menuconfig olddefconfig savedefconfig help test test-slow check test-integration lint lock
 
 all: $(EXTRA_VARS) ## Check .config and write extra_vars.yaml (the default target)
 
@@ -62,11 +62,17 @@ test: $(VENV_STAMP) ## Run lint and the unit tests (no services started)
 	@cd $(call sq,$(TOPDIR)) && $(call sq,$(VENV))/bin/python -m pytest -q
 	@$(MAKE) --no-print-directory lint
 
-lint: $(VENV_STAMP) ## yamllint, ansible-lint --offline and playbook syntax checks
+lint: $(VENV_STAMP) ## ruff, yamllint, ansible-lint --offline and playbook syntax checks
+	@cd $(call sq,$(TOPDIR)) && $(call sq,$(VENV))/bin/ruff check src tests bench
 	@cd $(call sq,$(TOPDIR)) && $(call sq,$(VENV))/bin/yamllint -s .
 	@cd $(call sq,$(TOPDIR)) && PATH=$(call sq,$(VENV)/bin):"$$PATH" ansible-lint --offline -q playbooks/
 	@cd $(call sq,$(TOPDIR)) && for p in playbooks/*.yml; do \
 		$(call sq,$(VENV))/bin/ansible-playbook -i tests/data/syntax-inventory --syntax-check "$$p" >/dev/null || exit 1; done
+
+test-slow: $(VENV_STAMP) ## Run the timing- and process-heavy unit tests (stub servers under load, real Ansible)
+	@cd $(call sq,$(TOPDIR)) && $(call sq,$(VENV))/bin/python -m pytest -q -m slow -p no:cacheprovider
+
+check: test test-slow test-integration ## Every test: lint, unit, slow, and the real stack end to end (what CI runs)
 
 test-integration: $(VENV_STAMP) ## Run the real local stack end to end (installs vLLM CPU; minutes)
 	@cd $(call sq,$(TOPDIR)) && $(call sq,$(VENV))/bin/python -m pytest -q -m integration -p no:cacheprovider tests/integration

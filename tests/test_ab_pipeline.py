@@ -64,6 +64,9 @@ def test_slower_dev_is_a_regression_with_ci_and_bisect_exit_codes(ab_project) ->
         ttft = next(m for m in comp["metrics"] if m["metric"] == "ttft_p50")
         assert ttft["verdict"] == "regression" and ttft["delta"] > 1.0 and ttft["ci"][0] > 0.5
         assert ttft["p_adjusted"] < 0.05 and ttft["effect_size"] == -1.0
+        page = (folder / "report.html").read_text()
+        assert "<b>Verdict: <span class='badge regression'>regression</span></b>" in page
+        assert not any(mark in page for mark in "🟢🔴⚪🟡")  # no emoji font in headless Chromium
         results = root / "workflows/vllm/results"
         base = comp["arms"]["baseline"]["bundles"]
         dev = comp["arms"]["dev"]["bundles"]

@@ -163,7 +163,7 @@ def test_results_with_nothing_yet(tmp_path: Path) -> None:
     assert out.returncode == 0 and "No results" in out.stdout
 
 
-def test_if_enabled_skips_when_benchmark_is_off(project) -> None:
+def test_measure_skips_when_benchmark_is_off(project) -> None:
     root = project("http://127.0.0.1:9", "# CONFIG_VLLM_BENCHMARK_ENABLED is not set")
-    out = cli(root, "benchmark", "--if-enabled")
+    out = cli(root, "measure")
     assert out.returncode == 0 and "benchmark skipped" in out.stdout

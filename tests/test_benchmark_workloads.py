@@ -145,3 +145,21 @@ def test_multi_round_qa_sends_growing_history_with_session_headers() -> None:
         last = bodies[-1]["messages"]
         assert last[2] == {"role": "assistant", "content": " t0 t1 t2 t3"}  # the streamed answer is replayed
         assert last[:3] == bodies[1]["messages"][:3]
+
+
+def test_user_histories_are_each_users_own_after_the_shared_prompt() -> None:
+    from vllm_workflow.benchmark.workloads import conversation_system
+
+    tok = WordTokenizer()
+    vocab = vocabulary(tok, 1)
+    w = dataclasses.replace(Workload(name="multi-round-qa"), qa_users=3, qa_rounds=2, qa_system_tokens=20,
+                            qa_question_tokens=5, qa_user_history_tokens=40)
+    system, users = qa_script(w, tok, vocab)
+    assert [len(tok.encode(u.history)) for u in users] == [40, 40, 40]
+    assert len({u.history for u in users}) == 3
+    assert all(conversation_system(system, u).startswith(system) and conversation_system(system, u).endswith(u.history)
+               for u in users)
+    plain = qa_script(dataclasses.replace(w, qa_user_history_tokens=0), tok, vocab)
+    assert [u.questions for u in plain[1]] == [u.questions for u in users]  # histories do not change the questions
+    assert conversation_system(plain[0], plain[1][0]) == plain[0]
+    assert w.longest_context() == 20 + 40 + 2 * 5 + 2 * 32

@@ -257,3 +257,16 @@ def test_wait_records_the_stack_only_when_it_changed(tmp_path) -> None:
     with pytest.raises(WorkflowError, match="not JSON"):
         record_stack(tmp_path, "localhost", '{"host": ')  # a damaged document never replaces a good one
     assert (tmp_path / "stacks" / "localhost.json").read_text() == '{"host": "localhost"}\n'
+
+
+def test_kv_cache_blocks_cap_reaches_both_backends(vars_for) -> None:
+    from vllm_workflow.kubernetes import values
+
+    v = vars_for("vllm-local", "CONFIG_VLLM_LOCAL_KV_CACHE_BLOCKS=40")
+    argv = lp.engine_argv(v, lp.paths("/rt"), 8100, "consistent_hash")
+    assert argv[argv.index("--num-gpu-blocks-override") + 1] == "40"
+    assert "--num-gpu-blocks-override" not in lp.engine_argv(vars_for("vllm-local"), lp.paths("/rt"), 8100, "x")
+    k = values.render(vars_for("vllm-production-stack-cpu", "CONFIG_VLLM_LOCAL_KV_CACHE_BLOCKS=40"),
+                      hf_token=False, api_key=False)
+    extra = k["servingEngineSpec"]["modelSpec"][0]["vllmConfig"]["extraArgs"]
+    assert extra[extra.index("--num-gpu-blocks-override") + 1] == "40"

@@ -178,7 +178,7 @@ def test_prometheus_port_taken_names_the_setting_and_holder(vars_for) -> None:
     ss = 'LISTEN 0 4096 127.0.0.1:9090 0.0.0.0:* users:(("grafana-agent",pid=555,fd=7))\n'
     v = vars_for("vllm-local")
     errors = lp.port_conflicts(v, lp.Facts(home="/h", cpus=2, mem_available_mb=8000, listeners=ss))
-    assert errors == [f"CONFIG_VLLM_PROMETHEUS_PORT: port 9090 (prometheus) is already in use on localhost by "
+    assert errors == ["CONFIG_VLLM_PROMETHEUS_PORT: port 9090 (prometheus) is already in use on localhost by "
                       "grafana-agent (pid 555). Fix: stop that process, or pick another port with `make menuconfig`."]
 
 

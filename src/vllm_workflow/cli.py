@@ -131,6 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .fault import cli as fault_cli
 
     fault_cli.register(add)
+    from . import measure
+
+    measure.register(add)
     from .kubernetes import cli as kubernetes_cli
 
     kubernetes_cli.register(add)

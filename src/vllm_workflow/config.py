@@ -18,11 +18,8 @@ import kconfiglib
 import yaml
 
 from .errors import WorkflowError
-from .kconfig import SYMBOL_PREFIX
+from .symbols import SECRET_SYMBOLS, SYMBOL_PREFIX
 
-#: Kconfig symbol -> environment variable that may supply it instead.
-SECRET_SYMBOLS: dict[str, str] = {"VLLM_HF_TOKEN": "HF_TOKEN", "VLLM_API_KEY": "VLLM_API_KEY",
-                                  "VLLM_GRAFANA_API_TOKEN": "GRAFANA_API_TOKEN"}
 
 VarValue = bool | int | str | None
 

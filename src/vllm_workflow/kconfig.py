@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +16,8 @@ from pathlib import Path
 import kconfiglib
 
 from .errors import WorkflowError
+from .symbols import SECRET_SYMBOLS, SYMBOL_PREFIX
 
-SYMBOL_PREFIX = "VLLM_"
 _ASSIGN_RE = re.compile(r"^CONFIG_(\w+)=(.*)$")
 _UNSET_RE = re.compile(r"^# CONFIG_(\w+) is not set$")
 
@@ -251,8 +250,6 @@ def _write(kconf: kconfiglib.Kconfig, config: Path) -> None:
 
 def protect_if_secret(kconf: kconfiglib.Kconfig, config: Path) -> None:
     """A .config that holds a token or key must not be world-readable."""
-    from .config import SECRET_SYMBOLS
-
     if any(kconf.syms[name].str_value for name in SECRET_SYMBOLS if name in kconf.syms):
         os.chmod(config, 0o600)
         old = config.with_name(config.name + ".old")
@@ -283,8 +280,6 @@ def olddefconfig(tree: Tree, config: Path) -> list[str]:
 def savedefconfig(tree: Tree, config: Path, output: Path) -> list[str]:
     """Write the minimal form of ``config`` (only what differs from defaults), without secrets:
     a defconfig is meant to be shared. Returns the secret settings left out."""
-    from .config import SECRET_SYMBOLS
-
     kconf = check_current(tree, config)
     text = kconf._min_config_contents(header="")
     kept, dropped = [], []

@@ -132,7 +132,8 @@ def check(v: Mapping[str, Any]) -> list[str]:
         if not ok:
             problems.append(_fix("vllm_gpu_memory_utilization", f"'{util}' is not a fraction in (0, 1]", "use e.g. 0.9"))
     if not K8S_QUANTITY.match(str(v.get("vllm_request_memory") or "")):
-        problems.append(_fix("vllm_request_memory", f"'{v.get('vllm_request_memory')}' is not a memory quantity", "use e.g. 16Gi"))
+        problems.append(_fix("vllm_request_memory", f"'{v.get('vllm_request_memory')}' is not a memory quantity",
+                             "use e.g. 16Gi"))
     key = str(v.get("vllm_router_session_key") or "")
     if v.get("vllm_router_enabled") and not HEADER.match(key):
         problems.append(_fix("vllm_router_session_key", f"'{key}' is not an HTTP header name", "use e.g. x-user-id"))
@@ -240,7 +241,8 @@ def _check_local(v: Mapping[str, Any]) -> list[str]:
     try:
         ipaddress.ip_address(str(v.get("vllm_local_bind_address")))
     except ValueError:
-        problems.append(_fix("vllm_local_bind_address", f"'{v.get('vllm_local_bind_address')}' is not an IP address", "use 127.0.0.1"))
+        problems.append(_fix("vllm_local_bind_address", f"'{v.get('vllm_local_bind_address')}' is not an IP address",
+                             "use 127.0.0.1"))
     if not str(v.get("vllm_local_runtime_dir") or "").startswith(("/", "~/")):
         problems.append(_fix("vllm_local_runtime_dir", "must be absolute or start with ~/", "use ~/.local/share/vllm-workflow"))
     if (
@@ -332,7 +334,8 @@ def _check_kubernetes(v: Mapping[str, Any]) -> list[str]:
         problems.append(_fix("vllm_helm_chart_repo_url", "not a URL", "use https://vllm-project.github.io/production-stack"))
     mirror = str(v.get("vllm_registry_mirror_url") or "")
     if mirror and not mirror.startswith(("https://", "http://")):
-        problems.append(_fix("vllm_registry_mirror_url", f"'{mirror}' is not a URL", "use https://mirror.example.com or leave empty"))
+        problems.append(_fix("vllm_registry_mirror_url", f"'{mirror}' is not a URL",
+                             "use https://mirror.example.com or leave empty"))
     router_tag = str(v.get("vllm_router_image_tag") or "")
     if v.get("vllm_router_enabled") and (not router_tag or router_tag == "latest"):
         problems.append(_fix("vllm_router_image_tag", f"'{router_tag or '(empty)'}' is not a pinned tag",
@@ -356,7 +359,8 @@ def _check_kubernetes(v: Mapping[str, Any]) -> list[str]:
         problems.append(_fix("vllm_k8s_model_storage", f"'{storage}' is not a storage quantity", "use e.g. 50Gi, or leave empty"))
     runtime_class = str(v.get("vllm_k8s_runtime_class") or "")
     if runtime_class and not DNS_SUBDOMAIN.match(runtime_class):
-        problems.append(_fix("vllm_k8s_runtime_class", f"'{runtime_class}' is not a RuntimeClass name", "use e.g. nvidia, or leave empty"))
+        problems.append(_fix("vllm_k8s_runtime_class", f"'{runtime_class}' is not a RuntimeClass name",
+                             "use e.g. nvidia, or leave empty"))
     if v.get("vllm_lmcache_enabled") and not str(v.get("vllm_engine_image_repository") or "").startswith("lmcache/"):
         problems.append(_fix("vllm_engine_image_repository", f"LMCache is on but '{v.get('vllm_engine_image_repository')}' "
                              "is not an LMCache image (engines would start without the connector)",

@@ -102,7 +102,8 @@ def build(label: str, seed: int, ab_settings: Mapping[str, Any] | None, order: S
     prov = {a: [_provenance(f) for f in folders[a]] for a in ARMS}
     versions = {a: (prov[a][0].get("versions", {}) if prov[a] else {}) for a in ARMS}
     host = {a: {k: val for k, val in (prov[a][0].get("host", {}) if prov[a] else {}).items()
-                if k in ("kernel", "kernel_version", "os", "cpu_model", "cpus", "memory_bytes", "gpus", "hostname")} for a in ARMS}
+                if k in ("kernel", "kernel_version", "os", "cpu_model", "cpus", "memory_bytes", "gpus", "hostname")}
+            for a in ARMS}
     verdict = comp["verdict"] if complete else stats.INCONCLUSIVE
     codes = BISECT_CODES if bisect else EXIT_CODES
     return {

@@ -12,6 +12,15 @@ from ..benchmark.stats import measured
 from . import stats
 
 ICONS = {stats.IMPROVEMENT: "🟢", stats.REGRESSION: "🔴", stats.NO_CHANGE: "⚪", stats.INCONCLUSIVE: "🟡"}
+#: The HTML report marks verdicts with coloured text, not emoji: a browser without an emoji font (headless
+#: Chromium on Debian) draws those as empty boxes.
+BADGE_CSS = (".badge{padding:0 .4em;border-radius:.3em;font-weight:bold;white-space:nowrap}"
+             ".improvement{background:#c8f0c8;color:#0a5a0a}.regression{background:#f8c8c8;color:#8a0a0a}"
+             ".no-significant-change{background:#e4e4e4;color:#333}.inconclusive{background:#f8ecb0;color:#6a5000}")
+
+
+def badge(verdict: str) -> str:
+    return f"<span class='badge {verdict.replace(' ', '-')}'>{html.escape(verdict)}</span>"
 PLOTS = {
     "ttft-cdf.png": "TTFT, all repetitions of each arm (cumulative distribution)",
     "e2e-cdf.png": "E2E latency, all repetitions of each arm (cumulative distribution)",
@@ -164,14 +173,16 @@ def html_page(comp: dict[str, Any], images: Sequence[str]) -> str:
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>A/B {e(comp['label'])}</title>",
              "<style>body{font-family:sans-serif;max-width:75em;margin:2em auto}table{border-collapse:collapse}"
              "td,th{border:1px solid #ccc;padding:.25em .5em;text-align:right}td:first-child{text-align:left}"
-             "img{max-width:100%}</style></head><body>",
+             "img{max-width:100%}" + BADGE_CSS + "</style></head><body>",
              f"<h1>A/B comparison: {e(comp['label'])}</h1>",
-             f"<p><b>Verdict: {ICONS[v]} {e(v)}</b> (exit code {comp['exit_code']}), {comp['repetitions']} "
+             f"<p><b>Verdict: {badge(v)}</b> (exit code {comp['exit_code']}), {comp['repetitions']} "
              "repetitions per arm</p><ul>"]
     parts += [f"<li>{e(line)}</li>" for line in explanation(comp)]
     head, rows = table(comp)
     parts.append("</ul><table><tr>" + "".join(f"<th>{e(h)}</th>" for h in head) + "</tr>")
-    parts += ["<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in rows]
+    verdicts = [m["verdict"] for m in comp["metrics"]]
+    parts += ["<tr>" + "".join(f"<td>{e(c)}</td>" for c in r[:-1]) + f"<td>{badge(verdict)}</td></tr>"
+              for r, verdict in zip(rows, verdicts)]
     parts.append("</table>")
     parts += [f"<h3>{e(PLOTS[n])}</h3><img src='{e(n)}' alt='{e(PLOTS[n])}'>" for n in images]
     parts.append("</body></html>\n")

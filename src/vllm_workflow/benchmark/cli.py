@@ -199,14 +199,6 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     if args.label:  # bad input first, before looking for a stack
         bundle.check_label(args.label)
     v = settings(args)
-    if args.if_enabled and v.get("vllm_ab_testing"):  # `make vllm` with A/B on: compare the arms
-        from ..ab.cli import run_ab
-
-        args.bisect = False
-        return run_ab(args, v)
-    if args.if_enabled and not v.get("vllm_benchmark_enabled"):
-        print("📊 benchmark skipped: CONFIG_VLLM_BENCHMARK_ENABLED is off (`make vllm-benchmark` runs it anyway).")
-        return EXIT_OK
     state = Path(args.state_dir) if args.state_dir else root / DEFAULT_STATE_DIR
     stacks = require_stacks(state)
     if args.host:
@@ -265,8 +257,6 @@ def register(add: Callable[..., argparse.ArgumentParser]) -> None:
             "failed, 130 stopped early (the partial bundle is kept, marked incomplete)")
     add_run_options(p)
     p.add_argument("--host", default=None, help="only the stack on this inventory host")
-    p.add_argument("--if-enabled", action="store_true",
-                   help="do nothing unless CONFIG_VLLM_BENCHMARK_ENABLED is set (what `make vllm` uses)")
     p = add("results", cmd_results,
             "list results bundles and (re)render the report of the newest one, or of the one named")
     p.add_argument("name", nargs="?", default=None, help="bundle folder name or path (default: the newest)")

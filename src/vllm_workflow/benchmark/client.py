@@ -150,7 +150,8 @@ async def stream_request(
                         obj = json.loads(payload)
                         if "error" in obj and not obj.get("choices"):
                             err = obj["error"]
-                            record.error = "stream error: " + _clip(str(err.get("message", err) if isinstance(err, dict) else err))
+                            message = err.get("message", err) if isinstance(err, dict) else err
+                            record.error = "stream error: " + _clip(str(message))
                             continue
                         text = chunk_token(obj)
                         if text is not None:

@@ -19,7 +19,8 @@ from ..errors import WorkflowError
 from . import engine_metrics
 from .client import Target, TokenPromptBody, chat_body, monotonic_clock, stream_request
 from .records import RequestRecord
-from .workloads import Workload, chat_messages, poisson_arrivals, qa_script, token_prompt, vocabulary
+from .workloads import (Workload, chat_messages, conversation_system, poisson_arrivals, qa_script, token_prompt,
+                        vocabulary)
 
 PREFLIGHT_TIMEOUT_S = 5.0
 SAMPLE_INTERVAL_S = 1.0
@@ -267,6 +268,7 @@ class Runner:
 
         async def user(u: int) -> None:
             conv = users[u]
+            mine = conversation_system(system, conv)
             headers = self.t.headers() | {self.t.session_header: conv.session}
             history: list[tuple[str, str]] = []
             next_send = u / w.qa_qps if w.qa_qps > 0 else 0.0
@@ -277,7 +279,7 @@ class Runner:
                         await asyncio.wait_for(self.stop.wait(), delay)
                 if self.stop.is_set():
                     return
-                body = chat_body(self.t.model, chat_messages(system, history, question), w.qa_answer_tokens)
+                body = chat_body(self.t.model, chat_messages(mine, history, question), w.qa_answer_tokens)
                 rec = self._new_record(session=conv.session, stage=f"round-{rnd + 1}")
                 next_send = rec.send + gap
                 answer = await self._send(http, "/v1/chat/completions", body, rec, headers, keep_text=True)

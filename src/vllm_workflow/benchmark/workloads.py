@@ -64,6 +64,7 @@ class Workload:
     qa_users: int = 8
     qa_rounds: int = 5
     qa_system_tokens: int = 1000
+    qa_user_history_tokens: int = 0
     qa_question_tokens: int = 64
     qa_answer_tokens: int = 32
     qa_qps: float = 0.0
@@ -99,14 +100,16 @@ class Workload:
             return common | {"rates": list(self.rates), "stage_s": self.stage_s,
                              "prompt_tokens": self.prompt_tokens, "output_tokens": self.output_tokens}
         return common | {"users": self.qa_users, "rounds": self.qa_rounds,
-                         "system_prompt_tokens": self.qa_system_tokens, "question_tokens": self.qa_question_tokens,
+                         "system_prompt_tokens": self.qa_system_tokens,
+                         "user_history_tokens": self.qa_user_history_tokens, "question_tokens": self.qa_question_tokens,
                          "answer_tokens": self.qa_answer_tokens, "qps": self.qa_qps}
 
     def longest_context(self) -> int:
         """Most tokens one request can need (prompt plus output), chat template excluded."""
         if self.name == "multi-round-qa":
             r = self.qa_rounds
-            return self.qa_system_tokens + r * self.qa_question_tokens + r * self.qa_answer_tokens
+            return (self.qa_system_tokens + self.qa_user_history_tokens + r * self.qa_question_tokens
+                    + r * self.qa_answer_tokens)
         return self.prompt_tokens + self.output_tokens
 
 
@@ -152,6 +155,7 @@ def from_vars(v: Mapping[str, Any]) -> Workload:
         qa_users=int(g("vllm_benchmark_qa_users", 8)),
         qa_rounds=int(g("vllm_benchmark_qa_rounds", 5)),
         qa_system_tokens=int(g("vllm_benchmark_qa_system_prompt_tokens", 1000)),
+        qa_user_history_tokens=int(g("vllm_benchmark_qa_user_history_tokens") or 0),
         qa_question_tokens=int(g("vllm_benchmark_qa_question_tokens", 64)),
         qa_answer_tokens=int(g("vllm_benchmark_qa_answer_tokens", 32)),
         qa_qps=_number(str(g("vllm_benchmark_qa_qps", "0")), "vllm_benchmark_qa_qps") if name == "multi-round-qa" else 0.0,
@@ -170,9 +174,11 @@ def check_fits(w: Workload, max_model_len: int) -> None:
     if w.name == "multi-round-qa":
         raise WorkflowError(
             f"multi-round QA needs up to {need} tokens per request (system prompt {w.qa_system_tokens} + "
+            f"user history {w.qa_user_history_tokens} + "
             f"{w.qa_rounds} rounds × ({w.qa_question_tokens} question + {w.qa_answer_tokens} answer)) but "
             f"CONFIG_VLLM_MAX_MODEL_LEN is {max_model_len}. Fix: lower CONFIG_VLLM_BENCHMARK_QA_ROUNDS, "
-            "_QA_SYSTEM_PROMPT_TOKENS, _QA_QUESTION_TOKENS or _QA_ANSWER_TOKENS, or raise CONFIG_VLLM_MAX_MODEL_LEN."
+            "_QA_SYSTEM_PROMPT_TOKENS, _QA_USER_HISTORY_TOKENS, _QA_QUESTION_TOKENS or _QA_ANSWER_TOKENS, or raise "
+            "CONFIG_VLLM_MAX_MODEL_LEN."
         )
     raise WorkflowError(
         f"prompt {w.prompt_tokens} + output {w.output_tokens} tokens exceed CONFIG_VLLM_MAX_MODEL_LEN={max_model_len}. "
@@ -213,24 +219,31 @@ def text_of_length(tok: Tokenizer, rng: random.Random, vocab: Sequence[int], n: 
 
 @dataclass(frozen=True)
 class Conversation:
-    """One multi-round QA user: session id and the question for every round."""
+    """One multi-round QA user: session id, the user's own earlier history (may be empty) and the
+    question for every round."""
 
     session: str
     questions: tuple[str, ...]
+    history: str = ""
 
 
 def qa_script(w: Workload, tok: Tokenizer, vocab: Sequence[int]) -> tuple[str, list[Conversation]]:
     """The shared system prompt and every user's questions, reproducible from the seed."""
     rng = random.Random(w.seed)
     system = text_of_length(tok, rng, vocab, w.qa_system_tokens)
-    users = [
-        Conversation(
-            session=f"user-{w.seed}-{u:04d}",
-            questions=tuple(text_of_length(tok, rng, vocab, w.qa_question_tokens) for _ in range(w.qa_rounds)),
-        )
-        for u in range(w.qa_users)
-    ]
+    questions = [tuple(text_of_length(tok, rng, vocab, w.qa_question_tokens) for _ in range(w.qa_rounds))
+                 for _ in range(w.qa_users)]
+    # Drawn after every question, so a run without user histories sends the same questions.
+    histories = [text_of_length(tok, rng, vocab, w.qa_user_history_tokens) for _ in range(w.qa_users)]
+    users = [Conversation(session=f"user-{w.seed}-{u:04d}", questions=questions[u], history=histories[u])
+             for u in range(w.qa_users)]
     return system, users
+
+
+def conversation_system(system: str, conv: Conversation) -> str:
+    """The system message of one user: the shared prompt, then that user's own history (what the
+    production stack's multi-round QA benchmark calls the user history prompt)."""
+    return f"{system}\n\n{conv.history}" if conv.history else system
 
 
 def chat_messages(system: str, history: Sequence[tuple[str, str]], question: str) -> list[dict[str, str]]:

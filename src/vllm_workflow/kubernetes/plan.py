@@ -16,7 +16,7 @@ import yaml
 
 from ..ab.arms import arm_vars, port_offset
 from ..local.plan import Program, expand_home, paths as local_paths, process_manager, supervisord_conf
-from ..stack import GENERATED_DIR, description_head
+from ..stack import description_head
 from . import gpu, manifests, tools, values
 
 MINIKUBE_PROFILE = "vllm-workflow"

@@ -55,7 +55,7 @@ def device(v: Mapping[str, Any]) -> str:
 
 def routing_logic(v: Mapping[str, Any]) -> str:
     """The chart's routerSpec.routingLogic: the stack's routing names are the chart's."""
-    from ..local.plan import routing
+    from ..routing import routing
 
     return routing(v)[0]
 
@@ -111,6 +111,8 @@ def _vllm_config(v: Mapping[str, Any], dev: str) -> dict[str, Any]:
             args += ["--block-size", str(int(v["vllm_local_block_size"]))]
         if v.get("vllm_local_enforce_eager") and "--enforce-eager" not in args:
             args.append("--enforce-eager")
+        if int(v.get("vllm_local_kv_cache_blocks") or 0) and "--num-gpu-blocks-override" not in args:
+            args += ["--num-gpu-blocks-override", str(int(v["vllm_local_kv_cache_blocks"]))]
     if args:
         config["extraArgs"] = args
     return config

