@@ -30,6 +30,7 @@ def comparison(root: Path) -> tuple[Path, dict]:
     return folder, json.loads((folder / "comparison.json").read_text())
 
 
+@pytest.mark.slow
 def test_aa_control_finds_no_change(ab_project) -> None:
     same = StubBehaviour(ttft_s=0.02, itl_s=0.005)
     with StubInThread(same) as a, StubInThread(StubBehaviour(ttft_s=0.02, itl_s=0.005)) as b:
@@ -53,6 +54,7 @@ def test_aa_control_finds_no_change(ab_project) -> None:
     assert len(bundles) == 8
 
 
+@pytest.mark.slow
 def test_slower_dev_is_a_regression_with_ci_and_bisect_exit_codes(ab_project) -> None:
     with StubInThread(StubBehaviour(ttft_s=0.02, itl_s=0.005)) as a, \
             StubInThread(StubBehaviour(ttft_s=0.06, itl_s=0.005)) as b:

@@ -87,6 +87,7 @@ def cli(root: Path, *args: str, **kw) -> subprocess.CompletedProcess:
                           timeout=120, **kw)
 
 
+@pytest.mark.slow
 def test_benchmark_writes_a_complete_bundle_and_results_renders_it(project) -> None:
     with StubInThread(StubBehaviour(ttft_s=0.01, itl_s=0.002)) as url:
         root = project(url, "CONFIG_VLLM_BENCHMARK_DURATION=5", "CONFIG_VLLM_BENCHMARK_WARMUP_SECONDS=1",
@@ -125,6 +126,7 @@ def test_benchmark_writes_a_complete_bundle_and_results_renders_it(project) -> N
     assert missing.returncode == 2 and "no results bundle 'nope'" in missing.stderr
 
 
+@pytest.mark.slow
 def test_interrupt_keeps_a_partial_bundle_marked_incomplete(project) -> None:
     with StubInThread(StubBehaviour(ttft_s=0.01, itl_s=0.05)) as url:
         root = project(url, "CONFIG_VLLM_BENCHMARK_DURATION=60", "CONFIG_VLLM_BENCHMARK_WARMUP_SECONDS=0",

@@ -63,6 +63,7 @@ def run(url: str, workload: Workload) -> list:
     return asyncio.run(runner.run()).records
 
 
+@pytest.mark.slow
 def test_measured_ttft_and_itl_match_the_stub() -> None:
     with StubInThread(StubBehaviour(ttft_s=0.050, itl_s=0.010)) as url:
         records = run(url, Workload(name="concurrent", users=2, duration_s=1.5, warmup_s=0.3,
@@ -75,6 +76,7 @@ def test_measured_ttft_and_itl_match_the_stub() -> None:
     assert all(r.output_tokens == 10 and len(r.token_times) == 10 for r in records if r.ok)
 
 
+@pytest.mark.slow
 def test_failures_are_counted_and_the_run_completes() -> None:
     with StubInThread(StubBehaviour(ttft_s=0.005, itl_s=0.002, fail_every=5, drop_every=7)) as url:
         records = run(url, Workload(name="concurrent", users=3, duration_s=1.0, warmup_s=0,
@@ -94,6 +96,7 @@ def test_request_timeout_is_a_counted_failure() -> None:
     assert records and all(r.error and r.error.startswith("timeout") for r in records)
 
 
+@pytest.mark.slow
 def test_rate_sweep_stages() -> None:
     with StubInThread(StubBehaviour()) as url:
         target = Target(url, MODEL)

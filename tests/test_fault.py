@@ -225,6 +225,7 @@ class ScriptedObserver(Observer):
                           "router_processed": served, "router_success": served, "cb_state": 0})
 
 
+@pytest.mark.slow
 def test_driver_kills_waits_for_recovery_and_ends_the_run() -> None:
     w = dataclasses.replace(Workload(name="fault"), warmup_s=0.5, users=2, prompt_tokens=8, output_tokens=4)
     plan = FaultPlan(engine="engine-1", kill_at_s=1.0, after_recovery_s=0.5, recovery_timeout_s=10)

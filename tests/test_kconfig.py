@@ -33,15 +33,7 @@ VLLM_BENCHMARK_DURATION VLLM_BENCHMARK_CONCURRENT_USERS VLLM_AB_TESTING VLLM_REG
 VLLM_ENGINE_IMAGE_REPOSITORY VLLM_ENGINE_IMAGE_TAG VLLM_HELM_CHART_VERSION VLLM_HELM_CHART_REPO_URL
 """.split()
 
-DEFCONFIGS = [
-    "vllm",
-    "vllm-quick-test",
-    "vllm-production-stack-cpu",
-    "vllm-production-stack-gpu",
-    "vllm-production-stack-rocm",
-    "vllm-production-stack-declared-hosts",
-    "vllm-local",
-]
+DEFCONFIGS = sorted(p.name for p in (Path(__file__).resolve().parents[1] / "defconfigs").iterdir())
 
 
 def test_tree_parses_without_warnings(tree: Tree) -> None:

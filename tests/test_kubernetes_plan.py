@@ -160,6 +160,7 @@ def check_run(tmp_path: Path) -> subprocess.CompletedProcess:
         capture_output=True, text=True, env=env, timeout=300, cwd=ROOT)
 
 
+@pytest.mark.slow
 def test_check_run_against_an_unreachable_existing_cluster_stops_cleanly(tmp_path: Path) -> None:
     import socket
 
@@ -185,6 +186,7 @@ def test_check_run_against_an_unreachable_existing_cluster_stops_cleanly(tmp_pat
     assert not (tmp_path / "state").exists() and not (tmp_path / "home/.local").exists()
 
 
+@pytest.mark.slow
 def test_check_run_with_minikube_and_no_docker_stops_cleanly(tmp_path: Path) -> None:
     project(tmp_path, "vllm-production-stack-cpu")
     run = check_run(tmp_path)

@@ -141,6 +141,7 @@ def test_kubernetes_panels_read_names_the_charts_engines_and_router_export() -> 
     assert "vllm:gpu_cache_usage_perc" in metric_names(panels.engine["KV-cache usage"][0])
 
 
+@pytest.mark.slow
 def test_missing_prometheus_binary_stops_deploy_with_the_fix(tmp_path: Path) -> None:
     """The role's own tasks (observability.yml), run by Ansible against this machine with a plan whose
     promtool does not exist: a clear message, nothing started."""

@@ -3,6 +3,8 @@ hosts); here the inventory host is this machine with a local connection, the pat
 
 from __future__ import annotations
 
+import pytest
+
 import shutil
 import sys
 from pathlib import Path
@@ -18,6 +20,7 @@ def _stack(connection: str) -> Stack:
                             "engines": [], "target": {"inventory_hostname": "lab1", "connection": connection}})
 
 
+@pytest.mark.slow
 def test_remote_runs_through_ansible_with_the_projects_config(tmp_path: Path) -> None:
     shutil.copy(ROOT / "ansible.cfg", tmp_path / "ansible.cfg")  # our callbacks on: stdout must stay parseable
     (tmp_path / "playbooks").symlink_to(ROOT / "playbooks")
