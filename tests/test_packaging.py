@@ -10,6 +10,8 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "src/vllm_workflow"
 DISTRIBUTION = {"yaml": "pyyaml", "prometheus_client": "prometheus-client"}
@@ -48,3 +50,46 @@ def test_dependency_pins_agree_with_the_lock() -> None:
     for spec in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]:
         name, _, version = spec.partition("==")
         assert lock.get(name.lower()) == version, spec
+
+
+@pytest.mark.slow
+def test_the_built_wheel_installs_and_every_module_imports(tmp_path: Path) -> None:
+    """Build the wheel from a copy of the project, install it (without dependencies: those are
+    borrowed from this virtualenv, minus the project itself) into a fresh virtualenv, import every
+    module and run the CLI from there."""
+    import shutil
+    import site
+    import subprocess
+
+    src = tmp_path / "src"
+    shutil.copytree(ROOT / "src", src / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, src / name)
+    wheels = tmp_path / "wheels"
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                            "-w", str(wheels), str(src)], capture_output=True, text=True, timeout=300)
+    assert build.returncode == 0, build.stderr[-2000:]
+    (wheel,) = wheels.glob("vllm_workflow-*.whl")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    site_dir = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                                   capture_output=True, text=True, check=True).stdout.strip())
+    # the dependencies: this virtualenv's site-packages, without the editable project
+    (site_dir / "deps.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+    install = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "-q",
+                              str(wheel)], capture_output=True, text=True, timeout=300)
+    assert install.returncode == 0, install.stderr[-2000:]
+    names = sorted({".".join(p.relative_to(ROOT / "src").with_suffix("").parts).removesuffix(".__init__")
+                    for p in PACKAGE.rglob("*.py")})
+    check = ("import importlib, vllm_workflow, sys\n"
+             "assert '/src/' not in vllm_workflow.__file__ and 'site-packages' in vllm_workflow.__file__, "
+             "vllm_workflow.__file__\n"
+             f"for name in {names!r}:\n    importlib.import_module(name)\nprint(len({names!r}))")
+    out = subprocess.run([str(python), "-c", check], capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                         env={"PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert int(out.stdout.strip()) == len(names) > 50
+    cli = subprocess.run([str(venv / "bin" / "vllm-workflow"), "--help"], capture_output=True, text=True,
+                         timeout=120, cwd=tmp_path, env={"PATH": "/usr/bin:/bin"})
+    assert cli.returncode == 0 and "fault-test" in cli.stdout and "measure" in cli.stdout
