@@ -92,3 +92,15 @@ def test_every_module_imports_alone() -> None:
         if out.returncode != 0:
             failed.append(f"{name}: {out.stderr.strip().splitlines()[-1:]}")
     assert failed == []
+
+
+def test_http_helper_sends_the_key_and_retries_only_failed_connections() -> None:
+    from vllm_workflow.httpclient import auth_headers, session
+
+    assert auth_headers("") == {} and auth_headers("", connection="close") == {"connection": "close"}
+    assert auth_headers("k1") == {"Authorization": "Bearer k1"}
+    s = session("k2", retries=3)
+    assert s.headers["Authorization"] == "Bearer k2"
+    retry = s.get_adapter("http://127.0.0.1:1").max_retries
+    assert (retry.total, retry.connect, retry.read, retry.status) == (3, 3, 0, 0)
+    assert retry.allowed_methods == frozenset({"GET", "HEAD"})  # never a POST that may have been served

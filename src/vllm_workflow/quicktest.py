@@ -15,6 +15,7 @@ from typing import Any
 import requests
 
 from .stack import Endpoint, Stack
+from .httpclient import auth_headers
 
 TIMEOUT_S = 60.0
 
@@ -29,7 +30,7 @@ class Check:
 
 
 def _headers(api_key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    return auth_headers(api_key)
 
 
 def parse_sse(lines: Iterable[str]) -> tuple[list[dict[str, Any]], bool]:

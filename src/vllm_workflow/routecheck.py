@@ -14,6 +14,7 @@ import requests
 
 from . import metrics
 from .stack import Stack
+from .httpclient import auth_headers
 
 SUCCESS = "vllm:request_success_total"
 PREFIX_HITS = "vllm:prefix_cache_hits_total"
@@ -34,7 +35,7 @@ def delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]
 
 
 def send(stack: Stack, api_key: str, prompt: str, session: str | None = None, max_tokens: int = 2) -> None:
-    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    headers = auth_headers(api_key)
     if session is not None:
         headers[stack.session_header] = session
     body = {"model": stack.model, "prompt": prompt, "max_tokens": max_tokens, "temperature": 0}

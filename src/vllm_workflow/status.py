@@ -12,6 +12,7 @@ import requests
 
 from . import remote
 from .stack import Stack, quick_test_path
+from .httpclient import auth_headers
 
 HEALTHY, DEGRADED, DOWN, NOT_DEPLOYED = 0, 1, 2, 3
 
@@ -19,8 +20,7 @@ HEALTHY, DEGRADED, DOWN, NOT_DEPLOYED = 0, 1, 2, 3
 def http_status(url: str, api_key: str = "", timeout: float = 3.0) -> int | None:
     """HTTP status of a GET, or None when nothing answers."""
     try:
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        return requests.get(url, timeout=timeout, headers=headers).status_code
+        return requests.get(url, timeout=timeout, headers=auth_headers(api_key)).status_code
     except requests.RequestException:
         return None
 

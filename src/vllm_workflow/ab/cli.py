@@ -20,6 +20,7 @@ from ..stack import DEFAULT_STATE_DIR, Stack, require_stacks
 from ..stack_cli import secrets
 from .arms import ARMS, config_diff, dev_choices
 from .compare import BISECT_CODES, EXIT_CODES, compare, schedule
+from ..httpclient import auth_headers
 
 if TYPE_CHECKING:
     from . import stats
@@ -52,7 +53,7 @@ def arm_stacks(stacks: Sequence[Stack]) -> dict[str, Stack]:
 def reset_prefix_cache(stack: Stack, key: str) -> str:
     """Ask every engine of an arm to drop its prefix cache; say how that went."""
     outcomes = []
-    headers = {"connection": "close", **({"authorization": f"Bearer {key}"} if key else {})}
+    headers = auth_headers(key, connection="close")
     shared = False
     for e in stack.engines:
         # Several engines behind one URL (a Kubernetes Service picks one per connection): ask

@@ -19,6 +19,7 @@ from . import bundle, report
 from .stats import Slo
 from .summary import compose, one_line
 from .workloads import WORKLOAD_CHOICES, WORKLOADS, check_fits, from_vars
+from ..httpclient import session
 
 EXIT_OK, EXIT_ALL_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
@@ -51,10 +52,10 @@ def select_workload(v: dict[str, Any], name: str | None) -> dict[str, Any]:
 
 
 def _engine_version(stack: Stack, key: str) -> str | None:
+    http = session(key)
     for e in stack.engines:
         try:
-            r = requests.get(e.url + "/version", timeout=3,
-                             headers={"authorization": f"Bearer {key}"} if key else {})
+            r = http.get(e.url + "/version", timeout=3)
             if r.ok:
                 return str(r.json().get("version"))
         except (requests.RequestException, ValueError):

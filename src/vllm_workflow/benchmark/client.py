@@ -17,6 +17,7 @@ from typing import Any
 import aiohttp
 
 from .records import RequestRecord
+from ..httpclient import auth_headers
 
 #: Response headers through which a backend may tell which engine served a request.
 ENGINE_HEADERS = ("x-served-by", "x-worker-url", "x-vllm-engine")
@@ -33,10 +34,7 @@ class Target:
     api_key: str = ""
 
     def headers(self) -> dict[str, str]:
-        h = {"content-type": "application/json"}
-        if self.api_key:
-            h["authorization"] = f"Bearer {self.api_key}"
-        return h
+        return auth_headers(self.api_key, **{"content-type": "application/json"})
 
 
 def split_events(buffer: bytes) -> tuple[list[bytes], bytes]:
