@@ -36,19 +36,24 @@ def test_aa_control_finds_no_change(ab_project) -> None:
     with StubInThread(same) as a, StubInThread(StubBehaviour(ttft_s=0.02, itl_s=0.005)) as b:
         root = ab_project({"baseline": a, "dev": b})
         out = cli(root, "ab", "--repetitions", "4", "--set", "vllm_benchmark_duration=1", "--no-progress")
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr
+    # An A/A control must raise no false alarm. On a loaded machine a tail metric (TTFT p95 over 4
+    # one-second runs) can stay undecided: "inconclusive" (exit 2) is honest, a change is not.
+    assert out.returncode in (0, 2), out.stdout[-3000:] + out.stderr
     folder, comp = comparison(root)
-    assert comp["schema"] == "vllm-workflow/ab-comparison" and comp["verdict"] == "no significant change"
+    assert comp["schema"] == "vllm-workflow/ab-comparison"
+    assert comp["verdict"] in ("no significant change", "inconclusive")
+    assert [m["label"] for m in comp["metrics"] if m["verdict"] in ("improvement", "regression")] == []
     assert comp["schedule"] == ["baseline", "dev", "dev", "baseline"] * 2
     assert len(comp["arms"]["baseline"]["bundles"]) == 4 and len(comp["arms"]["dev"]["bundles"]) == 4
     ttft = next(m for m in comp["metrics"] if m["metric"] == "ttft_p50")
     assert ttft["n"] == [4, 4] and abs(ttft["delta"]) < 0.05 and ttft["ci_requests"] is not None
+    assert ttft["verdict"] == "no significant change"
     assert comp["changes"]["config"] == [{"setting": "CONFIG_VLLM_ENABLE_PREFIX_CACHING", "baseline": True,
                                           "dev": False}]
     assert all("not reset" in r for r in comp["prefix_cache_reset"])  # the stub has no such endpoint
     for name in ("report.md", "report.html", "ttft-cdf.png", "e2e-cdf.png", "delta.png"):
         assert (folder / name).stat().st_size > 0
-    assert "no significant change" in (folder / "report.md").read_text()
+    assert "no significant change" in (folder / "report.md").read_text()  # at least TTFT p50
     # every repetition is an ordinary bundle of its own
     bundles = [p for p in (root / "workflows/vllm/results").iterdir() if (p / "summary.json").exists()]
     assert len(bundles) == 8

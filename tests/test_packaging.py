@@ -82,10 +82,15 @@ def test_the_built_wheel_installs_and_every_module_imports(tmp_path: Path) -> No
     assert install.returncode == 0, install.stderr[-2000:]
     names = sorted({".".join(p.relative_to(ROOT / "src").with_suffix("").parts).removesuffix(".__init__")
                     for p in PACKAGE.rglob("*.py")})
+    templates = sorted(p.name for p in (PACKAGE / "templates").glob("*.j2"))
+    assert len(templates) >= 3
     check = ("import importlib, vllm_workflow, sys\n"
              "assert '/src/' not in vllm_workflow.__file__ and 'site-packages' in vllm_workflow.__file__, "
              "vllm_workflow.__file__\n"
-             f"for name in {names!r}:\n    importlib.import_module(name)\nprint(len({names!r}))")
+             f"for name in {names!r}:\n    importlib.import_module(name)\n"
+             "from importlib.resources import files\n"
+             f"assert all(files('vllm_workflow').joinpath('templates', t).is_file() for t in {templates!r})\n"
+             f"print(len({names!r}))")
     out = subprocess.run([str(python), "-c", check], capture_output=True, text=True, timeout=300, cwd=tmp_path,
                          env={"PATH": "/usr/bin:/bin"})
     assert out.returncode == 0, out.stderr[-2000:]

@@ -168,25 +168,12 @@ def markdown(comp: dict[str, Any], images: Sequence[str]) -> str:
 
 
 def html_page(comp: dict[str, Any], images: Sequence[str]) -> str:
-    e = html.escape
-    v = comp["verdict"]
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>A/B {e(comp['label'])}</title>",
-             "<style>body{font-family:sans-serif;max-width:75em;margin:2em auto}table{border-collapse:collapse}"
-             "td,th{border:1px solid #ccc;padding:.25em .5em;text-align:right}td:first-child{text-align:left}"
-             "img{max-width:100%}" + BADGE_CSS + "</style></head><body>",
-             f"<h1>A/B comparison: {e(comp['label'])}</h1>",
-             f"<p><b>Verdict: {badge(v)}</b> (exit code {comp['exit_code']}), {comp['repetitions']} "
-             "repetitions per arm</p><ul>"]
-    parts += [f"<li>{e(line)}</li>" for line in explanation(comp)]
+    from ..templates import render as render_template
+
     head, rows = table(comp)
-    parts.append("</ul><table><tr>" + "".join(f"<th>{e(h)}</th>" for h in head) + "</tr>")
-    verdicts = [m["verdict"] for m in comp["metrics"]]
-    parts += ["<tr>" + "".join(f"<td>{e(c)}</td>" for c in r[:-1]) + f"<td>{badge(verdict)}</td></tr>"
-              for r, verdict in zip(rows, verdicts)]
-    parts.append("</table>")
-    parts += [f"<h3>{e(PLOTS[n])}</h3><img src='{e(n)}' alt='{e(PLOTS[n])}'>" for n in images]
-    parts.append("</body></html>\n")
-    return "".join(parts)
+    return render_template("ab.html.j2", comp=comp, explanation=explanation(comp), head=head,
+                           rows=list(zip(rows, [m["verdict"] for m in comp["metrics"]])), images=images, plots=PLOTS,
+                           badge=badge, badge_css=BADGE_CSS)
 
 
 def host_differences(comp: dict[str, Any]) -> list[tuple[str, str, str]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -222,35 +221,17 @@ def _header(summary: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def markdown(summary: dict[str, Any], images: Sequence[str]) -> str:
-    lines = [f"# Benchmark: {summary['label']}", ""]
-    lines += [f"- **{k}**: {v}" for k, v in _header(summary)]
-    for title, head, rows in tables(summary):
-        lines += ["", f"## {title}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        lines += ["| " + " | ".join(r) + " |" for r in rows]
-    lines += ["", "## Plots", ""]
-    lines += [f"### {PLOTS[name]}\n\n![{PLOTS[name]}]({name})\n" for name in images]
-    lines += ["Files: `summary.json` (all figures), `requests.jsonl` (every request, token times), "
-              "`engine-metrics.jsonl`, `provenance.json`, `config/`.", ""]
-    return "\n".join(lines)
+    from ..templates import render as render_template
+
+    return render_template("benchmark.md.j2", summary=summary, header=_header(summary), tables=tables(summary),
+                           images=images, plots=PLOTS)
 
 
 def html_page(summary: dict[str, Any], images: Sequence[str]) -> str:
-    e = html.escape
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>Benchmark {e(summary['label'])}</title>",
-             "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}table{border-collapse:collapse}"
-             "td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}td:first-child{text-align:left}"
-             "img{max-width:100%}</style></head><body>",
-             f"<h1>Benchmark: {e(summary['label'])}</h1><ul>"]
-    parts += [f"<li><b>{e(k)}</b>: {e(v)}</li>" for k, v in _header(summary)]
-    parts.append("</ul>")
-    for title, head, rows in tables(summary):
-        parts.append(f"<h2>{e(title)}</h2><table><tr>" + "".join(f"<th>{e(h)}</th>" for h in head) + "</tr>")
-        parts += ["<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in rows]
-        parts.append("</table>")
-    parts.append("<h2>Plots</h2>")
-    parts += [f"<h3>{e(PLOTS[n])}</h3><img src='{e(n)}' alt='{e(PLOTS[n])}'>" for n in images]
-    parts.append("</body></html>\n")
-    return "".join(parts)
+    from ..templates import render as render_template
+
+    return render_template("benchmark.html.j2", summary=summary, header=_header(summary), tables=tables(summary),
+                           images=images, plots=PLOTS)
 
 
 def render(bundle: Path) -> list[Path]:
