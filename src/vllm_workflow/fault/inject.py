@@ -107,9 +107,9 @@ class PodInjector:
     method = "deletion of the engine's pod, no grace period (the Deployment replaces it)"
 
     def __init__(self, stack: Stack) -> None:
-        k = stack.raw.get("kubernetes") or {}
-        self.kubectl = [k.get("kubectl", "kubectl"), f"--kubeconfig={k.get('kubeconfig', '')}",
-                        f"--namespace={k.get('namespace')}"] + ([f"--context={k['context']}"] if k.get("context") else [])
+        from ..kubernetes.status import kubectl
+
+        self.kubectl = kubectl(stack)
         self.claims = Path(str(stack.raw.get("runtime_dir", ""))) / "state" / "pod-forwards"
         self.killed: dict[str, str] = {}
 

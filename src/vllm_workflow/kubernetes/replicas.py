@@ -40,10 +40,9 @@ def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 class ReplicaSampler:
     def __init__(self, stack: Stack, interval: float = 5.0) -> None:
-        k = stack.raw.get("kubernetes") or {}
-        self.argv = [k.get("kubectl", "kubectl"), f"--kubeconfig={k.get('kubeconfig', '')}",
-                     f"--namespace={k.get('namespace')}"] + ([f"--context={k['context']}"] if k.get("context") else [])
-        self.argv += ["get", "deployments", "--output=json", "--request-timeout=5s"]
+        from .status import kubectl
+
+        self.argv = kubectl(stack) + ["get", "deployments", "--output=json", "--request-timeout=5s"]
         self.interval = interval
         self.rows: list[dict[str, Any]] = []
 

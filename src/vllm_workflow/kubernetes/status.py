@@ -42,12 +42,17 @@ def pod_rows(pods: Mapping[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def get_pods(stack: Stack, timeout: float = 10.0) -> tuple[list[dict[str, Any]] | None, str]:
+def kubectl(stack: Stack) -> list[str]:
+    """kubectl with the release's kubeconfig, context and namespace (from the stack description)."""
     k = stack.raw.get("kubernetes") or {}
-    argv = [k.get("kubectl", "kubectl"), f"--kubeconfig={k.get('kubeconfig', '')}", f"--namespace={k.get('namespace')}",
-            "get", "pods", "--output=json", f"--request-timeout={int(timeout)}s"]
+    argv = [k.get("kubectl", "kubectl"), f"--kubeconfig={k.get('kubeconfig', '')}"]
     if k.get("context"):
-        argv.insert(2, f"--context={k['context']}")
+        argv.append(f"--context={k['context']}")
+    return argv + [f"--namespace={k.get('namespace')}"]
+
+
+def get_pods(stack: Stack, timeout: float = 10.0) -> tuple[list[dict[str, Any]] | None, str]:
+    argv = kubectl(stack) + ["get", "pods", "--output=json", f"--request-timeout={int(timeout)}s"]
     try:
         out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout + 5)
     except (OSError, subprocess.TimeoutExpired) as exc:
