@@ -208,7 +208,8 @@ class FakeInjector:
 
 
 class ScriptedObserver(Observer):
-    """Test double: the engine is down 0.5 s after the kill, back 1 s after, serving 1.5 s after."""
+    """Test double: after the kill the engine's /health fails for 1 s, the router marks it unhealthy
+    from 0.3 s to 1.2 s, and its success count stands still until 1.5 s (then it serves again)."""
 
     killed_at: float | None = None
 
@@ -218,9 +219,8 @@ class ScriptedObserver(Observer):
         since = None if k is None else t - k
         down = since is not None and 0 <= since < 1.0
         health = 0 if since is not None and 0.3 <= since < 1.2 else 1
-        served = 10 + (0 if since is None else (1 if since >= 1.5 else 0)) + int(t * 4)
-        if since is not None and 0 <= since < 1.5:
-            served = 10 + int(k * 4)
+        frozen = since is not None and since < 1.5
+        served = 10 + int((k if frozen else t) * 4)  # 4 successes a second, none while it is down
         self.rows.append({"t": t, "engine": "engine-1", "engine_health": not down, "router_health": health,
                           "router_processed": served, "router_success": served, "cb_state": 0})
 
@@ -233,7 +233,6 @@ def test_driver_kills_waits_for_recovery_and_ends_the_run() -> None:
         target = Target(url, MODEL, session_header="x-session-id")
         runner = Runner(target, w, show_progress=False)
         observer = ScriptedObserver([("engine-1", "http://127.0.0.1:1")], None, {}, lambda: runner.clock())
-        observer.poll_once  # noqa: B018
         injector = FakeInjector(observer)
         driver = FaultDriver(plan, injector, observer)
         runner.fault = driver
