@@ -288,3 +288,14 @@ def test_replica_counts_are_read_from_the_deployment_listing() -> None:
     assert replicas.parse(listing)[1] == {"deployment": "vllm-deployment-router", "desired": 1, "ready": 0}
     assert replicas.summarize(rows)["vllm-opt-deployment-vllm"] == {
         "ready_min": 2, "ready_max": 3, "desired_max": 3, "first_at_max_s": 10.0, "samples": 2}
+
+
+def test_make_refuses_a_fault_test_with_nothing_to_fail_over_to(vars_for) -> None:
+    from vllm_workflow import validate
+
+    fault = "CONFIG_VLLM_BENCHMARK_WORKLOAD_FAULT=y"
+    assert validate.check(vars_for("vllm-local", fault)) == []
+    one = "\n".join(validate.check(vars_for("vllm-local", fault, "CONFIG_VLLM_REPLICA_COUNT=1")))
+    assert "CONFIG_VLLM_BENCHMARK_WORKLOAD_FAULT: 1 engine(s): killing one leaves nothing to fail over to" in one
+    missing = "\n".join(validate.check(vars_for("vllm-local", fault, "CONFIG_VLLM_FAULT_ENGINE=2")))
+    assert "CONFIG_VLLM_FAULT_ENGINE: engine-2 does not exist (CONFIG_VLLM_REPLICA_COUNT=2). Fix: choose 0 to 1." in missing

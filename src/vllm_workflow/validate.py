@@ -222,6 +222,9 @@ def _check_benchmark(v: Mapping[str, Any]) -> list[str]:
     from .benchmark.bundle import check_label
     from .benchmark.workloads import check_fits, from_vars
 
+    problems = []
+    if v.get("vllm_benchmark_workload_fault"):
+        problems += _check_fault(v)
     try:
         w = from_vars(v)
         if v.get("vllm_max_model_len"):
@@ -229,8 +232,28 @@ def _check_benchmark(v: Mapping[str, Any]) -> list[str]:
         if v.get("vllm_benchmark_label"):
             check_label(str(v["vllm_benchmark_label"]))
     except WorkflowError as exc:
-        return [str(exc)]
-    return []
+        return [*problems, str(exc)]
+    return problems
+
+
+def _check_fault(v: Mapping[str, Any]) -> list[str]:
+    """The fault workload needs a router and an engine to fail over to; the engines it kills must exist."""
+    engines = int(v.get("vllm_replica_count") or 1)
+    if not v.get("vllm_router_enabled") or engines < 2:
+        return [_fix("vllm_benchmark_workload_fault", f"{engines} engine(s)"
+                     + ("" if v.get("vllm_router_enabled") else " and no router")
+                     + ": killing one leaves nothing to fail over to",
+                     "set CONFIG_VLLM_ROUTER_ENABLED=y and CONFIG_VLLM_REPLICA_COUNT=2 or more")]
+    problems = []
+    targets = [("vllm_fault_engine", 1)]
+    if int(v.get("vllm_fault_second_at_s") or 0):
+        targets.append(("vllm_fault_second_engine", 0))
+    for name, default in targets:
+        index = int(v.get(name) if v.get(name) is not None else default)
+        if index >= engines:
+            problems.append(_fix(name, f"engine-{index} does not exist (CONFIG_VLLM_REPLICA_COUNT={engines})",
+                                 f"choose 0 to {engines - 1}"))
+    return problems
 
 
 def _check_local(v: Mapping[str, Any]) -> list[str]:
