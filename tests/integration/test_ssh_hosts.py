@@ -148,6 +148,15 @@ def test_declared_host_over_ssh_deploys_checks_benchmarks_and_tears_down(project
     again = project.make("vllm-deploy")
     assert re.search(rf"{re.escape(host.address)}\s*:.*changed=0\s", again.stdout), again.stdout[-2000:]
 
+    # The fault test on the declared host: the kill and supervisord's record go over SSH.
+    fault_run = project.make("vllm-fault-test", "LABEL=ssh-fault", timeout=900)
+    assert f"goals met on {host.address}" in fault_run.stdout, fault_run.stdout[-3000:]
+    fault_bundle = sorted((project.path / "workflows/vllm/results").glob("*-ssh-fault"))[-1]
+    fault = json.loads((fault_bundle / "summary.json").read_text())["fault"]["faults"][0]
+    assert fault["missing"] == {} and fault["figures"]["sent_after_detection"] == 0
+    assert [e["event"] for e in fault["pm_events"]][:2] == ["exited", "spawned"]  # read from the host's log
+    assert re.search(r"engine-1\s+running \(pid \d+", project.make("vllm-status-simplified").stdout)
+
     project.make("vllm-teardown")
     assert host_processes(host) == []
     assert host_ports(host) == {22}
