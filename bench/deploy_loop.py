@@ -111,10 +111,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
+    make("vllm-deploy")  # a known state: deployed and current
     s = stack()
     conf = Path(s["process_manager"]["conf"])
     urls = [e["url"] for e in s["engines"]]
-    make("vllm-deploy")  # a known state: deployed and current
 
     teardown = make("vllm-teardown")
     alone = engines_alone(conf, urls)

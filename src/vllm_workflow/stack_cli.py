@@ -7,8 +7,9 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -90,14 +91,10 @@ def record_stack(state: Path, host: str, text: str) -> bool:
     return True
 
 
-def cmd_wait(args: argparse.Namespace) -> int:
+def wait_healthy(stacks: list[Stack], key: str, timeout: float, interval: float, root: Path) -> int:
+    """Poll every engine, router and Prometheus of ``stacks`` until all answer; 0, or 1 with log tails."""
     from .status import http_ok
 
-    if args.record:
-        if record_stack(_state_dir(args), args.record, sys.stdin.read()):
-            print(RECORDED, flush=True)
-    key = api_key(args)
-    stacks = require_stacks(_state_dir(args))
     start = time.monotonic()
     last_report = -999.0
     while True:
@@ -111,19 +108,45 @@ def cmd_wait(args: argparse.Namespace) -> int:
                 pending.append((stack, "prometheus"))
         elapsed = time.monotonic() - start
         if not pending:
-            print(f"✅ all engines and routers healthy after {elapsed:.0f} s")
+            print(f"✅ all engines and routers healthy after {elapsed:.1f} s", flush=True)
             return 0
         if elapsed - last_report >= 10:
             names = ", ".join(f"{s.host}/{n}" for s, n in pending)
             print(f"⏳ {elapsed:4.0f} s: waiting for {names}", flush=True)
             last_report = elapsed
-        if elapsed > args.timeout:
+        if elapsed > timeout:
             for stack, name in pending:
-                print(f"❌ {stack.host}/{name} not healthy after {args.timeout} s; last log lines:")
-                print(_log_tail(stack, name, Path(args.root).resolve()), end="")
+                print(f"❌ {stack.host}/{name} not healthy after {timeout:g} s; last log lines:")
+                print(_log_tail(stack, name, root), end="")
             print("Fix: read the logs above and in the logs directory, then `make vllm-deploy` again.")
             return 1
-        time.sleep(args.interval)
+        time.sleep(interval)
+
+
+def cmd_wait(args: argparse.Namespace) -> int:
+    return wait_healthy(require_stacks(_state_dir(args)), api_key(args), args.timeout, args.interval,
+                        Path(args.root).resolve())
+
+
+def cmd_finish_deploy(args: argparse.Namespace) -> int:
+    """A deploy's controller step once the processes are started: record HOST's stack description
+    (stdin), provision its dashboard while the engines start, wait until it is healthy. The last
+    line is JSON ``{"changed": ...}`` for Ansible."""
+    from . import config
+
+    state = _state_dir(args)
+    text = sys.stdin.read()
+    recorded = record_stack(state, args.host, text)  # checks that it is JSON first
+    if recorded:
+        print(RECORDED, flush=True)
+    stack = Stack.from_dict(json.loads(text))
+    dashboard_changed, dashboard_failed = False, False
+    if args.extra_vars:
+        dashboard_changed, dashboard_failed = provision_dashboards(
+            Path(args.root).resolve(), state, config.load_vars(Path(args.extra_vars)), [stack])
+    code = wait_healthy([stack], api_key(args), args.timeout, args.interval, Path(args.root).resolve())
+    print(json.dumps({"changed": recorded or dashboard_changed}))
+    return code or int(dashboard_failed)
 
 
 def cmd_quick_test(args: argparse.Namespace) -> int:
@@ -196,11 +219,16 @@ def register(add: Callable[..., argparse.ArgumentParser]) -> None:
 
     add("local-plan", cmd_local_plan,
         "plan the local stack from JSON {vars, facts} on stdin; print the plan as JSON (used by deploy)")
-    p = with_state(add("wait", cmd_wait, "wait until every engine and router of the deployed stack is healthy"))
-    p.add_argument("--timeout", type=float, default=600, help="give up after this many seconds (default 600)")
-    p.add_argument("--interval", type=float, default=1.0, help="seconds between polls (default 1)")
-    p.add_argument("--record", metavar="HOST", default=None,
-                   help="first record the stack description read from stdin as HOST's (what deploy does)")
+    for name, handler, text in (
+            ("wait", cmd_wait, "wait until every engine and router of the deployed stack is healthy"),
+            ("finish-deploy", cmd_finish_deploy,
+             "record HOST's stack description read from stdin, provision its dashboard, wait until it is healthy "
+             "(used by deploy once the processes are started)")):
+        p = with_state(add(name, handler, text))
+        p.add_argument("--timeout", type=float, default=600, help="give up after this many seconds (default 600)")
+        p.add_argument("--interval", type=float, default=0.2, help="seconds between polls (default 0.2)")
+    p.add_argument("host", metavar="HOST", help="the inventory host the description is for")
+    p.add_argument("--extra-vars", default=None, help="generated extra vars: with them, the dashboard is provisioned")
     with_state(add("quick-test", cmd_quick_test,
                    "check /health, /v1/models, completions, chat and streamed chat through the router and on "
                    "each engine; exit 1 if any check fails"))
@@ -229,20 +257,18 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     return worst
 
 
-def cmd_grafana(args: argparse.Namespace) -> int:
-    """After a local deploy: provision a Grafana that answers, else write the dashboard for import."""
+def provision_dashboards(root: Path, state: Path, v: Mapping[str, Any], stacks: list[Stack]) -> tuple[bool, bool]:
+    """Provision a Grafana that answers for each local stack with Prometheus, else write the dashboard
+    for import; (changed, failed: a configured Grafana did not take it)."""
     from urllib.parse import urlsplit
 
-    from . import config
     from .observability.grafana import GrafanaError, provision
     from .observability.monitor import write_dashboard
 
-    root = Path(args.root).resolve()
-    v = config.load_vars(Path(args.extra_vars))
     token = secrets(root)["vllm_grafana_api_token"]
     configured = str(v.get("vllm_grafana_url") or "")
     changed, failed = False, False
-    for stack in require_stacks(_state_dir(args)):
+    for stack in stacks:
         prom = stack.raw.get("prometheus_url")
         if stack.backend != "local" or not prom:
             continue
@@ -261,10 +287,19 @@ def cmd_grafana(args: argparse.Namespace) -> int:
             print(f"📊 {stack.host}: {outcome.message}; dashboard for import written to {write_dashboard(root)}"
                   + ("" if not configured else " (CONFIG_VLLM_GRAFANA_URL does not answer)"))
             failed = failed or bool(configured)
-        path = grafana_state_path(_state_dir(args), stack.host)
+        path = grafana_state_path(state, stack.host)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(record) + "\n")
         changed = changed or outcome.changed
+    return changed, failed
+
+
+def cmd_grafana(args: argparse.Namespace) -> int:
+    """Provision a Grafana that answers, else write the dashboard for import."""
+    from . import config
+
+    changed, failed = provision_dashboards(Path(args.root).resolve(), _state_dir(args),
+                                           config.load_vars(Path(args.extra_vars)), require_stacks(_state_dir(args)))
     if args.report_changed:
         print(json.dumps({"changed": changed}))
     return 1 if failed else 0

@@ -9,18 +9,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import requests
-
 from ..benchmark import bundle
 from ..benchmark import cli as bench_cli
 from ..benchmark.records import RequestRecord
-from .. import junit
 from ..errors import WorkflowError
 from ..stack import DEFAULT_STATE_DIR, Stack, require_stacks
 from ..stack_cli import secrets
 from .arms import ARMS, config_diff, dev_choices
-from .compare import BISECT_CODES, EXIT_CODES, compare, schedule
-from ..httpclient import auth_headers
+
+# The parser of every command is built on each CLI start: the statistics (NumPy, SciPy) and
+# requests are imported by the functions that run a comparison.
 
 if TYPE_CHECKING:
     from . import stats
@@ -52,6 +50,10 @@ def arm_stacks(stacks: Sequence[Stack]) -> dict[str, Stack]:
 
 def reset_prefix_cache(stack: Stack, key: str) -> str:
     """Ask every engine of an arm to drop its prefix cache; say how that went."""
+    import requests
+
+    from ..httpclient import auth_headers
+
     outcomes = []
     headers = auth_headers(key, connection="close")
     shared = False
@@ -96,6 +98,7 @@ def build(label: str, seed: int, ab_settings: Mapping[str, Any] | None, order: S
     """The comparison document from the arms' bundles. ``ab_settings``: the settings whose A/B menu
     made the arms (None when comparing separate runs: their configs are in each bundle's config/)."""
     from . import stats
+    from .compare import BISECT_CODES, EXIT_CODES, compare
 
     summaries = {a: [bundle.load_summary(f) for f in folders[a]] for a in ARMS}
     comp = compare(summaries["baseline"], summaries["dev"], rule, seed=seed,
@@ -125,6 +128,7 @@ def build(label: str, seed: int, ab_settings: Mapping[str, Any] | None, order: S
 
 
 def write(results: Path, comp: dict[str, Any], records: Records) -> Path:
+    from .. import junit
     from . import report
 
     out = bundle.new_bundle_dir(results, f"{comp['label']}-ab")
@@ -155,6 +159,8 @@ def _print(comp: dict[str, Any], out: Path) -> None:
 
 def run_ab(args: argparse.Namespace, v: dict[str, Any]) -> int:
     """Run the configured workload on both arms, interleaved; compare; exit by the verdict."""
+    from .compare import schedule
+
     root = bench_cli._root(args)
     if args.label:  # bad input first, before looking for the arms
         bundle.check_label(args.label)

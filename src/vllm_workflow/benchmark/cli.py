@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import requests
 import yaml
 
 from ..config import load_vars
 from ..errors import WorkflowError
 from ..stack import DEFAULT_STATE_DIR, GENERATED_DIR, Stack, require_stacks
 from ..stack_cli import secrets
-from . import bundle, report
-from .stats import Slo
-from .summary import compose, one_line
+from . import bundle
 from .workloads import WORKLOAD_CHOICES, WORKLOADS, check_fits, from_vars
-from ..httpclient import session
+
+# The parser of every command is built on each CLI start (deploy runs several): what only running
+# a benchmark needs (asyncio, requests, NumPy, the report) is imported by the functions that use it.
 
 EXIT_OK, EXIT_ALL_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
@@ -52,6 +50,10 @@ def select_workload(v: dict[str, Any], name: str | None) -> dict[str, Any]:
 
 
 def _engine_version(stack: Stack, key: str) -> str | None:
+    import requests
+
+    from ..httpclient import session
+
     http = session(key)
     for e in stack.engines:
         try:
@@ -88,6 +90,8 @@ def _copy_config(root: Path, dest: Path, v: dict[str, Any], stack: Stack, secret
 
 def _keep_prometheus_series(stack: Stack, out: Path, started_at: float, summary: dict[str, Any]) -> None:
     """With observability on, store Prometheus' series for the run's window (never fails the run)."""
+    import requests
+
     prom = stack.raw.get("prometheus_url")
     if not prom:
         return
@@ -110,6 +114,11 @@ def _versions(v: dict[str, Any], stack: Stack, key: str) -> dict[str, Any]:
 def run_one(args: argparse.Namespace, v: dict[str, Any], stack: Stack, key: str,
             label: str | None = None) -> tuple[int, Path, dict[str, Any]]:
     """One benchmark run of one stack: (exit code, bundle folder, summary)."""
+    import asyncio
+
+    from . import report
+    from .stats import Slo
+    from .summary import compose, one_line
     from .client import Target  # aiohttp: only for commands that send load
     from .runner import HttpTokenizer, Runner, preflight
 
@@ -178,6 +187,8 @@ def run_one(args: argparse.Namespace, v: dict[str, Any], stack: Stack, key: str,
 
 
 def _print_summary(summary: dict[str, Any], out: Path) -> None:
+    from . import report
+
     for title, head, rows in report.tables(summary):
         print(f"\n{title}")
         widths = [max(len(str(c)) for c in col) for col in zip(head, *rows)]
@@ -216,6 +227,9 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
 
 
 def cmd_results(args: argparse.Namespace) -> int:
+    from . import report
+    from .summary import one_line
+
     results = _results_dir(args)
     bundles = bundle.list_bundles(results)
     if not bundles and not args.name:

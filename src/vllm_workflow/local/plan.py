@@ -1,9 +1,9 @@
 """Plan the local stack: processes, supervisord configuration, preflight checks.
 
-Pure functions: the playbook gathers facts on the target (home directory,
-cores, free memory, listening sockets, our supervised pids) and passes them
-here with the settings; the result says exactly what to install, write and
-start, or why not.
+Pure functions: the playbook reads the target in one step (``target/host_probe.py``: home
+directory, cores, free memory, listening sockets, our supervised pids, what is installed) and
+passes that here with the settings; the result says exactly what to install, write and start,
+or why not.
 """
 
 from __future__ import annotations
@@ -59,6 +59,11 @@ class Facts:
     helper_sums: str = ""  # `sha256sum` of the helpers installed on the host (empty: none yet)
     daemon_running: bool = False  # our supervisord answered
     state_exists: bool = False  # the agent read our supervisord.conf (so the runtime directories exist)
+    markers: Mapping[str, str] = field(default_factory=dict)  # runtime virtualenv -> what it records it holds
+    models: Mapping[str, Any] = field(default_factory=dict)  # built-in model directory -> its manifest
+    prometheus_version: str = ""  # the installed Debian package's version ("" when not installed)
+    listeners_error: str = ""  # why the listening sockets could not be read
+    root_user: bool = True  # deploy runs as root on the host (else package installs use sudo)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Facts:
@@ -324,6 +329,8 @@ def preflight(v: Mapping[str, Any], facts: Facts, engines: Sequence[str], other_
     for key in ("vllm_api_key", "vllm_hf_token"):
         if any(c in str(v.get(key) or "") for c in '"\n\r'):
             problems.append(f"CONFIG_{key.upper()}: contains a quote or newline. Fix: set the real value.")
+    if facts.listeners_error:
+        problems.append(f"cannot check the ports on {facts.hostname}: {facts.listeners_error}.")
     problems += port_conflicts(v, facts)
     mem = memory_problem(v, facts, engines, other_arm_engines)
     if mem:
@@ -413,27 +420,66 @@ def plan(base: Mapping[str, Any], facts: Facts) -> dict[str, Any]:
     workers = [u for _, _, u in engine_urls(v, "127.0.0.1" if v["vllm_local_bind_address"] in _WILDCARD
                                                      else str(v["vllm_local_bind_address"]))]
     copy = helpers_to_copy(facts.helper_sums)
+    model = model_plan(base, v, p, facts)
+    prom = prometheus_plan(v, p, facts)
+    conf = supervisord_conf(progs, p)
+    router = router_settings(v, workers, policy) if v.get("vllm_router_enabled") else None
+    venvs = [{**r, "install": facts.markers.get(r["venv"]) != r["marker"]} for r in runtimes(v, p, facts.home)]
     return {
-        "runtimes": runtimes(v, p, facts.home),
+        "runtimes": venvs,
+        # Anything to install or build at all: a warm or no-op deploy skips the whole install phase.
+        "install": bool(copy or not facts.state_exists or any(r["install"] for r in venvs) or model["build"]
+                        or (prom and prom["install"])),
         "errors": preflight(v, facts, engines, other_engines),
         "paths": p,
         # A no-op or warm deploy skips both when the helpers are current and the state directory exists.
         "helpers_to_copy": copy,
         "create_dirs": bool(copy) or not facts.state_exists,
-        "model": {  # the arms share one model: it comes from the base settings
-            "source": "tiny" if base.get("vllm_model_source_tiny") else "path" if base.get("vllm_model_source_path") else "hub",
-            "location": model_location(base, p),
-            "preset": tiny_preset(base),
-            "max_position": max(int(base["vllm_max_model_len"]), int(v["vllm_max_model_len"]), 4096),
-        },
+        "model": model,
         "programs": [prog.name for prog in progs],
-        "supervisord_conf": supervisord_conf(progs, p),
-        "router_settings": router_settings(v, workers, policy) if v.get("vllm_router_enabled") else None,
-        "prometheus": {
-            "config": prometheus_config(v, "127.0.0.1" if v["vllm_local_bind_address"] in _WILDCARD
-                                        else str(v["vllm_local_bind_address"])),
-            "package": f"prometheus={v['vllm_local_prometheus_package_version']}",
-            "promtool": prometheus.PROMTOOL,
-        } if v.get("vllm_observability_enabled") else None,
+        "supervisord_conf": conf,
+        "router_settings": router,
+        "prometheus": prom,
+        # What the supervisor agent's `up` step reads on stdin (it writes, checks and starts).
+        "up": {
+            "supervisord_conf": conf,
+            "router_settings": router,
+            "prometheus": {key: prom[key] for key in ("config", "conf", "data", "promtool")} if prom else None,
+        },
         "stack": stack_description(v, facts, p),
+    }
+
+
+def model_plan(base: Mapping[str, Any], v: Mapping[str, Any], p: Mapping[str, str], facts: Facts) -> dict[str, Any]:
+    """The model the engines load; ``build``: the built-in one is missing or differs (the arms share
+    one model: it comes from the base settings, long enough for both arms)."""
+    from .target import tiny_model
+
+    source = "tiny" if base.get("vllm_model_source_tiny") else "path" if base.get("vllm_model_source_path") else "hub"
+    location = model_location(base, p)
+    preset = tiny_preset(base)
+    max_position = max(int(base["vllm_max_model_len"]), int(v["vllm_max_model_len"]), 4096)
+    return {
+        "source": source,
+        "location": location,
+        "preset": preset,
+        "max_position": max_position,
+        "build": source == "tiny" and not tiny_model.manifest_matches(facts.models.get(location), preset, max_position),
+    }
+
+
+def prometheus_plan(v: Mapping[str, Any], p: Mapping[str, str], facts: Facts) -> dict[str, Any] | None:
+    """Prometheus from the distribution's pinned package, configured for this stack (None: off)."""
+    if not v.get("vllm_observability_enabled"):
+        return None
+    version = str(v["vllm_local_prometheus_package_version"])
+    return {
+        "config": prometheus_config(v, "127.0.0.1" if v["vllm_local_bind_address"] in _WILDCARD
+                                    else str(v["vllm_local_bind_address"])),
+        "conf": p["prometheus_conf"],
+        "data": p["prometheus_data"],
+        "package": f"prometheus={version}",
+        "install": facts.prometheus_version != version,
+        "promtool": prometheus.PROMTOOL,
+        "become": not facts.root_user,
     }

@@ -5,18 +5,19 @@ imports only supervisor and the standard library. Every command prints one
 JSON object with a "changed" flag, so Ansible tasks report changes honestly.
 
 Commands:
-  markers VENV...             what each runtime virtualenv records as installed
-                              (standard library only: runs before any venv exists)
   ensure-daemon CONF          create the directories CONF names, start supervisord
                               for CONF unless it runs
   apply CONF                  reread CONF; add, update and remove programs like
                               `supervisorctl update`; start any that are down
   restart CONF NAME           restart one program
   up CONF [SETTINGS]          apply a deploy plan in one step (stdin JSON: the
-                              supervisord configuration and the router settings):
-                              write both (0600), take removed engines out of the
+                              supervisord configuration, the router settings and
+                              Prometheus' configuration): check Prometheus'
+                              configuration with promtool before anything changes,
+                              write them (0600), take removed engines out of the
                               router and drain them, start supervisord unless it
-                              runs, apply, restart the router for new arguments
+                              runs, apply, restart the router for new arguments,
+                              make a running Prometheus reread its configuration
   status CONF                 processes with state, pid, uptime, restarts
   kill CONF NAME              SIGKILL one program's process (fault injection);
                               supervisord restarts it
@@ -46,6 +47,7 @@ import configparser
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -184,8 +186,6 @@ def status(conf: str) -> dict[str, Any]:
 
 def kill(conf: str, name: str) -> dict[str, Any]:
     """SIGKILL the program's process, as a crash would; supervisord sees it exit and restarts it."""
-    import signal
-
     info = server(conf).supervisor.getProcessInfo(name)
     if info["statename"] != "RUNNING" or not info["pid"]:
         raise SystemExit(f"{name} is {info['statename']}, not running: nothing to kill")
@@ -334,22 +334,74 @@ def write_private(path: str, text: str) -> bool:
     return True
 
 
+def prometheus_config(spec: dict[str, Any]) -> dict[str, Any]:
+    """Write Prometheus' configuration once promtool accepted it (a file promtool refused never
+    replaces a good one), and create its data directory. ``error``: what is wrong, nothing written."""
+    promtool = spec["promtool"]
+    if not os.access(promtool, os.X_OK):
+        return {"changed": False, "error": "promtool_missing", "detail": promtool}
+    if read_file(spec["conf"]) == spec["config"]:  # checked when it was written
+        return {"changed": False}
+    staged = spec["conf"] + ".new"
+    write_private(staged, spec["config"])
+    check = subprocess.run([promtool, "check", "config", staged], capture_output=True, text=True, timeout=120)
+    if check.returncode != 0:
+        os.remove(staged)
+        return {"changed": False, "error": "config_refused",
+                "detail": (check.stderr + check.stdout).replace(staged, spec["conf"]).strip()[-2000:]}
+    os.makedirs(spec["data"], mode=0o700, exist_ok=True)
+    os.replace(staged, spec["conf"])
+    return {"changed": True}
+
+
+def read_file(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read()
+    except OSError:
+        return None
+
+
 def up(conf: str, settings_path: str | None, plan: dict[str, Any]) -> dict[str, Any]:
     """The whole supervisor step of a deploy; ``changed`` only when something really changed."""
-    result: dict[str, Any] = {"conf_changed": write_private(conf, plan["supervisord_conf"])}
+    result: dict[str, Any] = {"changed": False}
+    prometheus = plan.get("prometheus")
+    if prometheus is not None:
+        result["prometheus"] = prometheus_config(prometheus)
+        if "error" in result["prometheus"]:
+            return result  # before anything else changes
+    result["conf_changed"] = write_private(conf, plan["supervisord_conf"])
     router = plan.get("router_settings")
     if router is not None and settings_path:
         result["router"] = router_sync(conf, settings_path, router, live=False, drain_removed=True)
     result["daemon"] = ensure_daemon(conf)
     result["apply"] = apply(conf)
+    touched = result["apply"]["added"] + result["apply"]["updated"] + result["apply"]["started"]
     restart_router = (router is not None and result["router"]["restart_needed"]
                       and "router" not in result["apply"]["added"])
     if restart_router:
         restart(conf, "router")
     result["router_restarted"] = restart_router
+    # A router started now has every engine on its command line: nothing to register live.
+    result["router_fresh"] = router is not None and (result["daemon"]["changed"] or restart_router
+                                                     or "router" in touched)
+    prometheus_changed = prometheus is not None and result["prometheus"]["changed"]
+    if prometheus_changed and not result["daemon"]["changed"] and "prometheus" not in touched:
+        server(conf).supervisor.signalProcess("prometheus", "HUP")  # Prometheus rereads its file
+        result["prometheus"]["reloaded"] = True
     result["changed"] = bool(result["conf_changed"] or (router is not None and result["router"]["changed"])
-                             or result["daemon"]["changed"] or result["apply"]["changed"] or restart_router)
+                             or result["daemon"]["changed"] or result["apply"]["changed"] or restart_router
+                             or prometheus_changed)
     return result
+
+
+def alive(pid: int) -> bool:
+    """The process exists and has not exited (a zombie has)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def shutdown(conf: str, timeout: float = 120.0) -> dict[str, Any]:
@@ -365,14 +417,15 @@ def shutdown(conf: str, timeout: float = 120.0) -> dict[str, Any]:
         rpc.supervisor.stopAllProcesses(False)
     except xmlrpc.client.Fault:
         pass
-    rpc.supervisor.shutdown()
+    # SIGTERM, not the XML-RPC shutdown: a signal wakes supervisord's main loop at once, where the
+    # RPC is only seen at its next poll. It is gone once it exited: a zombie waiting for init to
+    # reap it (some container inits take a second) holds nothing.
+    os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if not alive(pid):
             return {"changed": True}
-        time.sleep(0.2)
+        time.sleep(0.05)
     raise SystemExit(f"supervisord (pid {pid}) did not exit within {timeout:.0f} s")
 
 
@@ -400,17 +453,6 @@ def prepare_dirs(conf: str) -> None:
                 wanted.append(os.path.dirname(parser.get(section, key)))
     for path in wanted:
         os.makedirs(path, mode=0o700, exist_ok=True)
-
-
-def markers(venvs: list[str]) -> dict[str, Any]:
-    out = {}
-    for venv in venvs:
-        try:
-            with open(os.path.join(venv, ".vllm-workflow-installed"), encoding="utf-8") as fh:
-                out[venv] = fh.read().strip()
-        except OSError:
-            out[venv] = ""
-    return {"changed": False, "markers": out}
 
 
 def parent_of(pid: int) -> int:
@@ -483,9 +525,7 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     command, conf = argv[1], argv[2]
-    if command == "markers":
-        result = markers(argv[2:])
-    elif command == "ensure-daemon":
+    if command == "ensure-daemon":
         result = ensure_daemon(conf)
     elif command == "apply":
         result = apply(conf)

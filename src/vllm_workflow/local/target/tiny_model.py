@@ -20,6 +20,7 @@ import os
 import sys
 import tempfile
 from dataclasses import dataclass
+from typing import Any
 
 #: Bumped whenever the generated files would change for the same arguments.
 GENERATOR_VERSION = 1
@@ -165,6 +166,13 @@ def build(preset_name: str, output: str, max_position: int, seed: int = 0) -> di
     return manifest
 
 
+def manifest_matches(manifest: Any, preset_name: str, max_position: int, seed: int = 0) -> bool:
+    """True when a model's manifest (``vllm-workflow-model.json``) describes this exact model."""
+    return isinstance(manifest, dict) and manifest.get("generator_version") == GENERATOR_VERSION and manifest.get(
+        "preset"
+    ) == preset_name and manifest.get("max_position") == max_position and manifest.get("seed") == seed
+
+
 def is_current(output: str, preset_name: str, max_position: int, seed: int = 0) -> bool:
     """True when ``output`` already holds this exact model (idempotent deploys)."""
     try:
@@ -172,9 +180,7 @@ def is_current(output: str, preset_name: str, max_position: int, seed: int = 0) 
             manifest = json.load(fh)
     except (OSError, ValueError):
         return False
-    return manifest.get("generator_version") == GENERATOR_VERSION and manifest.get(
-        "preset"
-    ) == preset_name and manifest.get("max_position") == max_position and manifest.get("seed") == seed
+    return manifest_matches(manifest, preset_name, max_position, seed)
 
 
 def main(argv: list[str] | None = None) -> int:

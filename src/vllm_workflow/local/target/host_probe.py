@@ -1,0 +1,188 @@
+"""Read, in one step, everything the local deploy plan needs to know about a target host.
+
+Deploy sends this file on stdin to the host's own Python (``python3 - REQUEST``): nothing is
+copied first, so it works on a host that has none of our files yet, and it replaces Ansible's
+fact gathering and five separate reads (one Ansible task instead of six). Standard library only;
+it changes nothing on the host.
+
+REQUEST is JSON: ``runtime_dir`` (``~`` allowed), ``instance`` (A/B arm directory, or ""),
+``other_instance`` (the other arm's, or ""), ``model_path`` (a model directory to look for, or ""),
+``full`` (false: only the home and runtime directories, what teardown needs).
+
+Prints one JSON object; the plan (``vllm_workflow.local.plan``) decides from it.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+import platform
+import pwd
+import socket
+import subprocess
+import sys
+from typing import Any
+
+#: The helpers deploy installs in <runtime>/bin; their checksums decide whether they are copied.
+HELPERS = ("supervisor_agent.py", "router_launcher.py", "tiny_model.py")
+#: What each runtime virtualenv records once installed (see plan.runtimes).
+MARKER = ".vllm-workflow-installed"
+#: What the built-in model builder writes next to the model.
+MODEL_MANIFEST = "vllm-workflow-model.json"
+
+
+def run(argv: list[str], timeout: float = 30) -> tuple[int, str]:
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return 127, str(exc)
+    return out.returncode, out.stdout
+
+
+def meminfo() -> dict[str, int]:
+    """/proc/meminfo in MiB."""
+    out = {}
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as fh:
+            for line in fh:
+                key, _, rest = line.partition(":")
+                fields = rest.split()
+                if fields and fields[0].isdigit():
+                    out[key] = int(fields[0]) // 1024
+    except OSError:
+        pass
+    return out
+
+
+def os_release() -> str:
+    values = {}
+    try:
+        with open("/etc/os-release", encoding="utf-8") as fh:
+            for line in fh:
+                key, _, value = line.strip().partition("=")
+                values[key] = value.strip('"')
+    except OSError:
+        return platform.system()
+    return f"{values.get('NAME', platform.system()).split()[0]} {values.get('VERSION_ID', '')}".strip()
+
+
+def processors() -> list[str]:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            return [line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")]
+    except OSError:
+        return []
+
+
+def cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def read_text(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read().strip()
+    except OSError:
+        return None
+
+
+def helper_sums(bin_dir: str) -> str:
+    """``sha256sum``'s output for the installed helpers (missing ones left out)."""
+    lines = []
+    for name in HELPERS:
+        path = os.path.join(bin_dir, name)
+        try:
+            with open(path, "rb") as fh:
+                lines.append(f"{hashlib.sha256(fh.read()).hexdigest()}  {path}")
+        except OSError:
+            continue
+    return "\n".join(lines)
+
+
+def models(root: str) -> dict[str, Any]:
+    out = {}
+    for manifest in glob.glob(os.path.join(root, "models", "*", MODEL_MANIFEST)):
+        try:
+            with open(manifest, encoding="utf-8") as fh:
+                out[os.path.dirname(manifest)] = json.load(fh)
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+def supervisor_status(root: str, home: str) -> str:
+    """The supervisor agent's ``status`` JSON, or "" when nothing of ours is installed yet."""
+    python = os.path.join(root, "venv-supervisor", "bin", "python")
+    agent = os.path.join(root, "bin", "supervisor_agent.py")
+    conf = os.path.join(home, "state", "supervisord.conf")
+    if not (os.path.exists(python) and os.path.exists(agent)):
+        return ""
+    code, out = run([python, agent, "status", conf])
+    return out if code == 0 else ""
+
+
+def probe(request: dict[str, Any]) -> dict[str, Any]:
+    home = os.path.expanduser("~")
+    root = str(request.get("runtime_dir") or "~/.local/share/vllm-workflow").rstrip("/")
+    root = home + root[1:] if root == "~" or root.startswith("~/") else root
+    instance = str(request.get("instance") or "")
+    own = os.path.join(root, "instances", instance) if instance else root
+    out: dict[str, Any] = {"home": home, "root": root, "own_home": own,
+                           "agent_installed": os.path.exists(os.path.join(root, "bin", "supervisor_agent.py"))}
+    if not request.get("full", True):
+        return out
+    mem = meminfo()
+    uname = os.uname()
+    user = pwd.getpwuid(os.getuid()).pw_name
+    code, listeners = run(["ss", "-Htlnp"])
+    _, prometheus = run(["dpkg-query", "--show", "--showformat=${Version}", "prometheus"])
+    other = str(request.get("other_instance") or "")
+    model_path = str(request.get("model_path") or "")
+    out.update({
+        "cpus": cpus(),
+        "mem_available_mb": mem.get("MemAvailable", mem.get("MemFree", 0)),
+        "architecture": uname.machine,
+        "user": user,
+        "root_user": os.getuid() == 0,
+        "listeners": listeners,
+        "listeners_error": "" if code == 0 else f"`ss -Htlnp` failed (exit {code}): install iproute2",
+        "helper_sums": helper_sums(os.path.join(root, "bin")),
+        "markers": {venv: read_text(os.path.join(venv, MARKER)) or ""
+                    for venv in sorted(glob.glob(os.path.join(root, "venv-*")))},
+        "models": models(root),
+        "model_path_exists": bool(model_path) and os.path.isfile(os.path.join(model_path, "config.json")),
+        "prometheus_version": prometheus.strip(),
+        "supervisor_status": supervisor_status(root, own),
+        "other_arm_running": bool(other) and os.path.exists(
+            os.path.join(root, "instances", other, "state", "supervisor.sock")),
+        "machine": {  # provenance of this host's numbers
+            "hostname": socket.gethostname().split(".")[0],
+            "kernel": uname.release,
+            "kernel_version": uname.version,
+            "os": os_release(),
+            "processor": processors(),
+            "cpus": os.cpu_count() or 1,
+            "memtotal_mb": mem.get("MemTotal", 0),
+            "python": platform.python_version(),
+        },
+    })
+    return out
+
+
+def main(argv: list[str]) -> int:
+    try:
+        request = json.loads(argv[1]) if len(argv) > 1 else {}
+    except ValueError as exc:
+        print(f"host_probe: the request is not JSON: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(probe(request)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
