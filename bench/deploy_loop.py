@@ -7,7 +7,7 @@ From a deployed local stack (`make defconfig-vllm-local && make bringup && make 
    and working directory supervisord uses (read from the generated supervisord.conf), and time until
    all answer /health; stop them;
 2. **warm deploy**: `make vllm-deploy` on the torn-down stack, to the first completion through the
-   router;
+   router; steps 1 and 2 alternate ``--warm-repeat`` times (the ratio is of the medians);
 3. **no-op deploy**: `make vllm-deploy` again (nothing changed), ``--repeat`` times;
 4. **quick test**: `make vllm-quick-test`, ``--repeat`` times;
 5. **teardown**: `make vllm-teardown`, then the stack is deployed again.
@@ -109,31 +109,40 @@ def first_completion(api_url: str, model: str, start: float, timeout: float = 60
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=3, help="no-op deploys and quick tests (default 3)")
+    parser.add_argument("--warm-repeat", type=int, default=3,
+                        help="engines-alone / warm-deploy pairs, alternated (default 3)")
     args = parser.parse_args()
     make("vllm-deploy")  # a known state: deployed and current
     s = stack()
     conf = Path(s["process_manager"]["conf"])
     urls = [e["url"] for e in s["engines"]]
 
-    teardown = make("vllm-teardown")
-    alone = engines_alone(conf, urls)
-    start = time.monotonic()
-    deploy = make("vllm-deploy")
-    warm = first_completion(s["api_url"], s["model"], start)
+    alone, warm, deploy, teardowns = [], [], [], []
+    for _ in range(args.warm_repeat):
+        teardowns.append(make("vllm-teardown"))
+        alone.append(engines_alone(conf, urls))
+        start = time.monotonic()
+        deploy.append(make("vllm-deploy"))
+        warm.append(first_completion(s["api_url"], s["model"], start))
     noop = [make("vllm-deploy") for _ in range(args.repeat)]
     quick = [make("vllm-quick-test") for _ in range(args.repeat)]
+    teardown = statistics.median(teardowns)
     result = {
         "machine": {"cpus": os.cpu_count(), "engines": len(urls)},
-        "engines_alone_s": round(alone, 2),
-        "warm_deploy_make_s": round(deploy, 2),
-        "warm_deploy_to_first_completion_s": round(warm, 2),
+        "engines_alone_s": [round(x, 2) for x in alone],
+        "warm_deploy_make_s": [round(x, 2) for x in deploy],
+        "warm_deploy_to_first_completion_s": [round(x, 2) for x in warm],
         "noop_deploy_s": [round(x, 2) for x in noop],
         "quick_test_s": [round(x, 2) for x in quick],
-        "teardown_s": round(teardown, 2),
-        "ratios": {"warm_over_engines": round(warm / alone, 3)},
-        "medians": {"noop_deploy_s": round(statistics.median(noop), 2),
-                    "quick_test_s": round(statistics.median(quick), 2)},
+        "teardown_s": [round(x, 2) for x in teardowns],
+        "ratios": {"warm_over_engines": round(statistics.median(warm) / statistics.median(alone), 3),
+                   "each_pair": [round(w / a, 3) for w, a in zip(warm, alone)]},
+        "medians": {"engines_alone_s": round(statistics.median(alone), 2),
+                    "warm_deploy_to_first_completion_s": round(statistics.median(warm), 2),
+                    "noop_deploy_s": round(statistics.median(noop), 2),
+                    "quick_test_s": round(statistics.median(quick), 2),
+                    "teardown_s": round(teardown, 2)},
         "goals": GOALS,
     }
     result["met"] = {

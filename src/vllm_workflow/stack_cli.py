@@ -38,16 +38,12 @@ def api_key(args: argparse.Namespace) -> str:
 
 
 def cmd_local_plan(args: argparse.Namespace) -> int:
-    from .local.plan import Facts, plan
-    from .remote import controller_address
+    """The local deploy plan as JSON, from ``{"vars", "facts"}`` on stdin (what deploy computes
+    in-process through the vllm_local_plan filter; here for inspection and debugging)."""
+    from .local.plan import plan_from_input
 
     try:
-        data = json.load(sys.stdin)
-        facts = dict(data["facts"])
-        if facts.get("client_address") and str(facts.get("connection", "local")) != "local":
-            facts["client_address"] = controller_address(str(facts["client_address"]),
-                                                         str(facts.get("ssh_common_args") or ""))
-        result = plan(data["vars"], Facts.from_dict(facts))
+        result = plan_from_input(json.load(sys.stdin))
     except (ValueError, KeyError, TypeError) as exc:
         raise WorkflowError(f"local-plan needs JSON {{'vars': ..., 'facts': ...}} on stdin: {exc}") from exc
     json.dump(result, sys.stdout)
@@ -97,18 +93,26 @@ def wait_healthy(stacks: list[Stack], key: str, timeout: float, interval: float,
 
     start = time.monotonic()
     last_report = -999.0
+    ready: dict[tuple[str, str], float] = {}  # (host, component) -> seconds until it first answered
     while True:
         pending: list[tuple[Stack, str]] = []
         for stack in stacks:
-            pending += [(stack, e.name) for e in stack.engines if not http_ok(f"{e.url}/health", key)]
-            if stack.router and not http_ok(f"{stack.router.url}/health", key):
-                pending.append((stack, "router"))
-            prom = stack.raw.get("prometheus_url")
-            if prom and not http_ok(f"{prom}/-/ready"):
-                pending.append((stack, "prometheus"))
+            checks = [(e.name, f"{e.url}/health", key) for e in stack.engines]
+            if stack.router:
+                checks.append(("router", f"{stack.router.url}/health", key))
+            if stack.raw.get("prometheus_url"):
+                checks.append(("prometheus", f"{stack.raw['prometheus_url']}/-/ready", ""))
+            for name, url, auth in checks:
+                if (stack.host, name) in ready:
+                    continue
+                if http_ok(url, auth):
+                    ready[(stack.host, name)] = time.monotonic() - start
+                else:
+                    pending.append((stack, name))
         elapsed = time.monotonic() - start
         if not pending:
-            print(f"✅ all engines and routers healthy after {elapsed:.1f} s", flush=True)
+            each = ", ".join(f"{name} {t:.1f} s" for (_, name), t in sorted(ready.items(), key=lambda kv: kv[1]))
+            print(f"✅ all engines and routers healthy after {elapsed:.1f} s ({each})", flush=True)
             return 0
         if elapsed - last_report >= 10:
             names = ", ".join(f"{s.host}/{n}" for s, n in pending)

@@ -483,3 +483,15 @@ def prometheus_plan(v: Mapping[str, Any], p: Mapping[str, str], facts: Facts) ->
         "promtool": prometheus.PROMTOOL,
         "become": not facts.root_user,
     }
+
+
+def plan_from_input(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The plan from the playbook's ``{"vars": ..., "facts": ...}`` (the settings and what the host
+    probe read). On a host reached over SSH, the address clients use is resolved here."""
+    from ..remote import controller_address
+
+    facts = dict(data["facts"])
+    if facts.get("client_address") and str(facts.get("connection", "local")) != "local":
+        facts["client_address"] = controller_address(str(facts["client_address"]),
+                                                     str(facts.get("ssh_common_args") or ""))
+    return plan(data["vars"], Facts.from_dict(facts))

@@ -1,9 +1,9 @@
 """Read, in one step, everything the local deploy plan needs to know about a target host.
 
-Deploy sends this file on stdin to the host's own Python (``python3 - REQUEST``): nothing is
-copied first, so it works on a host that has none of our files yet, and it replaces Ansible's
-fact gathering and five separate reads (one Ansible task instead of six). Standard library only;
-it changes nothing on the host.
+Deploy hands this file's text to the host's own Python (``python3 -c SOURCE REQUEST``, through
+Ansible's ``raw``): nothing is copied first, so it works on a host that has none of our files yet,
+and it replaces Ansible's fact gathering and five separate reads (one cheap task instead of six).
+Standard library only; it changes nothing on the host.
 
 REQUEST is JSON: ``runtime_dir`` (``~`` allowed), ``instance`` (A/B arm directory, or ""),
 ``other_instance`` (the other arm's, or ""), ``model_path`` (a model directory to look for, or ""),

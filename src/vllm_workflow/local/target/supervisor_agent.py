@@ -93,10 +93,10 @@ def ensure_daemon(conf: str) -> dict[str, Any]:
         return {"changed": False}
     supervisord = os.path.join(os.path.dirname(sys.executable), "supervisord")
     subprocess.run([supervisord, "-c", conf], check=True)
-    for _ in range(100):
+    for _ in range(500):
         if daemon_running(conf):
             return {"changed": True}
-        time.sleep(0.1)
+        time.sleep(0.02)
     raise SystemExit(f"supervisord did not start; see {conf_value(conf, 'supervisord', 'logfile')}")
 
 
