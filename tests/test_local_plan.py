@@ -341,3 +341,52 @@ def _current_sums(bin_dir: str) -> str:
 
     here = Path(lp.__file__).parent / "target"
     return "\n".join(f"{hashlib.sha256((here / n).read_bytes()).hexdigest()}  {bin_dir}/{n}" for n in lp.HELPERS)
+
+
+def test_finish_deploy_records_waits_and_reports_each_component(tmp_path, capsys) -> None:
+    """finish-deploy against a real HTTP server (a test double answering /health): the description
+    is recorded (changed), each component's time is named, the last line is Ansible's JSON; the
+    same description again is no change; an engine that never answers fails with its name."""
+    import socket
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from vllm_workflow.cli import main
+
+    class Health(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's API
+            self.send_response(200 if self.path == "/health" else 404)
+            self.end_headers()
+
+        def log_message(self, *a) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Health)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    stack = {"host": "h1", "backend": "local", "model": "m", "routing": "roundrobin", "api_url": url,
+             "router": {"url": url, "metrics_url": url + "/metrics"},
+             "engines": [{"name": "engine-0", "url": url, "metrics_url": url + "/metrics"}]}
+    argv = ["--root", str(tmp_path), "finish-deploy", "--state-dir", str(tmp_path / "state"), "--timeout", "5", "h1"]
+    import io
+    import sys
+
+    try:
+        for expected in (True, False):
+            sys.stdin = io.StringIO(json.dumps(stack))
+            assert main(argv) == 0
+            lines = capsys.readouterr().out.strip().splitlines()
+            assert json.loads(lines[-1]) == {"changed": expected}
+            assert ("📝 stack description recorded" in lines) is expected
+            assert "healthy after" in lines[-2] and "engine-0 " in lines[-2] and "router " in lines[-2]
+        broken = dict(stack, engines=[{"name": "engine-1", "url": dead, "metrics_url": dead}])
+        sys.stdin = io.StringIO(json.dumps(broken))
+        assert main([*argv[:-2], "0.3", "h1"]) == 1
+        out = capsys.readouterr().out
+        assert "❌ h1/engine-1 not healthy after 0.3 s" in out and json.loads(out.strip().splitlines()[-1])
+    finally:
+        sys.stdin = sys.__stdin__
+        server.shutdown()
