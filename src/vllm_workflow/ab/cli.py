@@ -142,14 +142,13 @@ def write(results: Path, comp: dict[str, Any], records: Records) -> Path:
 
 
 def _print(comp: dict[str, Any], out: Path) -> None:
+    from ..console import table_lines
     from . import report
 
     head, rows = report.table(comp)
-    keep = [0, 2, 3, 4, 5, 7, 9]
-    widths = [max(len(r[i]) for r in [head, *rows]) for i in keep]
-    for r in [head, *rows]:
-        print("  " + "  ".join(r[i].ljust(w) if n in (0, len(keep) - 1) else r[i].rjust(w)
-                               for n, (i, w) in enumerate(zip(keep, widths))))
+    keep = [0, 2, 3, 4, 5, 7, 9]  # metric, medians, change, CI, p, verdict
+    print("\n".join(table_lines([head[i] for i in keep], ([r[i] for i in keep] for r in rows),
+                                 left=(0, len(keep) - 1))))
     for line in report.explanation(comp):
         print(f"  {line}")
     v = comp["verdict"]

@@ -187,14 +187,12 @@ def run_one(args: argparse.Namespace, v: dict[str, Any], stack: Stack, key: str,
 
 
 def _print_summary(summary: dict[str, Any], out: Path) -> None:
+    from ..console import table_lines
     from . import report
 
     for title, head, rows in report.tables(summary):
         print(f"\n{title}")
-        widths = [max(len(str(c)) for c in col) for col in zip(head, *rows)]
-        for row in [head, *rows]:
-            print("  " + "  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in
-                                   enumerate(zip(row, widths))))
+        print("\n".join(table_lines(head, rows)))
     state = "✅ complete" if summary["complete"] else f"⚠️ INCOMPLETE ({summary['stop_reason']})"
     print(f"\n{state}. Results: {out}\n  report: {out / 'report.html'}")
 

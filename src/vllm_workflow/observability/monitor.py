@@ -9,6 +9,7 @@ from typing import Any
 
 import requests
 
+from ..console import table_lines
 from ..stack import DEFAULT_STATE_DIR, GENERATED_DIR, Stack, grafana_state_path
 from .dashboards import dashboard_json
 from .queries import LOCAL, MONITOR_COLUMNS, PanelSet, for_stack
@@ -108,9 +109,8 @@ def monitor(stack: Stack, root: Path, emit: Callable[[str], None] = print, state
     instances = sorted({t[panels.by] for t in found if panels.is_engine_job(t["job"])})
     head = ["engine", *MONITOR_COLUMNS]
     rows = [[i, *(_fmt(c, values[c].get(i)) for c in MONITOR_COLUMNS)] for i in instances]
-    widths = [max(len(r[n]) for r in [head, *rows]) for n in range(len(head))]
-    for r in [head, *rows]:
-        emit("   " + "  ".join(c.ljust(w) if n == 0 else c.rjust(w) for n, (c, w) in enumerate(zip(r, widths))))
+    for line in table_lines(head, rows, indent=3):
+        emit(line)
     return TARGET_DOWN if down else OK
 
 
