@@ -17,11 +17,12 @@ def test_dev_arm_changes_only_what_the_ab_menu_says(vars_for) -> None:
     base, dev = arm_vars(v, "baseline"), arm_vars(v, "dev")
     assert base == v
     changed = sorted(k for k in v if v[k] != dev[k])
-    assert changed == ["vllm_enable_chunked_prefill", "vllm_replica_count", "vllm_router_round_robin",
-                       "vllm_router_session_affinity"]
-    assert dev["vllm_replica_count"] == 3 and dev["vllm_router_round_robin"] is True
-    assert [d["setting"] for d in config_diff(v)] == ["CONFIG_VLLM_ENABLE_CHUNKED_PREFILL", "CONFIG_VLLM_REPLICA_COUNT",
-                                                     "CONFIG_VLLM_ROUTER_ROUND_ROBIN", "CONFIG_VLLM_ROUTER_SESSION_AFFINITY"]
+    assert changed == ["vllm_enable_chunked_prefill", "vllm_replica_count", "vllm_routing_logic"]
+    assert dev["vllm_replica_count"] == 3 and dev["vllm_routing_logic"] == "roundrobin"
+    assert v["vllm_routing_logic"] == "session" and v["vllm_ab_dev_routing_logic"] == "roundrobin"
+    assert [(d["setting"], d["baseline"], d["dev"]) for d in config_diff(v)] == [
+        ("CONFIG_VLLM_ENABLE_CHUNKED_PREFILL", True, False), ("CONFIG_VLLM_REPLICA_COUNT", 2, 3),
+        ("CONFIG_VLLM_ROUTING_LOGIC", "session", "roundrobin")]
     assert dev_choices(v) == {"routing": "round-robin", "prefix caching": "same as baseline",
                               "chunked prefill": "off"}
 

@@ -43,8 +43,9 @@ def test_workload_defaults_are_the_kconfig_defaults(vars_for) -> None:
     defaults = Workload(name="concurrent", rates=())
     assert {f.name: getattr(w, f.name) for f in dataclasses.fields(w) if f.name != "rates"} == \
            {f.name: getattr(defaults, f.name) for f in dataclasses.fields(defaults) if f.name != "rates"}
-    assert from_vars(v | {"vllm_benchmark_workload_concurrent": False,
-                          "vllm_benchmark_workload_rate_sweep": True}).rates == (1.0, 2.0, 4.0)
+    assert from_vars(v | {"vllm_benchmark_workload": "rate-sweep"}).rates == (1.0, 2.0, 4.0)
+    with pytest.raises(WorkflowError, match="CONFIG_VLLM_BENCHMARK_WORKLOAD='sweep' is not a workload"):
+        from_vars(v | {"vllm_benchmark_workload": "sweep"})
 
 
 def test_choice_selects_workload(vars_for) -> None:

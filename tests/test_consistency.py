@@ -55,9 +55,28 @@ def defined_in_playbooks() -> set[str]:
     return names
 
 
+def derived_from(tree: Tree) -> set[str]:
+    """Settings Kconfig itself reads: the choices a promptless, derived symbol is computed from
+    (``default "session" if VLLM_ROUTER_SESSION_AFFINITY``); Python reads the derived name."""
+    names: set[str] = set()
+    for sym in config.workflow_symbols(load_kconfig(tree)):
+        if any(node.prompt for node in sym.nodes):
+            continue
+        members: dict[object, set[str]] = {}
+        for value, cond in sym.defaults:
+            for s in kconfiglib.expr_items(value) | kconfiglib.expr_items(cond):
+                if isinstance(s, kconfiglib.Symbol) and s.choice is not None:
+                    members.setdefault(s.choice, set()).add(config.var_name(s.name))
+        # A derived name maps a choice, naming its members; a lone member is an enclosing menu's
+        # dependency (Kconfig adds those to every default), not what the symbol is derived from.
+        names |= set().union(*(m for m in members.values() if len(m) > 1))
+    return names
+
+
 def test_every_setting_is_used(tree: Tree) -> None:
-    used = used_names()
+    used = used_names() | derived_from(tree)
     known = kconfig_vars(tree)
+    assert {"vllm_router_session_affinity", "vllm_target_device_rocm"} <= derived_from(tree)
     assert len(known) > 150 and "vllm_fault_kill_at_s" in used
     unused = sorted(n for n in known if n not in used)
     assert unused == [], "settings nothing reads (dead like kdevops' LMCache knobs)"
@@ -95,3 +114,18 @@ def test_role_defaults_equal_kconfig_defaults(tree: Tree) -> None:
                 assert value == kconfig_default(symbols[name]), f"{role}: {name}"
                 checked += 1
     assert checked >= 2
+
+
+def test_python_reads_derived_names_not_the_choices_behind_them(tree: Tree) -> None:
+    """A choice that Kconfig turns into a derived name (VLLM_ROUTING_LOGIC, VLLM_TARGET_DEVICE ...) is
+    read by that name only: Python never re-maps the choice's own symbols (the A/B dev arm changes
+    the derived name, so a choice symbol read in Python would be the baseline's)."""
+    readers = {}
+    for path in PYTHON_FILES:
+        for name in set(VAR.findall(_strip_comments(path.read_text()))) & derived_from(tree):
+            readers.setdefault(name, []).append(path.name)
+    # The fault check names the choice the user made in its message; the dev arm's choices are words.
+    allowed = {"vllm_benchmark_workload_fault": ["validate.py"]} | {
+        n: ["arms.py"] for n in ("vllm_ab_dev_router_round_robin", "vllm_ab_dev_router_session_affinity",
+                                 "vllm_ab_dev_router_prefix_aware")}
+    assert {n: sorted(w) for n, w in readers.items() if sorted(w) != allowed.get(n)} == {}

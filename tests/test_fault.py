@@ -185,7 +185,7 @@ def test_plan_refuses_an_engine_the_stack_does_not_have() -> None:
 
 
 def test_fault_workload_is_selected_from_its_kconfig_choice() -> None:
-    w = from_vars({"vllm_benchmark_workload_fault": True, "vllm_benchmark_concurrent_users": 6})
+    w = from_vars({"vllm_benchmark_workload": "fault", "vllm_benchmark_concurrent_users": 6})
     assert w.name == "fault" and w.describe()["users"] == 6 and "duration_s" not in w.describe()
 
 
@@ -266,14 +266,14 @@ def test_check_stack_needs_a_router_and_two_engines() -> None:
 
 
 def test_scale_workload_ramps_up_holds_and_ramps_down() -> None:
-    w = from_vars({"vllm_benchmark_workload_scale": True, "vllm_scale_peak_rate": "8", "vllm_scale_steps": 4,
+    w = from_vars({"vllm_benchmark_workload": "scale", "vllm_scale_peak_rate": "8", "vllm_scale_steps": 4,
                    "vllm_scale_step_s": 30, "vllm_scale_hold_s": 120})
     assert w.name == "scale"
     assert [(name, rate, t) for name, rate, t in w.stage_plan()] == [
         ("up 2/s", 2, 30), ("up 4/s", 4, 30), ("up 6/s", 6, 30), ("hold 8/s", 8, 120),
         ("down 6/s", 6, 30), ("down 4/s", 4, 30), ("down 2/s", 2, 30)]
     with pytest.raises(WorkflowError, match="CONFIG_VLLM_SCALE_PEAK_RATE"):
-        from_vars({"vllm_benchmark_workload_scale": True, "vllm_scale_peak_rate": "fast"})
+        from_vars({"vllm_benchmark_workload": "scale", "vllm_scale_peak_rate": "fast"})
 
 
 def test_replica_counts_are_read_from_the_deployment_listing() -> None:

@@ -1,7 +1,8 @@
 """The router choice of the configuration, by the names each router uses (a leaf: imports nothing of ours).
 
-Kconfig's "Routing logic" choice -> (the production-stack name, which is also the chart's
-``routerSpec.routingLogic`` and the stack description's ``routing``; the local vllm-router policy).
+Kconfig names the choice (the derived VLLM_ROUTING_LOGIC: the production-stack name, which is also
+the chart's ``routerSpec.routingLogic`` and the stack description's ``routing``); this maps it to
+the local vllm-router's policy.
 """
 
 from __future__ import annotations
@@ -9,17 +10,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-ROUTING = {
-    "vllm_router_round_robin": ("roundrobin", "round_robin"),
-    "vllm_router_session_affinity": ("session", "consistent_hash"),
-    "vllm_router_prefix_aware": ("prefixaware", "cache_aware"),
-    "vllm_router_kv_aware": ("kvaware", "kv_aware"),
+#: Routing name (Kconfig's derived VLLM_ROUTING_LOGIC) -> the local vllm-router's policy for it.
+POLICIES = {
+    "roundrobin": "round_robin",
+    "session": "consistent_hash",
+    "prefixaware": "cache_aware",
+    "kvaware": "kv_aware",
 }
 
 
 def routing(v: Mapping[str, Any]) -> tuple[str, str]:
-    """(routing name, vllm-router policy) for the configured choice (round robin when none is set)."""
-    for key, value in ROUTING.items():
-        if v.get(key):
-            return value
-    return ROUTING["vllm_router_round_robin"]
+    """(routing name, vllm-router policy) of the settings (round robin when no router is configured)."""
+    name = str(v.get("vllm_routing_logic") or "roundrobin")
+    return name, POLICIES[name]

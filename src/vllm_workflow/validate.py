@@ -123,7 +123,7 @@ def check(v: Mapping[str, Any]) -> list[str]:
                              "use a short name without spaces, e.g. opt-125m"))
     if v.get("vllm_model_source_path") and not str(v.get("vllm_model_path") or "").startswith("/"):
         problems.append(_fix("vllm_model_path", "must be an absolute path on the target", "set it, e.g. /srv/models/opt-125m"))
-    if not v.get("vllm_target_device_cpu"):
+    if v.get("vllm_target_device", "cpu") != "cpu":
         util = str(v.get("vllm_gpu_memory_utilization") or "")
         try:
             ok = 0.0 < float(util) <= 1.0
@@ -139,7 +139,7 @@ def check(v: Mapping[str, Any]) -> list[str]:
         problems.append(_fix("vllm_router_session_key", f"'{key}' is not an HTTP header name", "use e.g. x-user-id"))
     if v.get("vllm_bringup_declared_hosts"):
         problems += _check_declared(v)
-    if v.get("vllm_target_device_cpu") and int(v.get("vllm_local_block_size") or 0) % 32:
+    if v.get("vllm_target_device", "cpu") == "cpu" and int(v.get("vllm_local_block_size") or 0) % 32:
         problems.append(
             _fix("vllm_local_block_size", f"{v.get('vllm_local_block_size')} is not a multiple of 32 "
                  "(the vLLM CPU attention backend needs one)", "use 32, 64, 128 ...")
@@ -223,7 +223,7 @@ def _check_benchmark(v: Mapping[str, Any]) -> list[str]:
     from .benchmark.workloads import check_fits, from_vars
 
     problems = []
-    if v.get("vllm_benchmark_workload_fault"):
+    if v.get("vllm_benchmark_workload") == "fault":
         problems += _check_fault(v)
     try:
         w = from_vars(v)
@@ -270,7 +270,7 @@ def _check_local(v: Mapping[str, Any]) -> list[str]:
         problems.append(_fix("vllm_local_runtime_dir", "must be absolute or start with ~/", "use ~/.local/share/vllm-workflow"))
     if (
         v.get("vllm_router_enabled")
-        and v.get("vllm_router_session_affinity")
+        and "session" in (v.get("vllm_routing_logic"), v.get("vllm_ab_dev_routing_logic"))  # either A/B arm
         and str(v.get("vllm_router_session_key")).lower() not in LOCAL_ROUTER_SESSION_HEADERS
     ):
         problems.append(

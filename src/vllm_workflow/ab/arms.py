@@ -12,14 +12,9 @@ from collections.abc import Mapping
 from typing import Any
 
 ARMS = ("baseline", "dev")
-#: Router choice symbols (extra vars) of the baseline and the matching dev-arm choices.
-ROUTER_CHOICES = {
-    "vllm_ab_dev_router_round_robin": "vllm_router_round_robin",
-    "vllm_ab_dev_router_session_affinity": "vllm_router_session_affinity",
-    "vllm_ab_dev_router_prefix_aware": "vllm_router_prefix_aware",
-}
-ALL_ROUTER_VARS = ("vllm_router_round_robin", "vllm_router_session_affinity", "vllm_router_prefix_aware",
-                   "vllm_router_kv_aware")
+#: The dev arm's routing choices (Kconfig derives VLLM_AB_DEV_ROUTING_LOGIC from them).
+ROUTER_CHOICES = ("vllm_ab_dev_router_round_robin", "vllm_ab_dev_router_session_affinity",
+                  "vllm_ab_dev_router_prefix_aware")
 #: Dev bool choice -> (base setting, value).
 SWITCHES = {
     "vllm_ab_dev_prefix_caching_on": ("vllm_enable_prefix_caching", True),
@@ -43,9 +38,8 @@ PORTS = ("vllm_api_port", "vllm_local_engine_base_port", "vllm_local_router_metr
 def dev_overrides(v: Mapping[str, Any]) -> dict[str, Any]:
     """The base settings the dev arm changes, with the dev arm's values."""
     out: dict[str, Any] = {}
-    for dev_var, base_var in ROUTER_CHOICES.items():
-        if v.get(dev_var):
-            out |= {name: name == base_var for name in ALL_ROUTER_VARS}
+    if v.get("vllm_ab_dev_routing_logic"):  # Kconfig's derived name; "same" gives the baseline's
+        out["vllm_routing_logic"] = v["vllm_ab_dev_routing_logic"]
     for dev_var, (base_var, value) in SWITCHES.items():
         if v.get(dev_var):
             out[base_var] = value

@@ -14,7 +14,7 @@ from ..errors import WorkflowError
 from ..stack import DEFAULT_STATE_DIR, GENERATED_DIR, Stack, require_stacks
 from ..stack_cli import secrets
 from . import bundle
-from .workloads import WORKLOAD_CHOICES, WORKLOADS, check_fits, from_vars
+from .workloads import WORKLOADS, check_fits, from_vars
 
 # The parser of every command is built on each CLI start (deploy runs several): what only running
 # a benchmark needs (asyncio, requests, NumPy, the report) is imported by the functions that use it.
@@ -46,7 +46,7 @@ def select_workload(v: dict[str, Any], name: str | None) -> dict[str, Any]:
     """Settings with the workload choice replaced by ``name`` (when given)."""
     if not name:
         return v
-    return v | {var: w == name for w, var in WORKLOAD_CHOICES.items()}
+    return v | {"vllm_benchmark_workload": name}
 
 
 def _engine_version(stack: Stack, key: str) -> str | None:

@@ -16,15 +16,8 @@ from typing import Any, Protocol
 
 from ..errors import WorkflowError
 
-#: Workload name -> the Kconfig choice symbol (extra var) that selects it.
-WORKLOAD_CHOICES = {
-    "concurrent": "vllm_benchmark_workload_concurrent",
-    "multi-round-qa": "vllm_benchmark_workload_multi_round_qa",
-    "rate-sweep": "vllm_benchmark_workload_rate_sweep",
-    "fault": "vllm_benchmark_workload_fault",
-    "scale": "vllm_benchmark_workload_scale",
-}
-WORKLOADS = tuple(WORKLOAD_CHOICES)
+#: The workloads by the names Kconfig's derived VLLM_BENCHMARK_WORKLOAD gives them.
+WORKLOADS = ("concurrent", "multi-round-qa", "rate-sweep", "fault", "scale")
 
 _WORDS = (
     "the of and to in is that for it as was with be by on not he this are or his from at which but have an "
@@ -138,8 +131,10 @@ def parse_rates(text: str) -> tuple[float, ...]:
 
 def from_vars(v: Mapping[str, Any]) -> Workload:
     """The workload the configuration selects (extra vars from ``make``)."""
-    chosen = [name for name, var in WORKLOAD_CHOICES.items() if v.get(var)]
-    name = chosen[0] if len(chosen) == 1 else "concurrent"
+    name = str(v.get("vllm_benchmark_workload") or "concurrent")
+    if name not in WORKLOADS:
+        raise WorkflowError(f"CONFIG_VLLM_BENCHMARK_WORKLOAD={name!r} is not a workload ({', '.join(WORKLOADS)}). "
+                            "Fix: choose one with `make menuconfig` (Benchmark ▸ Workload).")
     g = v.get
     return Workload(
         name=name,

@@ -78,16 +78,13 @@ def minikube(v: Mapping[str, Any], p: Mapping[str, str], home: str = "~") -> dic
     # --container-runtime=docker: GPUs need it, and newer Minikube releases default to another.
     start = base + ["start", "--driver=docker", "--container-runtime=docker", f"--cpus={int(v['vllm_minikube_cpus'])}",
                     f"--memory={int(v['vllm_minikube_memory_mb'])}mb", "--wait=all", "--interactive=false"]
-    if v.get("vllm_target_device_cuda"):
-        start.append("--gpus=all")
-    if v.get("vllm_target_device_rocm"):
-        start.append("--gpus=amd")
+    gpus = {"cuda": "--gpus=all", "rocm": "--gpus=amd"}.get(str(v.get("vllm_target_device")))
+    if gpus:
+        start.append(gpus)
     mirror = str(v.get("vllm_registry_mirror_url") or "")
     if mirror:
         start.append(f"--registry-mirror={mirror}")
-    choices = {"vllm_minikube_teardown_keep": "keep", "vllm_minikube_teardown_stop": "stop",
-               "vllm_minikube_teardown_delete": "delete"}
-    on_teardown = next((what for key, what in choices.items() if v.get(key)), "keep")
+    on_teardown = str(v.get("vllm_minikube_teardown") or "keep")  # Kconfig's derived name
     return {"profile": MINIKUBE_PROFILE, "start": start, "status": base + ["status", "--output=json"],
             # what the profile was first started with (Minikube keeps it on every later start)
             "profile_config": f"{home}/.minikube/profiles/{MINIKUBE_PROFILE}/config.json",

@@ -46,11 +46,8 @@ DNS_LABEL_MAX = 63
 
 
 def device(v: Mapping[str, Any]) -> str:
-    if v.get("vllm_target_device_cuda"):
-        return "cuda"
-    if v.get("vllm_target_device_rocm"):
-        return "rocm"
-    return "cpu"
+    """cpu, cuda or rocm (Kconfig's derived VLLM_TARGET_DEVICE)."""
+    return str(v.get("vllm_target_device") or "cpu")
 
 
 def routing_logic(v: Mapping[str, Any]) -> str:

@@ -91,13 +91,9 @@ def runtime_root(v: Mapping[str, Any], home: str) -> str:
     return expand_home(str(v["vllm_local_runtime_dir"]).rstrip("/"), home)
 
 
-#: Kconfig size choice of the built-in model -> tiny_model.py preset.
-TINY_PRESETS = {"vllm_tiny_model_preset_tiny": "tiny", "vllm_tiny_model_preset_small": "small"}
-
-
 def tiny_preset(v: Mapping[str, Any]) -> str:
-    """The built-in model's size preset (Kconfig choice; tiny when none applies)."""
-    return next((preset for key, preset in TINY_PRESETS.items() if v.get(key)), "tiny")
+    """The built-in model's size preset (Kconfig's derived VLLM_TINY_MODEL_PRESET; tiny when unset)."""
+    return str(v.get("vllm_tiny_model_preset") or "tiny")
 
 
 def model_location(v: Mapping[str, Any], p: Mapping[str, str]) -> str:
@@ -309,12 +305,12 @@ def preflight(v: Mapping[str, Any], facts: Facts, engines: Sequence[str], other_
     problems = []
     if not v.get("vllm_deploy_local"):
         problems.append("CONFIG_VLLM_DEPLOY_LOCAL is off: this play deploys the local backend only.")
-    if not v.get("vllm_target_device_cpu"):
+    if v.get("vllm_target_device", "cpu") != "cpu":
         problems.append(
             "CONFIG_VLLM_TARGET_DEVICE_CPU: the local backend runs vLLM on the CPU only. "
             "Fix: choose the CPU, or the Kubernetes backend for GPUs."
         )
-    if v.get("vllm_router_kv_aware"):
+    if routing(v)[0] == "kvaware":
         problems.append(
             "CONFIG_VLLM_ROUTER_KV_AWARE: kv-aware routing needs LMCache KV events, which the local backend "
             "does not run. Fix: choose round-robin, session affinity or prefix-aware routing."
