@@ -66,3 +66,17 @@ def test_machine_facts_from_ansible() -> None:
                  "python": "3.11.2"}
     assert machine.cpu_model("['0', 'AuthenticAMD', 'AMD EPYC 7763']") == "AMD EPYC 7763"
     assert machine.from_ansible({}) == {}
+
+
+def test_ab_markdown_report_from_its_template() -> None:
+    comp = _comp([stats.REGRESSION]) | {"repetitions": 3, "schedule": ["baseline", "dev", "dev", "baseline"],
+                                         "complete": False, "rule": {"alpha": 0.05, "threshold": 0.05,
+                                                                     "equivalence": 0.1}}
+    comp["arms"]["baseline"]["bundles"] = ["r1", "r2"]
+    md = report.markdown(comp, ["delta.png"])
+    assert md.startswith("# A/B comparison: lbl\n\n**Verdict: 🔴 regression** (exit code 1) — 3 repetitions per arm, "
+                         "order B D D B — INCOMPLETE\n")
+    assert "at least 5 % (pp for rates); otherwise 'no significant change' if the CI lies within ±10 %" in md
+    assert "| metric 0 | lower | 10.0 | 12.0 | -20.0 % | [-30.0 %, -10.0 %] | – | 0.01 (0.02) | -1.00 | 🔴 regression |" in md
+    assert "- `(nothing)`:  → \n" in md and "- baseline (h1): `r1`, `r2`\n- dev (h2): \n" in md
+    assert md.endswith("![Change dev vs baseline (positive = better), 95% CI](delta.png)\n\n")

@@ -10,9 +10,11 @@ from typing import Any
 def _environment() -> Any:
     from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-    return Environment(loader=PackageLoader("vllm_workflow", "templates"), undefined=StrictUndefined,
-                       autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
-                       keep_trailing_newline=True)
+    env = Environment(loader=PackageLoader("vllm_workflow", "templates"), undefined=StrictUndefined,
+                      autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
+                      keep_trailing_newline=True)
+    env.filters["tick"] = lambda text: f"`{text}`"  # Markdown code span
+    return env
 
 
 def render(name: str, **context: Any) -> str:

@@ -554,7 +554,8 @@ def test_ab_arms_share_the_host_compare_and_tear_down(project: Project) -> None:
         comp = json.loads((folder / "comparison.json").read_text())
         assert out.returncode == comp["exit_code"] and comp["exit_code"] in (0, 2), out.stdout[-3000:]
         assert comp["schedule"] == ["baseline", "dev", "dev", "baseline"]
-        assert comp["changes"]["config"][0]["setting"] == "CONFIG_VLLM_ROUTER_ROUND_ROBIN"
+        assert comp["changes"]["config"] == [{"setting": "CONFIG_VLLM_ROUTING_LOGIC", "baseline": "session",
+                                              "dev": "roundrobin"}]
         assert all(r.endswith(": reset") for r in comp["prefix_cache_reset"]), comp["prefix_cache_reset"]
         routing = {}
         for arm in ("baseline", "dev"):

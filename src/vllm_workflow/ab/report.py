@@ -141,30 +141,11 @@ def plots(folder: Path, comp: dict[str, Any], base: Sequence[Sequence[RequestRec
 
 
 def markdown(comp: dict[str, Any], images: Sequence[str]) -> str:
-    v = comp["verdict"]
-    lines = [f"# A/B comparison: {comp['label']}", "",
-             f"**Verdict: {ICONS[v]} {v}** (exit code {comp['exit_code']}) — {comp['repetitions']} repetitions "
-             f"per arm, order {' '.join(a[0].upper() for a in comp['schedule'])}"
-             + ("" if comp["complete"] else " — INCOMPLETE"), ""]
-    lines += [f"- {line}" for line in explanation(comp)]
-    lines += ["", f"Rule: a change counts when its Holm-adjusted p < {comp['rule']['alpha']} (rank test over "
-              "repetitions, corrected for the number of metrics), its 95% CI excludes 0 and it is at "
-              f"least {comp['rule']['threshold'] * 100:g} % (pp for rates); otherwise 'no significant change' if "
-              f"the CI lies within ±{comp['rule']['equivalence'] * 100:g} %, else 'inconclusive'.", ""]
+    from ..templates import render as render_template
+
     head, rows = table(comp)
-    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    lines += ["", "## What changed", ""]
-    for d in comp["changes"]["config"] or [{"setting": "(nothing)", "baseline": "", "dev": ""}]:
-        lines.append(f"- `{d['setting']}`: {d['baseline']} → {d['dev']}")
-    for side in ("versions", "host"):
-        lines.append(f"- {side}: baseline `{comp['changes'][side]['baseline']}`; dev `{comp['changes'][side]['dev']}`")
-    lines += ["", "## Runs", ""]
-    for arm in ("baseline", "dev"):
-        lines.append(f"- {arm} ({comp['arms'][arm]['host']}): " + ", ".join(f"`{b}`" for b in comp["arms"][arm]["bundles"]))
-    lines += ["", "## Plots", ""]
-    lines += [f"![{PLOTS[n]}]({n})\n" for n in images]
-    return "\n".join(lines) + "\n"
+    return render_template("ab.md.j2", comp=comp, explanation=explanation(comp), head=head, rows=rows,
+                           images=images, plots=PLOTS, icons=ICONS, pct=lambda x: f"{x * 100:g}")
 
 
 def html_page(comp: dict[str, Any], images: Sequence[str]) -> str:
@@ -185,21 +166,13 @@ def host_differences(comp: dict[str, Any]) -> list[tuple[str, str, str]]:
 
 def ci_summary(comp: dict[str, Any], folder: Path) -> str:
     """Markdown a CI job can post as it is: verdict, the metrics table, what differs between the hosts."""
-    v = comp["verdict"]
-    lines = [f"### {ICONS[v]} A/B `{comp['label']}`: {v} (exit {comp['exit_code']})", ""]
-    lines += [f"- {line}" for line in explanation(comp)]
+    from ..templates import render as render_template
+
     head, rows = table(comp)
-    keep = [0, 2, 3, 4, 5, 7, 9]
-    lines += ["", "| " + " | ".join(head[i] for i in keep) + " |", "|" + "---|" * len(keep)]
-    lines += ["| " + " | ".join(r[i] for i in keep) + " |" for r in rows]
-    diffs = host_differences(comp)
-    lines += ["", "**Hosts**: baseline on `" + comp["arms"]["baseline"]["host"] + "`, dev on `"
-              + comp["arms"]["dev"]["host"] + "`" + (":" if diffs else "; no machine fact differs."), ""]
-    if diffs:
-        lines += ["| differs | baseline | dev |", "|---|---|---|"]
-        lines += [f"| {k} | {b} | {d} |" for k, b, d in diffs]
-    lines += ["", f"Full report: `{folder / 'report.html'}`"]
-    return "\n".join(lines) + "\n"
+    keep = [0, 2, 3, 4, 5, 7, 9]  # metric, medians, change, CI, p, verdict
+    return render_template("ab-summary.md.j2", comp=comp, explanation=explanation(comp),
+                           head=[head[i] for i in keep], rows=[[r[i] for i in keep] for r in rows],
+                           host_differences=host_differences(comp), icons=ICONS, report=folder / "report.html")
 
 
 def junit_suite(comp: dict[str, Any]) -> Any:
