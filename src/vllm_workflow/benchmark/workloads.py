@@ -129,36 +129,48 @@ def parse_rates(text: str) -> tuple[float, ...]:
     return rates
 
 
+#: Workload field <- (its setting, how to read it). Kconfig holds the defaults; a setting missing from
+#: ``v`` (a partial mapping, e.g. in a test) takes the field's default, which a test keeps equal to
+#: Kconfig's. Rates, QA pacing and the scale peak are decimals Kconfig keeps as strings.
+SETTINGS: dict[str, tuple[str, Any]] = {
+    "warmup_s": ("vllm_benchmark_warmup_seconds", float),
+    "seed": ("vllm_benchmark_seed", int),
+    "timeout_s": ("vllm_benchmark_request_timeout", float),
+    "users": ("vllm_benchmark_concurrent_users", int),
+    "duration_s": ("vllm_benchmark_duration", float),
+    "prompt_tokens": ("vllm_benchmark_prompt_tokens", int),
+    "output_tokens": ("vllm_benchmark_output_tokens", int),
+    "stage_s": ("vllm_benchmark_stage_duration", float),
+    "qa_users": ("vllm_benchmark_qa_users", int),
+    "qa_rounds": ("vllm_benchmark_qa_rounds", int),
+    "qa_system_tokens": ("vllm_benchmark_qa_system_prompt_tokens", int),
+    "qa_user_history_tokens": ("vllm_benchmark_qa_user_history_tokens", int),
+    "qa_question_tokens": ("vllm_benchmark_qa_question_tokens", int),
+    "qa_answer_tokens": ("vllm_benchmark_qa_answer_tokens", int),
+    "scale_steps": ("vllm_scale_steps", int),
+    "scale_step_s": ("vllm_scale_step_s", float),
+    "scale_hold_s": ("vllm_scale_hold_s", float),
+}
+#: Decimal settings read only for the workload that uses them (field, setting, workload).
+DECIMALS = (("qa_qps", "vllm_benchmark_qa_qps", "multi-round-qa"), ("scale_peak_rate", "vllm_scale_peak_rate", "scale"))
+
+
 def from_vars(v: Mapping[str, Any]) -> Workload:
     """The workload the configuration selects (extra vars from ``make``)."""
     name = str(v.get("vllm_benchmark_workload") or "concurrent")
     if name not in WORKLOADS:
         raise WorkflowError(f"CONFIG_VLLM_BENCHMARK_WORKLOAD={name!r} is not a workload ({', '.join(WORKLOADS)}). "
                             "Fix: choose one with `make menuconfig` (Benchmark ▸ Workload).")
-    g = v.get
-    return Workload(
-        name=name,
-        warmup_s=float(g("vllm_benchmark_warmup_seconds", 5)),
-        seed=int(g("vllm_benchmark_seed", 42)),
-        timeout_s=float(g("vllm_benchmark_request_timeout", 300)),
-        users=int(g("vllm_benchmark_concurrent_users", 4)),
-        duration_s=float(g("vllm_benchmark_duration", 60)),
-        prompt_tokens=int(g("vllm_benchmark_prompt_tokens", 128)),
-        output_tokens=int(g("vllm_benchmark_output_tokens", 32)),
-        rates=parse_rates(g("vllm_benchmark_rates", "1,2,4")) if name == "rate-sweep" else (),
-        stage_s=float(g("vllm_benchmark_stage_duration", 30)),
-        qa_users=int(g("vllm_benchmark_qa_users", 8)),
-        qa_rounds=int(g("vllm_benchmark_qa_rounds", 5)),
-        qa_system_tokens=int(g("vllm_benchmark_qa_system_prompt_tokens", 1000)),
-        qa_user_history_tokens=int(g("vllm_benchmark_qa_user_history_tokens") or 0),
-        qa_question_tokens=int(g("vllm_benchmark_qa_question_tokens", 64)),
-        qa_answer_tokens=int(g("vllm_benchmark_qa_answer_tokens", 32)),
-        qa_qps=_number(str(g("vllm_benchmark_qa_qps", "0")), "vllm_benchmark_qa_qps") if name == "multi-round-qa" else 0.0,
-        scale_peak_rate=_number(str(g("vllm_scale_peak_rate") or "8"), "vllm_scale_peak_rate") if name == "scale" else 8.0,
-        scale_steps=int(g("vllm_scale_steps") or 4),
-        scale_step_s=float(g("vllm_scale_step_s") or 60),
-        scale_hold_s=float(g("vllm_scale_hold_s") or 300),
-    )
+
+    def given(setting: str) -> bool:
+        return v.get(setting) not in (None, "")
+
+    values: dict[str, Any] = {field: read(v[setting]) for field, (setting, read) in SETTINGS.items() if given(setting)}
+    values |= {field: _number(str(v[setting]), setting) for field, setting, workload in DECIMALS
+               if name == workload and given(setting)}
+    if name == "rate-sweep":
+        values["rates"] = parse_rates(v.get("vllm_benchmark_rates") or "")
+    return Workload(name=name, **values)
 
 
 def check_fits(w: Workload, max_model_len: int) -> None:
