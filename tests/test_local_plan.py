@@ -390,3 +390,29 @@ def test_finish_deploy_records_waits_and_reports_each_component(tmp_path, capsys
     finally:
         sys.stdin = sys.__stdin__
         server.shutdown()
+
+
+def test_event_listener_speaks_supervisors_protocol(tmp_path) -> None:
+    """The reaper (agent `listen`) as supervisord runs it: READY, an event, RESULT 2 OK, READY again;
+    a RUNNING event for a program with no leftovers kills nothing."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    conf = tmp_path / "supervisord.conf"
+    conf.write_text(f"[supervisord]\ndirectory={tmp_path}\n")
+    payload = "processname:engine-0 groupname:engine-0 from_state:STARTING pid:999999"
+    header = f"ver:3.0 server:supervisor serial:1 pool:reaper poolserial:1 eventname:PROCESS_STATE_RUNNING len:{len(payload)}\n"
+    agent = Path(lp.__file__).parent / "target/supervisor_agent.py"
+    proc = subprocess.Popen([sys.executable, str(agent), "listen", str(conf)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.read(6) == "READY\n"
+        proc.stdin.write(header + payload)
+        proc.stdin.flush()
+        assert proc.stdout.read(len("RESULT 2\nOK")) == "RESULT 2\nOK"
+        assert proc.stdout.read(6) == "READY\n"
+    finally:
+        proc.kill()
+        proc.wait()
+    assert "reaped" not in proc.stderr.read()

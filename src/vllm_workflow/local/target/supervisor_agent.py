@@ -503,21 +503,19 @@ def live_pids(conf: str) -> dict[str, int]:
 
 
 def listen(conf: str) -> None:
-    """Event listener loop (supervisord's protocol on stdin/stdout)."""
+    """Event listener loop, through supervisor's own protocol helper (supervisor.childutils)."""
+    from supervisor import childutils
+
     root = runtime_root(conf)
     while True:
-        sys.stdout.write("READY\n")
-        sys.stdout.flush()
-        header = dict(token.split(":", 1) for token in sys.stdin.readline().split())
-        payload = sys.stdin.read(int(header.get("len", 0)))
-        fields = dict(token.split(":", 1) for token in payload.split("\n", 1)[0].split() if ":" in token)
-        if header.get("eventname") == "PROCESS_STATE_RUNNING" and fields.get("pid", "").isdigit():
+        headers, payload = childutils.listener.wait(sys.stdin, sys.stdout)
+        fields = childutils.get_headers(payload.split("\n", 1)[0])
+        if headers.get("eventname") == "PROCESS_STATE_RUNNING" and fields.get("pid", "").isdigit():
             name = fields.get("processname", "")
             killed = reap(root, {name: int(fields["pid"])}, only=name)
             if killed:
                 print(f"reaped leftovers of {name}: {killed}", file=sys.stderr, flush=True)
-        sys.stdout.write("RESULT 2\nOK")
-        sys.stdout.flush()
+        childutils.listener.ok(sys.stdout)
 
 
 def main(argv: list[str]) -> int:
