@@ -78,7 +78,7 @@ def test_bad_dev_arm_settings_are_rejected(vars_for) -> None:
 def test_ab_ready_says_which_arm_is_missing_or_down(tmp_path) -> None:
     from tests.doubles.streaming_stub import StubInThread
     from tests.helpers import stub_project, stub_stack
-    from vllm_workflow.ab.cli import arms_ready
+    from vllm_workflow.ab.service import arms_ready
 
     with StubInThread() as url:
         root = stub_project(tmp_path / "p", {}, {"a": stub_stack(url, "a", "m", "baseline")})

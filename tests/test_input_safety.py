@@ -127,7 +127,7 @@ def test_unbalanced_quote_in_engine_args_is_refused_at_make(project: Path) -> No
 
 
 def test_ab_threshold_of_zero_stays_zero() -> None:
-    from vllm_workflow.ab.cli import rule_from
+    from vllm_workflow.ab.service import rule_from
 
     assert rule_from({"vllm_ab_threshold_pct": 0, "vllm_ab_equivalence_pct": 10}).threshold == 0
     assert rule_from({}).threshold == 0.05

@@ -280,7 +280,7 @@ def test_colocated_dev_arm_shares_the_baselines_monitoring_stack(vars_for) -> No
 
 
 def test_benchmark_bundles_keep_each_arms_values(tmp_path: Path) -> None:
-    from vllm_workflow.benchmark.cli import _copy_config
+    from vllm_workflow.benchmark.service import copy_config
     from vllm_workflow.stack import Stack
 
     generated = tmp_path / "workflows/vllm/generated"
@@ -289,7 +289,7 @@ def test_benchmark_bundles_keep_each_arms_values(tmp_path: Path) -> None:
     (generated / plan.values_file_name()).write_text("routerSpec:\n  routingLogic: session\n")
     stack = Stack.from_dict({"backend": "kubernetes", "arm": "dev", "host": "ab-dev", "model": "m", "routing": "r",
                              "api_url": "http://x", "router": None, "engines": []})
-    _copy_config(tmp_path, tmp_path / "bundle", {}, stack, ["sk-leaked", ""])
+    copy_config(tmp_path, tmp_path / "bundle", {}, stack, ["sk-leaked", ""])
     kept = (tmp_path / "bundle/vllm-stack-values.yaml").read_text()
     assert "roundrobin" in kept and "sk-leaked" not in kept
 

@@ -16,20 +16,21 @@ EXIT_OK = 0
 def cmd_measure(args: argparse.Namespace) -> int:
     from .benchmark import bundle
     from .benchmark import cli as bench
+    from .benchmark import service
 
-    if args.label:  # bad input first, before looking for a stack
-        bundle.check_label(args.label)
-    v = bench.settings(args)
+    o = bench.options(args)
+    if o.label:  # bad input first, before looking for a stack
+        bundle.check_label(o.label)
+    v = service.settings(o)
     if v.get("vllm_ab_testing"):
-        from .ab.cli import run_ab
+        from .ab import cli as ab_cli
+        from .ab.service import AbOptions, run_ab
 
-        args.bisect = False
-        return run_ab(args, v)
+        return run_ab(AbOptions(run=o), v, show=bench.print_summary, shown=ab_cli.print_after_runs)
     if not v.get("vllm_benchmark_enabled"):
         print("📊 benchmark skipped: CONFIG_VLLM_BENCHMARK_ENABLED is off (`make vllm-benchmark` runs it anyway).")
         return EXIT_OK
-    args.host = None
-    return bench.cmd_benchmark(args)
+    return service.run(o, v, show=bench.print_summary)
 
 
 def register(add: Callable[..., argparse.ArgumentParser]) -> None:

@@ -1,147 +1,31 @@
-"""`vllm-workflow ab` (run both arms interleaved, compare) and `ab-compare` (compare existing bundles)."""
+"""`vllm-workflow ab` (run both arms interleaved, compare) and `ab-compare` (compare existing bundles):
+parse, call the A/B service, print."""
 
 from __future__ import annotations
 
 import argparse
-import json
-from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timezone
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..benchmark import bundle
 from ..benchmark import cli as bench_cli
-from ..benchmark.records import RequestRecord
 from ..errors import WorkflowError
-from ..stack import DEFAULT_STATE_DIR, Stack, require_stacks
+from ..stack import DEFAULT_STATE_DIR
 from ..stack_cli import secrets
-from .arms import ARMS, config_diff, dev_choices
 
 # The parser of every command is built on each CLI start: the statistics (NumPy, SciPy) and
 # requests are imported by the functions that run a comparison.
 
-if TYPE_CHECKING:
-    from . import stats
 
-SCHEMA = "vllm-workflow/ab-comparison"
-SCHEMA_VERSION = 1
+def options(args: argparse.Namespace) -> Any:
+    """The A/B options of a command line with the benchmark's run options (and --repetitions, --bisect)."""
+    from .service import AbOptions
 
-
-def rule_from(v: Mapping[str, Any]) -> stats.Rule:
-    from . import stats
-
-    def pct(name: str, default: int) -> float:  # 0 is a valid threshold: only a missing setting takes the default
-        value = v.get(name)
-        return (default if value is None or value == "" else int(value)) / 100
-
-    return stats.Rule(threshold=pct("vllm_ab_threshold_pct", 5), equivalence=pct("vllm_ab_equivalence_pct", 10))
+    return AbOptions(run=bench_cli.options(args), repetitions=getattr(args, "repetitions", None),
+                     bisect=bool(getattr(args, "bisect", False)))
 
 
-def arm_stacks(stacks: Sequence[Stack]) -> dict[str, Stack]:
-    found = {str(s.raw.get("arm")): s for s in stacks if s.raw.get("arm") in ARMS}
-    missing = [a for a in ARMS if a not in found]
-    if missing:
-        raise WorkflowError(
-            f"no deployed {' and '.join(missing)} arm. Fix: set CONFIG_VLLM_AB_TESTING=y, then "
-            "`make bringup && make vllm-deploy` to deploy both arms."
-        )
-    return found
-
-
-def reset_prefix_cache(stack: Stack, key: str) -> str:
-    """Ask every engine of an arm to drop its prefix cache; say how that went."""
-    import requests
-
-    from ..httpclient import auth_headers
-
-    outcomes = []
-    headers = auth_headers(key, connection="close")
-    shared = False
-    for e in stack.engines:
-        # Several engines behind one URL (a Kubernetes Service picks one per connection): ask
-        # 4 times per engine, each on a new connection, so every one very likely gets it.
-        calls = 4 * e.instances if e.instances > 1 else 1
-        shared = shared or calls > 1
-        for _ in range(calls):
-            try:
-                r = requests.post(e.url + "/reset_prefix_cache", timeout=10, headers=headers)
-                outcomes.append("ok" if r.ok else f"HTTP {r.status_code}")
-            except requests.RequestException as exc:
-                outcomes.append(type(exc).__name__)
-    if all(o == "ok" for o in outcomes):
-        return f"reset through the engines' Service ({len(outcomes)} calls, best effort)" if shared else "reset"
-    return "not reset (" + ", ".join(sorted(set(outcomes))) + "; the engines need VLLM_SERVER_DEV_MODE=1)"
-
-
-def _diff_keys(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
-    return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
-
-
-def _provenance(folder: Path) -> dict[str, Any]:
-    try:
-        return json.loads((folder / "provenance.json").read_text())
-    except (OSError, ValueError):
-        return {}
-
-
-Records = Mapping[str, list[list[RequestRecord]]]
-
-
-def read_arm_records(folders: Mapping[str, list[Path]]) -> dict[str, list[list[RequestRecord]]]:
-    """Every run's request records, per arm (read once: the statistics and the plots use them)."""
-    return {a: [bundle.read_records(f / "requests.jsonl") for f in folders[a]] for a in ARMS}
-
-
-def build(label: str, seed: int, ab_settings: Mapping[str, Any] | None, order: Sequence[str],
-          folders: Mapping[str, list[Path]], records: Records, hosts: Mapping[str, str], rule: stats.Rule,
-          complete: bool, bisect: bool, resets: Sequence[str] = ()) -> dict[str, Any]:
-    """The comparison document from the arms' bundles. ``ab_settings``: the settings whose A/B menu
-    made the arms (None when comparing separate runs: their configs are in each bundle's config/)."""
-    from . import stats
-    from .compare import BISECT_CODES, EXIT_CODES, compare
-
-    summaries = {a: [bundle.load_summary(f) for f in folders[a]] for a in ARMS}
-    comp = compare(summaries["baseline"], summaries["dev"], rule, seed=seed,
-                   base_records=records["baseline"], dev_records=records["dev"])
-    prov = {a: [_provenance(f) for f in folders[a]] for a in ARMS}
-    versions = {a: (prov[a][0].get("versions", {}) if prov[a] else {}) for a in ARMS}
-    host = {a: {k: val for k, val in (prov[a][0].get("host", {}) if prov[a] else {}).items()
-                if k in ("kernel", "kernel_version", "os", "cpu_model", "cpus", "memory_bytes", "gpus", "hostname")}
-            for a in ARMS}
-    verdict = comp["verdict"] if complete else stats.INCONCLUSIVE
-    codes = BISECT_CODES if bisect else EXIT_CODES
-    return {
-        "schema": SCHEMA, "schema_version": SCHEMA_VERSION, "label": label,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "complete": complete, "repetitions": min(len(folders["baseline"]), len(folders["dev"])),
-        "schedule": list(order),
-        "arms": {a: {"host": hosts.get(a, ""), "bundles": [f.name for f in folders[a]]} for a in ARMS},
-        "rule": {"alpha": rule.alpha, "threshold": rule.threshold, "equivalence": rule.equivalence},
-        "verdict": verdict, "exit_code": codes[verdict], "exit_codes": "bisect" if bisect else "ci",
-        "metrics": comp["metrics"],
-        "changes": {"config": config_diff(ab_settings) if ab_settings is not None else [],
-                    "dev_choices": dev_choices(ab_settings) if ab_settings is not None else {},
-                    "versions": versions, "versions_differ": _diff_keys(versions["baseline"], versions["dev"]),
-                    "host": host, "host_differ": _diff_keys(host["baseline"], host["dev"])},
-        "prefix_cache_reset": list(resets),
-    }
-
-
-def write(results: Path, comp: dict[str, Any], records: Records) -> Path:
-    from .. import junit
-    from . import report
-
-    out = bundle.new_bundle_dir(results, f"{comp['label']}-ab")
-    bundle.write_json(out / "comparison.json", comp)
-    images = report.plots(out, comp, records["baseline"], records["dev"])
-    (out / "report.md").write_text(report.markdown(comp, images))
-    (out / "report.html").write_text(report.html_page(comp, images))
-    (out / "summary.md").write_text(report.ci_summary(comp, out))
-    junit.write(out / "junit.xml", [report.junit_suite(comp)])
-    return out
-
-
-def _print(comp: dict[str, Any], out: Path) -> None:
+def print_comparison(comp: dict[str, Any], out: Path) -> None:
     from ..console import table_lines
     from . import report
 
@@ -156,92 +40,47 @@ def _print(comp: dict[str, Any], out: Path) -> None:
           f"  report: {out / 'report.html'}\n  🧾 JUnit: {out / 'junit.xml'} · CI summary: {out / 'summary.md'}")
 
 
-def run_ab(args: argparse.Namespace, v: dict[str, Any]) -> int:
-    """Run the configured workload on both arms, interleaved; compare; exit by the verdict."""
-    from .compare import schedule
-
-    root = bench_cli._root(args)
-    if args.label:  # bad input first, before looking for the arms
-        bundle.check_label(args.label)
-    state = Path(args.state_dir) if args.state_dir else root / DEFAULT_STATE_DIR
-    arms = arm_stacks(require_stacks(state))
-    key = secrets(root)["vllm_api_key"]
-    reps = int(getattr(args, "repetitions", None) or v.get("vllm_ab_repetitions") or 6)
-    label = args.label or str(v.get("vllm_benchmark_label") or "") or "ab"
-    bundle.check_label(label)
-    order = schedule(reps)
-    print(f"🆎 A/B: {reps} repetitions per arm, order {' '.join(a[0].upper() for a in order)}; "
-          f"dev differs in: {', '.join(d['setting'] for d in config_diff(v)) or 'nothing (A/A control)'}")
-    folders: dict[str, list[Path]] = {a: [] for a in ARMS}
-    resets: list[str] = []
-    complete = True
-    for i, arm in enumerate(order, 1):
-        stack = arms[arm]
-        if v.get("vllm_ab_reset_prefix_cache"):
-            resets.append(f"{arm} r{len(folders[arm]) + 1}: {reset_prefix_cache(stack, key)}")
-        print(f"\n── run {i}/{len(order)}: {arm} (repetition {len(folders[arm]) + 1}) ──")
-        code, out, _ = bench_cli.run_one(args, v, stack, key, label=f"{label}-{arm}-r{len(folders[arm]) + 1}")
-        folders[arm].append(out)
-        if code == bench_cli.EXIT_INTERRUPTED:
-            complete = False
-            break
-    if not folders["baseline"] or not folders["dev"]:
-        raise WorkflowError("the A/B run stopped before both arms ran; nothing to compare.")
-    records = read_arm_records(folders)
-    comp = build(label, int(v.get("vllm_benchmark_seed") or 0), v, order[:sum(len(f) for f in folders.values())],
-                 folders, records, {a: arms[a].host for a in ARMS}, rule_from(v), complete, args.bisect, resets)
-    out = write(bench_cli._results_dir(args), comp, records)
-    print()
-    _print(comp, out)
-    return int(comp["exit_code"])
-
-
 def cmd_ab(args: argparse.Namespace) -> int:
+    from ..benchmark.service import settings
+    from .service import run_ab
+
+    o = options(args)
     try:
-        return run_ab(args, bench_cli.settings(args))
+        return run_ab(o, settings(o.run), show=bench_cli.print_summary, shown=print_after_runs)
     except WorkflowError:
-        if args.bisect:
+        if o.bisect:
             raise SystemExit(125) from None
         raise
 
 
-def cmd_ab_compare(args: argparse.Namespace) -> int:
-    from . import stats
+def print_after_runs(comp: dict[str, Any], out: Path) -> None:
+    """The comparison, set off from the runs' output above it."""
+    print()
+    print_comparison(comp, out)
 
-    v = bench_cli.settings(args) if (Path(args.root) / "extra_vars.yaml").exists() or args.extra_vars else {}
-    results = bench_cli._results_dir(args)
-    folders = {"baseline": [bundle.resolve(results, n) for n in args.baseline],
-               "dev": [bundle.resolve(results, n) for n in args.dev]}
-    rule = stats.Rule(threshold=args.threshold / 100 if args.threshold is not None else rule_from(v).threshold,
-                      equivalence=args.equivalence / 100 if args.equivalence is not None else rule_from(v).equivalence)
-    hosts = {a: str(bundle.load_summary(folders[a][0])["target"].get("host", "")) for a in ARMS}
-    label = args.label or "compare"
-    bundle.check_label(label)
-    records = read_arm_records(folders)
-    comp = build(label, int(v.get("vllm_benchmark_seed") or 0), None, [], folders, records, hosts, rule, True,
-                 args.bisect)
-    out = write(results, comp, records)
-    _print(comp, out)
+
+def cmd_ab_compare(args: argparse.Namespace) -> int:
+    from ..benchmark import bundle
+    from ..config import load_vars
+    from . import stats
+    from .service import compare_bundles, rule_from
+
+    root = Path(args.root).resolve()
+    results = Path(args.results_dir) if args.results_dir else root / bundle.DEFAULT_RESULTS_DIR
+    extra = Path(args.extra_vars) if args.extra_vars else root / "extra_vars.yaml"
+    v = load_vars(extra) if args.extra_vars or extra.exists() else {}  # the rule's and the seed's settings
+    configured = rule_from(v)
+    rule = stats.Rule(threshold=args.threshold / 100 if args.threshold is not None else configured.threshold,
+                      equivalence=args.equivalence / 100 if args.equivalence is not None else configured.equivalence)
+    comp, out = compare_bundles(results, args.baseline, args.dev, rule, args.label or "compare",
+                                int(v.get("vllm_benchmark_seed") or 0), args.bisect)
+    print_comparison(comp, out)
     return int(comp["exit_code"])
 
 
-def arms_ready(state: Path, key: str) -> list[str]:
-    """Why the A/B arms are not ready to compare (empty when both are deployed and healthy)."""
-    from ..stack import load_stacks
-    from ..status import http_ok
-
-    found = {str(s.raw.get("arm")): s for s in load_stacks(state) if s.raw.get("arm") in ARMS}
-    out = []
-    for arm in ARMS:
-        stack = found.get(arm)
-        if stack is None:
-            out.append(f"the {arm} arm is not deployed")
-        elif not all(http_ok(f"{e.url}/health", key) for e in stack.engines):
-            out.append(f"the {arm} arm on {stack.host} has an engine that does not answer /health")
-    return out
-
-
 def cmd_ab_ready(args: argparse.Namespace) -> int:
+    from .service import arms_ready
+
     root = Path(args.root).resolve()
     state = Path(args.state_dir) if args.state_dir else root / DEFAULT_STATE_DIR
     why = arms_ready(state, secrets(root)["vllm_api_key"])
@@ -273,7 +112,5 @@ def register(add: Callable[..., argparse.ArgumentParser]) -> None:
                    help="percent (default: CONFIG_VLLM_AB_EQUIVALENCE_PCT)")
     p.add_argument("--bisect", action="store_true", help="exit codes for `git bisect run`")
     p.add_argument("--label", default=None, help="comparison folder label (default: compare)")
-    p.add_argument("--results-dir", default=None)
-    p.add_argument("--extra-vars", default=None)
-    p.add_argument("--set", action="append", default=[], help=argparse.SUPPRESS)
-    p.add_argument("--workload", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--results-dir", default=None, help="where the bundles are (default: ROOT/workflows/vllm/results)")
+    p.add_argument("--extra-vars", default=None, help="settings for the rule and seed (default: ROOT/extra_vars.yaml)")

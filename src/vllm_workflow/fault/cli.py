@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..stack import DEFAULT_STATE_DIR, require_stacks
+from ..stack import require_stacks
 
 EXIT_OK, EXIT_GOAL_FAILED = 0, 1
 
@@ -29,18 +29,19 @@ def junit_suite(host: str, fault: dict[str, Any], bundle: Path) -> Any:
 
 
 def cmd_fault_test(args: argparse.Namespace) -> int:
-    from ..benchmark.cli import EXIT_INTERRUPTED, run_one, settings
+    from dataclasses import replace
+
+    from ..benchmark.cli import options, print_summary
+    from ..benchmark.service import EXIT_INTERRUPTED, run_one, settings
     from ..stack_cli import _write_ci_reports, secrets
 
-    root = Path(args.root).resolve()
-    args.workload = "fault"
-    v = settings(args)
-    state = Path(args.state_dir) if args.state_dir else root / DEFAULT_STATE_DIR
-    stacks = require_stacks(state)
-    key = secrets(root)["vllm_api_key"]
+    o = replace(options(args), workload="fault")
+    v = settings(o)
+    stacks = require_stacks(o.state_dir)
+    key = secrets(o.root)["vllm_api_key"]
     worst, suites = EXIT_OK, []
     for stack in stacks:
-        code, out, summary = run_one(args, v, stack, key, label=args.label or "fault")
+        code, out, summary = run_one(o, v, stack, key, label=o.label or "fault", show=print_summary)
         fault = summary.get("fault") or {}
         suites.append(junit_suite(stack.host, fault, out))
         verdict = fault.get("verdict", "fail")
