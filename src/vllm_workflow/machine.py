@@ -1,4 +1,4 @@
-"""What a target machine is (kernel, OS, CPU, memory), from the facts Ansible gathered on it.
+"""What a target machine is (kernel, OS, CPU, memory), from what deploy's host probe read on it.
 
 Deploy records this in the stack description, so each A/B arm's provenance comes from
 its own host, not from the controller that runs the benchmark.
@@ -18,7 +18,8 @@ def _int(value: Any) -> int | None:
 
 
 def cpu_model(processor: Any) -> str | None:
-    """The model name out of ``ansible_processor`` ([index, vendor, model, index, vendor, model, ...])."""
+    """The CPU model name: the probe's list of model names, or Ansible's ``ansible_processor``
+    ([index, vendor, model, index, vendor, model, ...])."""
     if isinstance(processor, str) and processor.startswith("["):
         import ast
 
@@ -31,8 +32,8 @@ def cpu_model(processor: Any) -> str | None:
     return names[0] if names else None
 
 
-def from_ansible(facts: Mapping[str, Any]) -> dict[str, Any]:
-    """Provenance fields (the keys the benchmark bundle uses) from the playbook's ``machine`` facts."""
+def from_host_facts(facts: Mapping[str, Any]) -> dict[str, Any]:
+    """Provenance fields (the keys the benchmark bundle uses) from the host probe's ``machine`` facts."""
     if not facts:
         return {}
     mem = _int(facts.get("memtotal_mb"))

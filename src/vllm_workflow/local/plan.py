@@ -354,7 +354,7 @@ def stack_description(v: Mapping[str, Any], facts: Facts, p: Mapping[str, str]) 
         if v.get("vllm_observability_enabled") else None,
         "process_manager": process_manager(p),
         "target": {"inventory_hostname": facts.hostname, "connection": facts.connection,
-                   "machine": machine.from_ansible(facts.machine)},
+                   "machine": machine.from_host_facts(facts.machine)},
         "runtime_dir": p["root"],
         "logs_dir": p["logs"],
     }
