@@ -382,6 +382,39 @@ def test_finish_deploy_records_waits_and_reports_each_component(tmp_path, capsys
             assert json.loads(lines[-1]) == {"changed": expected}
             assert ("📝 stack description recorded" in lines) is expected
             assert "healthy after" in lines[-2] and "engine-0 " in lines[-2] and "router " in lines[-2]
+        # vllm-router answers /health 200 while the first engine is up, then 503 ("Unhealthy servers")
+        # until it has re-checked an engine that came up later: finish-deploy returns only once the
+        # router says yes with every engine up, in one pass.
+        events: list[str] = []
+
+        class LateEngine(Health):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's API
+                events.append("engine")
+                self.send_response(200 if events.count("engine") > 3 else 503)
+                self.end_headers()
+
+        class Router(Health):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's API
+                late_up = events.count("engine") > 3
+                asked_since = late_up and "router-after" in events
+                events.append("router-after" if late_up else "router-before")
+                self.send_response(200 if not late_up or asked_since else 503)
+                self.end_headers()
+                answers.append(200 if not late_up or asked_since else 503)
+
+        answers: list[int] = []
+        servers = [ThreadingHTTPServer(("127.0.0.1", 0), h) for h in (LateEngine, Router)]
+        for srv in servers:
+            threading.Thread(target=srv.serve_forever, daemon=True).start()
+        late, rurl = (f"http://127.0.0.1:{srv.server_address[1]}" for srv in servers)
+        sys.stdin = io.StringIO(json.dumps(dict(
+            stack, router={"url": rurl, "metrics_url": rurl},
+            engines=[*stack["engines"], {"name": "engine-1", "url": late, "metrics_url": late}])))
+        assert main(argv) == 0
+        for srv in servers:
+            srv.shutdown()
+        assert answers[-1] == 200 and "router-after" in events, (answers, events)
+        assert "engine-1 " in capsys.readouterr().out
         broken = dict(stack, engines=[{"name": "engine-1", "url": dead, "metrics_url": dead}])
         sys.stdin = io.StringIO(json.dumps(broken))
         assert main([*argv[:-2], "0.3", "h1"]) == 1

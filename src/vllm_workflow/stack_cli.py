@@ -101,29 +101,33 @@ def port_open(url: str, timeout: float = 0.5) -> bool:
 
 
 def wait_healthy(stacks: list[Stack], key: str, timeout: float, interval: float, root: Path) -> int:
-    """Poll every engine, router and Prometheus of ``stacks`` until all answer; 0, or 1 with log tails."""
+    """Poll every engine, router and Prometheus of ``stacks`` until all answer in one pass; 0, or 1
+    with log tails. Engines are polled with a TCP connect first (nearly free while they start: they
+    bind their port at the end); the router only once every engine answers (its /health reports its
+    workers, so it is asked when it can say yes); Prometheus until it first answers, then with them."""
     from .status import http_ok
 
     start = time.monotonic()
     last_report = -999.0
     ready: dict[tuple[str, str], float] = {}  # (host, component) -> seconds until it first answered
+
+    def answers(stack: Stack, name: str, url: str, auth: str) -> bool:
+        if port_open(url) and http_ok(url, auth):
+            ready.setdefault((stack.host, name), time.monotonic() - start)
+            return True
+        return False
+
     while True:
         pending: list[tuple[Stack, str]] = []
         for stack in stacks:
-            checks = [(e.name, f"{e.url}/health", key) for e in stack.engines]
-            if stack.router:
-                checks.append(("router", f"{stack.router.url}/health", key))
-            if stack.raw.get("prometheus_url"):
-                checks.append(("prometheus", f"{stack.raw['prometheus_url']}/-/ready", ""))
-            for name, url, auth in checks:
-                if (stack.host, name) in ready:
-                    continue
-                # A TCP connect first: nearly free, so polling often takes no CPU from the engines
-                # that are starting (they bind their port only at the end of their start).
-                if port_open(url) and http_ok(url, auth):
-                    ready[(stack.host, name)] = time.monotonic() - start
-                else:
-                    pending.append((stack, name))
+            down = [e.name for e in stack.engines if not answers(stack, e.name, f"{e.url}/health", key)]
+            pending += [(stack, name) for name in down]
+            prom = stack.raw.get("prometheus_url")
+            if prom and (not down or (stack.host, "prometheus") not in ready):
+                if not answers(stack, "prometheus", f"{prom}/-/ready", ""):
+                    pending.append((stack, "prometheus"))
+            if stack.router and (down or not answers(stack, "router", f"{stack.router.url}/health", key)):
+                pending.append((stack, "router"))
         elapsed = time.monotonic() - start
         if not pending:
             each = ", ".join(f"{name} {t:.1f} s" for (_, name), t in sorted(ready.items(), key=lambda kv: kv[1]))
