@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -89,9 +91,6 @@ def record_stack(state: Path, host: str, text: str) -> bool:
 
 def port_open(url: str, timeout: float = 0.5) -> bool:
     """Whether something accepts TCP connections at the URL's host and port."""
-    import socket
-    from urllib.parse import urlsplit
-
     parts = urlsplit(url)
     try:
         with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), timeout=timeout):
