@@ -449,3 +449,17 @@ def test_event_listener_speaks_supervisors_protocol(tmp_path) -> None:
         proc.kill()
         proc.wait()
     assert "reaped" not in proc.stderr.read()
+
+
+def test_host_probe_reads_the_names_the_other_helpers_write() -> None:
+    """The probe runs alone on the host (it cannot import the package): its file names are held
+    equal here to the ones the plan, the model builder and the install tasks use."""
+    from pathlib import Path
+
+    from tests.helpers import load_target
+
+    probe = load_target("host_probe")
+    root = Path(lp.__file__).resolve().parents[3]
+    assert probe.HELPERS == lp.HELPERS
+    assert f'"{probe.MODEL_MANIFEST}"' in (root / "src/vllm_workflow/local/target/tiny_model.py").read_text()
+    assert f"/{probe.MARKER}" in (root / "playbooks/roles/vllm_local/tasks/runtime.yml").read_text()
