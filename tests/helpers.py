@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType
 
@@ -45,3 +49,25 @@ def stub_stack(url: str, host: str, model: str, arm: str | None = None) -> dict:
     return {"schema_version": 1, "backend": "test-double", "arm": arm, "host": host, "model": model,
             "routing": "roundrobin", "api_url": url, "session_header": "x-user-id", "router": None,
             "engines": [{"name": "stub", "url": url, "metrics_url": url + "/metrics"}]}
+
+
+class HealthHandler(BaseHTTPRequestHandler):
+    """A test double of an engine or router: 200 on /health, 404 elsewhere, quiet."""
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's API
+        self.send_response(200 if self.path == "/health" else 404)
+        self.end_headers()
+
+    def log_message(self, *a) -> None:
+        pass
+
+
+@contextmanager
+def serving(handler: type[BaseHTTPRequestHandler] = HealthHandler) -> Iterator[str]:
+    """Run ``handler`` on a free loopback port for the block; yields its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()

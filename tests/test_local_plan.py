@@ -247,7 +247,7 @@ def test_agent_writes_private_files_once(tmp_path) -> None:
 
 def test_wait_records_the_stack_only_when_it_changed(tmp_path) -> None:
     from vllm_workflow.errors import WorkflowError
-    from vllm_workflow.stack_cli import record_stack
+    from vllm_workflow.readiness import record_stack
 
     assert record_stack(tmp_path, "localhost", '{"host": "localhost"}\n') is True
     assert (tmp_path / "stacks" / "localhost.json").read_text() == '{"host": "localhost"}\n'
@@ -343,47 +343,41 @@ def _current_sums(bin_dir: str) -> str:
     return "\n".join(f"{hashlib.sha256((here / n).read_bytes()).hexdigest()}  {bin_dir}/{n}" for n in lp.HELPERS)
 
 
-def test_finish_deploy_records_waits_and_reports_each_component(tmp_path, capsys) -> None:
-    """finish-deploy against a real HTTP server (a test double answering /health): the description
-    is recorded (changed), each component's time is named, the last line is Ansible's JSON; the
-    same description again is no change; an engine that never answers fails with its name."""
+def test_finish_deploy_records_waits_and_reports_each_component(tmp_path) -> None:
+    """finish_deploy (deploy's controller step) against a real HTTP server (a test double answering
+    /health): the description is recorded (changed), each component's time is named and every line
+    goes out as it comes; the same description again is no change; an engine that never answers
+    fails with its name."""
     import socket
     import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from http.server import ThreadingHTTPServer
 
-    from vllm_workflow.cli import main
+    from tests.helpers import HealthHandler as Health, serving
+    from vllm_workflow.readiness import FinishOptions, finish_deploy
 
-    class Health(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's API
-            self.send_response(200 if self.path == "/health" else 404)
-            self.end_headers()
-
-        def log_message(self, *a) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Health)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
     with socket.socket() as s:  # a port nothing listens on
         s.bind(("127.0.0.1", 0))
         dead = f"http://127.0.0.1:{s.getsockname()[1]}"
-    stack = {"host": "h1", "backend": "local", "model": "m", "routing": "roundrobin", "api_url": url,
-             "router": {"url": url, "metrics_url": url + "/metrics"},
-             "engines": [{"name": "engine-0", "url": url, "metrics_url": url + "/metrics"}]}
-    argv = ["--root", str(tmp_path), "finish-deploy", "--state-dir", str(tmp_path / "state"), "--timeout", "5", "h1"]
-    import io
-    import sys
+    def finish(description: dict, timeout: float = 5) -> tuple:
+        said: list[str] = []
+        outcome = finish_deploy(FinishOptions(root=tmp_path, state_dir=tmp_path / "state", host="h1",
+                                              stack_text=json.dumps(description), timeout=timeout), said.append)
+        assert said == outcome.lines  # shown as they come, and returned
+        return outcome
 
-    try:
+    with serving() as url:
+        stack = {"host": "h1", "backend": "local", "model": "m", "routing": "roundrobin", "api_url": url,
+                 "router": {"url": url, "metrics_url": url + "/metrics"},
+                 "engines": [{"name": "engine-0", "url": url, "metrics_url": url + "/metrics"}]}
         for expected in (True, False):
-            sys.stdin = io.StringIO(json.dumps(stack))
-            assert main(argv) == 0
-            lines = capsys.readouterr().out.strip().splitlines()
-            assert json.loads(lines[-1]) == {"changed": expected}
-            assert ("📝 stack description recorded" in lines) is expected
-            assert "healthy after" in lines[-2] and "engine-0 " in lines[-2] and "router " in lines[-2]
+            outcome = finish(stack)
+            assert (outcome.changed, outcome.failed) == (expected, False)
+            assert ("📝 stack description recorded" in outcome.lines) is expected
+            assert "healthy after" in outcome.lines[-1] and "engine-0 " in outcome.lines[-1]
+            assert "router " in outcome.lines[-1]
+        assert json.loads((tmp_path / "state/stacks/h1.json").read_text()) == stack
         # vllm-router answers /health 200 while the first engine is up, then 503 ("Unhealthy servers")
-        # until it has re-checked an engine that came up later: finish-deploy returns only once the
+        # until it has re-checked an engine that came up later: finish_deploy returns only once the
         # router says yes with every engine up, in one pass.
         events: list[str] = []
 
@@ -407,22 +401,17 @@ def test_finish_deploy_records_waits_and_reports_each_component(tmp_path, capsys
         for srv in servers:
             threading.Thread(target=srv.serve_forever, daemon=True).start()
         late, rurl = (f"http://127.0.0.1:{srv.server_address[1]}" for srv in servers)
-        sys.stdin = io.StringIO(json.dumps(dict(
-            stack, router={"url": rurl, "metrics_url": rurl},
-            engines=[*stack["engines"], {"name": "engine-1", "url": late, "metrics_url": late}])))
-        assert main(argv) == 0
+        outcome = finish(dict(stack, router={"url": rurl, "metrics_url": rurl},
+                              engines=[*stack["engines"], {"name": "engine-1", "url": late, "metrics_url": late}]))
         for srv in servers:
             srv.shutdown()
-        assert answers[-1] == 200 and "router-after" in events, (answers, events)
-        assert "engine-1 " in capsys.readouterr().out
+        assert not outcome.failed and answers[-1] == 200 and "router-after" in events, (answers, events)
+        assert "engine-1 " in outcome.lines[-1]
         broken = dict(stack, engines=[{"name": "engine-1", "url": dead, "metrics_url": dead}])
-        sys.stdin = io.StringIO(json.dumps(broken))
-        assert main([*argv[:-2], "0.3", "h1"]) == 1
-        out = capsys.readouterr().out
-        assert "❌ h1/engine-1 not healthy after 0.3 s" in out and json.loads(out.strip().splitlines()[-1])
-    finally:
-        sys.stdin = sys.__stdin__
-        server.shutdown()
+        outcome = finish(broken, timeout=0.3)
+        assert outcome.failed and outcome.changed
+        assert "❌ h1/engine-1 not healthy after 0.3 s; last log lines:" in outcome.lines
+        assert outcome.lines[-1].startswith("Fix: ")
 
 
 def test_event_listener_speaks_supervisors_protocol(tmp_path) -> None:

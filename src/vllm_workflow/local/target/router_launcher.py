@@ -1,6 +1,9 @@
 """Start vllm-router from a settings file (run by supervisord with the router venv).
 
-Standalone: imports only the vllm_router package and the standard library.
+Standalone: imports only the vllm_router package and the standard library. It starts the Rust
+router the way the package's own `vllm-router` command does, but without importing that command's
+module, which loads the package's Python debugging balancer (FastAPI, aiohttp): 0.35 CPU-seconds
+spent while the engines start beside it (deploy starts everything at once on a small machine).
 
 Why not `vllm-router ARGS` directly: the API key would sit on the process
 list, and the worker list would be part of supervisord's command line, so
@@ -32,12 +35,24 @@ def main(argv: list[str]) -> int:
         return 2
     with open(argv[1], encoding="utf-8") as fh:
         settings = json.load(fh)
-    from vllm_router.launch_router import launch_router, parse_router_args
+    import argparse
 
-    router_args = parse_router_args(router_argv(settings))
+    from vllm_router.router import Router
+    from vllm_router.router_args import RouterArgs
+
+    parser = argparse.ArgumentParser(prog="vllm-router")
+    RouterArgs.add_cli_args(parser, use_router_prefix=False)
+    router_args = RouterArgs.from_cli_args(parser.parse_args(router_argv(settings)), use_router_prefix=False)
     if settings.get("api_key"):
         router_args.api_key = settings["api_key"]
-    launch_router(router_args)
+    router_args._validate_router_args()  # what vllm-router checks before it starts
+    try:
+        import setproctitle  # a dependency of vllm-router: the process list shows vllm::router
+    except ImportError:
+        pass
+    else:
+        setproctitle.setproctitle("vllm::router")
+    Router.from_args(router_args).start()  # blocks until the router stops
     return 0
 
 

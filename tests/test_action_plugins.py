@@ -1,0 +1,87 @@
+"""Our Ansible actions (playbooks/action_plugins), run by real Ansible against this machine."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.helpers import serving
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Reads the payload on stdin, answers JSON; says whether the payload's secret is on its command line.
+ECHO = ("import json, sys; p = json.load(sys.stdin); argv = open('/proc/self/cmdline').read(); "
+        "print(json.dumps({'changed': p['change'], 'got': p, 'secret_on_cmdline': p['secret'] in argv}))")
+
+
+def play(tmp_path: Path, tasks: list[dict], extra: dict | None = None) -> subprocess.CompletedProcess:
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(yaml.safe_dump([{"name": "Run our actions", "hosts": "localhost", "gather_facts": False,
+                                         "vars": extra or {}, "tasks": tasks}]))
+    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
+           "ANSIBLE_CALLBACK_RESULT_FORMAT": "json"}
+    return subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c", "local",
+                           "-e", f"ansible_python_interpreter={sys.executable}", str(playbook)],
+                          capture_output=True, text=True, env=env, timeout=120)
+
+
+@pytest.mark.slow
+def test_vllm_agent_sends_the_payload_on_stdin_and_reports_the_answer(tmp_path: Path) -> None:
+    """The payload reaches the helper on stdin (not its command line), its JSON answer comes back as
+    `answer`, its `changed` is the task's; a helper that fails or answers no JSON fails the task
+    with the helper's name and its last lines."""
+    tasks = [
+        {"name": "Echo", "vllm_agent": {"argv": [sys.executable, "-c", ECHO],
+                                        "stdin": {"change": True, "secret": "s3cr3t-value", "n": 3}},
+         "register": "echo"},
+        {"name": "Echo unchanged", "vllm_agent": {"argv": [sys.executable, "-c", ECHO],
+                                                  "stdin": {"change": False, "secret": "x"}}, "register": "same"},
+        {"name": "Show", "ansible.builtin.debug": {"msg": "ANSWER {{ echo.answer | to_json }} {{ same.changed }}"}},
+        {"name": "Fail", "vllm_agent": {"argv": [sys.executable, "-c",
+                                                 "import sys; sys.stderr.write('broken thing\\n'); sys.exit(3)"]},
+         "ignore_errors": True},
+        {"name": "No JSON", "vllm_agent": {"argv": [sys.executable, "-c", "print('hello')"]}, "ignore_errors": True},
+    ]
+    run = play(tmp_path, tasks)
+    out = run.stdout + run.stderr
+    assert run.returncode == 0, out
+    line = next(x for x in out.splitlines() if "ANSWER " in x)
+    answer_text, same_changed = line.split("ANSWER ", 1)[1].rstrip('",').rsplit(" ", 1)
+    answer = json.loads(answer_text.replace('\\"', '"'))
+    assert answer == {"changed": True, "got": {"change": True, "secret": "s3cr3t-value", "n": 3},
+                      "secret_on_cmdline": False}
+    assert same_changed == "False"
+    assert "ok=5" in out and "changed=1" in out and "ignored=2" in out  # only Echo changed
+    assert "-c exited with 3: broken thing" in out
+    assert "-c did not answer JSON on stdout" in out
+
+
+@pytest.mark.slow
+def test_vllm_finish_deploy_records_the_stack_and_shows_each_line(tmp_path: Path) -> None:
+    """The controller step through Ansible: the stack is recorded, the wait's lines are shown as it
+    runs, the task is changed the first time only; an engine that never answers fails the task."""
+
+    task = {"name": "Finish", "vllm_finish_deploy": {"host": "{{ inventory_hostname }}", "stack": "{{ stack }}",
+                                                      "root": str(tmp_path), "state_dir": str(tmp_path / "state"),
+                                                      "timeout": 5}}
+    with serving() as url:
+        stack = {"host": "localhost", "backend": "local", "model": "m", "routing": "roundrobin", "api_url": url,
+                 "router": {"url": url, "metrics_url": url + "/metrics"},
+                 "engines": [{"name": "engine-0", "url": url, "metrics_url": url + "/metrics"}]}
+        first, second = (play(tmp_path, [task], {"stack": stack}) for _ in range(2))
+        assert first.returncode == 0 and second.returncode == 0, first.stdout + first.stderr
+        assert "📝 stack description recorded" in first.stdout and "changed=1" in first.stdout
+        assert "✅ all engines and routers healthy after" in first.stdout and "engine-0 " in first.stdout
+        assert "changed=0" in second.stdout and "📝" not in second.stdout
+        assert json.loads((tmp_path / "state/stacks/localhost.json").read_text()) == stack
+        dead = dict(stack, engines=[{"name": "engine-1", "url": "http://127.0.0.1:9", "metrics_url": ""}])
+        failed = play(tmp_path, [dict(task, vllm_finish_deploy=dict(task["vllm_finish_deploy"], timeout=0.3))],
+                      {"stack": dead})
+        assert failed.returncode != 0
+        assert "❌ localhost/engine-1 not healthy after 0.3 s" in failed.stdout and "failed=1" in failed.stdout
