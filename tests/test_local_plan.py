@@ -256,6 +256,9 @@ def test_wait_records_the_stack_only_when_it_changed(tmp_path) -> None:
         record_stack(tmp_path, "../etc", "{}")
     with pytest.raises(WorkflowError, match="not JSON"):
         record_stack(tmp_path, "localhost", '{"host": ')  # a damaged document never replaces a good one
+    (tmp_path / "file").write_text("")
+    with pytest.raises(WorkflowError, match=r"cannot record the stack description .*file/stacks/h1.json .*Fix: make "):
+        record_stack(tmp_path / "file", "h1", "{}")  # a state directory that is a file: named, no traceback
     assert (tmp_path / "stacks" / "localhost.json").read_text() == '{"host": "localhost"}\n'
 
 

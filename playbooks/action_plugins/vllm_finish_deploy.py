@@ -61,6 +61,8 @@ class ActionModule(ActionBase):
             return {**result, "failed": True, "msg": str(exc)}
         except KeyError as exc:
             return {**result, "failed": True, "msg": f"vllm_finish_deploy needs {exc.args[0]}"}
+        except (TypeError, ValueError) as exc:
+            return {**result, "failed": True, "msg": f"vllm_finish_deploy: an argument is not usable ({exc})"}
         result.update(changed=outcome.changed, lines=outcome.lines)
         if outcome.failed:
             first = next((i for i, line in enumerate(outcome.lines) if line.startswith("❌")), 0)

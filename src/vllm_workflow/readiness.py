@@ -48,12 +48,16 @@ def record_stack(state: Path, host: str, text: str) -> bool:
         raise WorkflowError(f"the stack description for {host} is not JSON ({exc}); the recorded one "
                             "is kept. Fix: run `make vllm-deploy` again.") from None
     path = state / "stacks" / f"{host}.json"
-    if path.is_file() and path.read_text() == text:
-        return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    try:
+        if path.is_file() and path.read_text() == text:
+            return False
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(text)
+        tmp.replace(path)
+    except OSError as exc:
+        raise WorkflowError(f"cannot record the stack description {path} ({exc.strerror or exc}). Fix: make "
+                            f"{state} a writable directory, then `make vllm-deploy` again.") from None
     return True
 
 
