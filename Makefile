@@ -63,7 +63,7 @@ test: $(VENV_STAMP) ## Run lint and the unit tests (no services started)
 	@$(MAKE) --no-print-directory lint
 
 lint: $(VENV_STAMP) ## ruff, yamllint, ansible-lint --offline and playbook syntax checks
-	@cd $(call sq,$(TOPDIR)) && $(call sq,$(VENV))/bin/ruff check src tests bench
+	@cd $(call sq,$(TOPDIR)) && $(call sq,$(VENV))/bin/ruff check src tests bench playbooks
 	@cd $(call sq,$(TOPDIR)) && $(call sq,$(VENV))/bin/yamllint -s .
 	@cd $(call sq,$(TOPDIR)) && PATH=$(call sq,$(VENV)/bin):"$$PATH" ansible-lint --offline -q playbooks/
 	@cd $(call sq,$(TOPDIR)) && for p in playbooks/*.yml; do \
