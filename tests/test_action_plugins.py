@@ -63,6 +63,23 @@ def test_vllm_agent_sends_the_payload_on_stdin_and_reports_the_answer(tmp_path: 
 
 
 @pytest.mark.slow
+def test_vllm_agent_failure_under_no_log_is_said_with_secrets_redacted(tmp_path: Path) -> None:
+    """no_log hides a failed task's whole result; the action still says the helper's last line,
+    with the values of the secret settings replaced by ***."""
+    fail = ("import sys; sys.stderr.write('Traceback ...\\nSystemExit: supervisord did not start with key '"
+            " + sys.argv[1] + '; see /x/supervisord.log\\n'); sys.exit(1)")
+    run = play(tmp_path, [{"name": "Apply the plan", "vllm_agent": {"argv": [sys.executable, "-c", fail, "{{ vllm_api_key }}"]},
+                           "no_log": True}],
+               {"vllm_secret_names": ["vllm_hf_token", "vllm_api_key"], "vllm_api_key": "sk-very-secret",
+                "vllm_hf_token": ""})
+    out = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert "Apply the plan: -c exited with 1: SystemExit: supervisord did not start with key ***; see /x/supervisord.log" in out
+    assert "sk-very-secret" not in out and "censored" in out
+    assert "-c exited with 1 (its output is hidden: no_log; its last line is above)" in out
+
+
+@pytest.mark.slow
 def test_vllm_finish_deploy_records_the_stack_and_shows_each_line(tmp_path: Path) -> None:
     """The controller step through Ansible: the stack is recorded, the wait's lines are shown as it
     runs, the task is changed the first time only; an engine that never answers fails the task."""

@@ -8,6 +8,11 @@ second on each deploy, spent while the engines start beside it). The payload goe
 secrets in it stay off the target's process list; the helper answers one JSON document on
 stdout, returned as ``answer``, and its ``changed`` key is the task's. Enabled in ansible.cfg
 (action_plugins). Check mode skips it, as it skips ``command``.
+
+A task that carries secrets has ``no_log``, which hides its result. So when such a helper fails,
+the action says the helper's last line itself, the values of the settings named in
+``vllm_secret_names`` replaced by ``***`` (a failed deploy is never silent), and the task's
+message names the helper only (Ansible prints a failed task's message even under no_log).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import shlex
 from typing import Any
 
 from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
 
 DOCUMENTATION = """
     module: vllm_agent
@@ -25,6 +31,8 @@ DOCUMENTATION = """
       argv: {description: the command, first the program, type: list, elements: str, required: true}
       stdin: {description: the payload, sent as JSON, type: raw, default: null}
 """
+
+display = Display()
 
 
 class ActionModule(ActionBase):
@@ -41,13 +49,34 @@ class ActionModule(ActionBase):
         payload = json.dumps(self._task.args.get("stdin"), default=str).encode()
         out = self._low_level_execute_command(command, in_data=payload)
         result.update(rc=out["rc"], stderr=out["stderr"], cmd=[str(a) for a in argv])
+        name = argv[1] if len(argv) > 1 else argv[0]
         if out["rc"] != 0:
             tail = "\n".join(out["stderr_lines"][-20:] or out["stdout_lines"][-20:])
-            return {**result, "failed": True, "stdout": out["stdout"],
-                    "msg": f"{argv[1] if len(argv) > 1 else argv[0]} exited with {out['rc']}: {tail}"}
+            return self._failed(result, task_vars or {}, out, f"{name} exited with {out['rc']}: {tail}",
+                                last=(out["stderr_lines"] or out["stdout_lines"] or [""])[-1])
         try:
             answer = json.loads(out["stdout"])
         except ValueError:
-            return {**result, "failed": True, "stdout": out["stdout"],
-                    "msg": f"{argv[1] if len(argv) > 1 else argv[0]} did not answer JSON on stdout"}
+            return self._failed(result, task_vars or {}, out, f"{name} did not answer JSON on stdout")
         return {**result, "answer": answer, "changed": bool(isinstance(answer, dict) and answer.get("changed"))}
+
+    def _failed(self, result: dict[str, Any], task_vars: dict[str, Any], out: dict[str, Any], msg: str,
+                last: str = "") -> dict[str, Any]:
+        name = msg.split(":", 1)[0]
+        if self._task.no_log:
+            # The result is hidden, but Ansible still prints its msg: the msg says nothing of the
+            # output, and the helper's last line is said here, secrets redacted.
+            said = f"{name}: {last}" if last else msg
+            display.error(f"{self._task.get_name()}: {self._redact(said, task_vars)}")
+            msg = f"{name} (its output is hidden: no_log; its last line is above)"
+        return {**result, "failed": True, "stdout": out["stdout"], "msg": self._redact(msg, task_vars)}
+
+    def _redact(self, text: str, task_vars: dict[str, Any]) -> str:
+        for secret_name in task_vars.get("vllm_secret_names") or []:
+            try:
+                value = self._templar.template(task_vars.get(secret_name) or "")
+            except Exception:  # noqa: BLE001 - an unusable setting cannot be in the text either
+                continue
+            if isinstance(value, str) and value:
+                text = text.replace(value, "***")
+        return text
