@@ -455,3 +455,53 @@ def test_host_probe_reads_the_names_the_other_helpers_write() -> None:
     assert probe.HELPERS == lp.HELPERS
     assert f'"{probe.MODEL_MANIFEST}"' in (root / "src/vllm_workflow/local/target/tiny_model.py").read_text()
     assert f"/{probe.MARKER}" in (root / "playbooks/roles/vllm_local/tasks/runtime.yml").read_text()
+
+
+@pytest.mark.slow
+def test_shutdown_kills_engines_still_starting_and_stops_serving_ones_gracefully(tmp_path) -> None:
+    """A real supervisord with two test-double engines: engine-0 ignores SIGTERM and has not opened
+    its port (as vLLM's API server while its engine core starts), engine-1 serves its port and
+    stops on SIGTERM. Shutdown kills engine-0 at once instead of waiting supervisord's 30 s, and
+    leaves engine-1 to the graceful stop; nothing of either is left."""
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    ports = []
+    for _ in range(2):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            ports.append(s.getsockname()[1])
+    starting = ("import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)")
+    serving = ("import socket, sys, time; s = socket.socket(); s.bind(('127.0.0.1', int(sys.argv[4]))); "
+               "s.listen(); time.sleep(600)")
+    programs = ""
+    for name, code, port in (("engine-0", starting, ports[0]), ("engine-1", serving, ports[1])):
+        programs += (f"[program:{name}]\ncommand={sys.executable} -c \"{code}\" --host 127.0.0.1 --port {port}\n"
+                     f"directory={tmp_path}/run/{name}\nstopwaitsecs=30\nstopasgroup=true\nkillasgroup=true\n"
+                     f"startsecs=0\nstdout_logfile={tmp_path}/logs/{name}.log\nredirect_stderr=true\n\n")
+    conf = tmp_path / "state/supervisord.conf"
+    conf.parent.mkdir()
+    conf.write_text(f"[unix_http_server]\nfile={tmp_path}/state/s.sock\nchmod=0700\n\n"
+                    f"[supervisord]\nlogfile={tmp_path}/logs/supervisord.log\npidfile={tmp_path}/state/s.pid\n"
+                    f"directory={tmp_path}\n\n[rpcinterface:supervisor]\n"
+                    "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n\n" + programs)
+    agent = str(Path(lp.__file__).parent / "target/supervisor_agent.py")
+
+    def run(*args: str) -> dict:
+        out = subprocess.run([sys.executable, agent, *args, str(conf)], capture_output=True, text=True, timeout=90)
+        assert out.returncode == 0, out.stderr
+        return json.loads(out.stdout)
+
+    assert run("ensure-daemon")["changed"] is True
+    for _ in range(100):  # both running, engine-1 serving
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", ports[1])) == 0:
+                break
+        __import__("time").sleep(0.05)
+    result = run("shutdown")
+    assert result["changed"] is True and result["killed_starting"] == ["engine-0"]
+    log = (tmp_path / "logs/supervisord.log").read_text()
+    assert "stopped: engine-0 (terminated by SIGKILL)" in log and "killing 'engine-0'" not in log
+    assert "stopped: engine-1 (terminated by SIGTERM)" in log

@@ -47,7 +47,9 @@ import configparser
 import json
 import os
 import re
+import shlex
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -404,6 +406,49 @@ def alive(pid: int) -> bool:
         return False
 
 
+def listen_address(command: str) -> tuple[str, int] | None:
+    """Where an engine's command line says it serves (``--host``, ``--port``); a wildcard host is
+    reached on loopback."""
+    args = shlex.split(command)
+    host, port = "127.0.0.1", None
+    for flag, value in zip(args, args[1:]):
+        if flag == "--host":
+            host = "127.0.0.1" if value in ("", "0.0.0.0") else "::1" if value == "::" else value
+        elif flag == "--port" and value.isdigit():
+            port = int(value)
+    return (host, port) if port else None
+
+
+def accepts(address: tuple[str, int], timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection(address, timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def kill_starting_engines(conf: str, rpc: Any) -> list[str]:
+    """SIGKILL the engines that are still starting (their port not open yet: they serve nobody).
+    vLLM's API server ignores SIGTERM while it waits for its engine core to start, so a graceful
+    stop of a starting engine lasts supervisord's whole stopwaitsecs (30 s) before the kill."""
+    parser = configparser.RawConfigParser()
+    parser.read(conf)
+    killed = []
+    for info in rpc.supervisor.getAllProcessInfo():
+        name, pid = info["name"], info["pid"]
+        if not name.startswith("engine-") or not pid or info["statename"] not in ("STARTING", "RUNNING"):
+            continue
+        address = listen_address(parser.get(f"program:{name}", "command", fallback=""))
+        if address is None or accepts(address):
+            continue
+        try:
+            os.killpg(pid, signal.SIGKILL)  # supervisord makes each program a process group
+        except OSError:
+            continue
+        killed.append(name)
+    return killed
+
+
 def shutdown(conf: str, timeout: float = 120.0) -> dict[str, Any]:
     if not daemon_running(conf):
         return {"changed": False}
@@ -411,6 +456,7 @@ def shutdown(conf: str, timeout: float = 120.0) -> dict[str, Any]:
     with open(pidfile, encoding="utf-8") as fh:
         pid = int(fh.read().strip())
     rpc = server(conf)
+    killed = kill_starting_engines(conf, rpc)
     # supervisord's own shutdown stops one program group after another (each waits for its
     # process to exit); signalling every program first lets the engines shut down side by side.
     try:
@@ -424,7 +470,7 @@ def shutdown(conf: str, timeout: float = 120.0) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not alive(pid):
-            return {"changed": True}
+            return {"changed": True, "killed_starting": killed}
         time.sleep(0.05)
     raise SystemExit(f"supervisord (pid {pid}) did not exit within {timeout:.0f} s")
 
