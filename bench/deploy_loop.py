@@ -15,7 +15,8 @@ From a deployed local stack (`make defconfig-vllm-local && make bringup && make 
 Prints one JSON document: every time, medians, and the ratios and limits of the goals
 (warm deploy ≤ 1.15 × engines alone; no-op ≤ 8 s; teardown ≤ 5 s; quick test ≤ 3 s). The engines'
 own start varies by ±10 % from run to run on a small machine, so the warm-deploy ratio comes with
-a 95 % bootstrap confidence interval (pairs resampled) and the median of the pairs' own ratios.
+a 95 % bootstrap confidence interval (vllm_workflow.ab.stats.bootstrap_ci, each side resampled)
+and the median of the pairs' own ratios.
 
     .venv/bin/python bench/deploy_loop.py --repeat 3
 """
@@ -39,14 +40,12 @@ ROOT = Path(__file__).resolve().parent.parent
 GOALS = {"warm_over_engines": 1.15, "noop_s": 8.0, "teardown_s": 5.0, "quick_test_s": 3.0}
 
 
-def ratio_ci(warm: list[float], alone: list[float], draws: int = 10000, seed: int = 0) -> list[float]:
-    """95 % bootstrap interval of median(warm) / median(alone), resampling the alternated pairs."""
-    import numpy as np
+def ratio_ci(warm: list[float], alone: list[float]) -> list[float]:
+    """95 % bootstrap interval of median(warm) / median(alone): the A/B statistics' own bootstrap
+    (each side resampled independently)."""
+    from vllm_workflow.ab.stats import bootstrap_ci
 
-    w, a = np.asarray(warm), np.asarray(alone)
-    idx = np.random.default_rng(seed).integers(0, len(w), size=(draws, len(w)))
-    ratios = np.median(w[idx], axis=1) / np.median(a[idx], axis=1)
-    return [round(float(x), 3) for x in np.percentile(ratios, [2.5, 97.5])]
+    return [round(1 + x, 3) for x in bootstrap_ci(alone, warm, statistic="median", samples=10000)]
 
 
 def make(*targets: str) -> float:
