@@ -49,26 +49,27 @@ class ActionModule(ActionBase):
         payload = json.dumps(self._task.args.get("stdin"), default=str).encode()
         out = self._low_level_execute_command(command, in_data=payload)
         result.update(rc=out["rc"], stderr=out["stderr"], cmd=[str(a) for a in argv])
-        name = argv[1] if len(argv) > 1 else argv[0]
+        name = str(argv[1] if len(argv) > 1 else argv[0])
         if out["rc"] != 0:
             tail = "\n".join(out["stderr_lines"][-20:] or out["stdout_lines"][-20:])
-            return self._failed(result, task_vars or {}, out, f"{name} exited with {out['rc']}: {tail}",
-                                last=(out["stderr_lines"] or out["stdout_lines"] or [""])[-1])
+            last = (out["stderr_lines"] or out["stdout_lines"] or [""])[-1]
+            return self._failed(result, task_vars or {}, out, f"{name} exited with {out['rc']}", tail, last)
         try:
             answer = json.loads(out["stdout"])
         except ValueError:
             return self._failed(result, task_vars or {}, out, f"{name} did not answer JSON on stdout")
         return {**result, "answer": answer, "changed": bool(isinstance(answer, dict) and answer.get("changed"))}
 
-    def _failed(self, result: dict[str, Any], task_vars: dict[str, Any], out: dict[str, Any], msg: str,
-                last: str = "") -> dict[str, Any]:
-        name = msg.split(":", 1)[0]
+    def _failed(self, result: dict[str, Any], task_vars: dict[str, Any], out: dict[str, Any], what: str,
+                tail: str = "", last: str = "") -> dict[str, Any]:
+        """``what`` went wrong; ``tail``: the helper's last lines, ``last``: its very last one."""
+        msg = f"{what}: {tail}" if tail else what
         if self._task.no_log:
             # The result is hidden, but Ansible still prints its msg: the msg says nothing of the
             # output, and the helper's last line is said here, secrets redacted.
-            said = f"{name}: {last}" if last else msg
+            said = f"{what}: {last}" if last else what
             display.error(f"{self._task.get_name()}: {self._redact(said, task_vars)}")
-            msg = f"{name} (its output is hidden: no_log; its last line is above)"
+            msg = f"{what} (its output is hidden: no_log; its last line is above)"
         return {**result, "failed": True, "stdout": out["stdout"], "msg": self._redact(msg, task_vars)}
 
     def _redact(self, text: str, task_vars: dict[str, Any]) -> str:
