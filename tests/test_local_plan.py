@@ -352,8 +352,6 @@ def test_finish_deploy_records_waits_and_reports_each_component(tmp_path) -> Non
     goes out as it comes; the same description again is no change; an engine that never answers
     fails with its name."""
     import socket
-    import threading
-    from http.server import ThreadingHTTPServer
 
     from tests.helpers import HealthHandler as Health, serving
     from vllm_workflow.readiness import FinishOptions, finish_deploy
@@ -400,14 +398,9 @@ def test_finish_deploy_records_waits_and_reports_each_component(tmp_path) -> Non
                 answers.append(200 if not late_up or asked_since else 503)
 
         answers: list[int] = []
-        servers = [ThreadingHTTPServer(("127.0.0.1", 0), h) for h in (LateEngine, Router)]
-        for srv in servers:
-            threading.Thread(target=srv.serve_forever, daemon=True).start()
-        late, rurl = (f"http://127.0.0.1:{srv.server_address[1]}" for srv in servers)
-        outcome = finish(dict(stack, router={"url": rurl, "metrics_url": rurl},
-                              engines=[*stack["engines"], {"name": "engine-1", "url": late, "metrics_url": late}]))
-        for srv in servers:
-            srv.shutdown()
+        with serving(LateEngine) as late, serving(Router) as rurl:
+            outcome = finish(dict(stack, router={"url": rurl, "metrics_url": rurl},
+                                  engines=[*stack["engines"], {"name": "engine-1", "url": late, "metrics_url": late}]))
         assert not outcome.failed and answers[-1] == 200 and "router-after" in events, (answers, events)
         assert "engine-1 " in outcome.lines[-1]
         broken = dict(stack, engines=[{"name": "engine-1", "url": dead, "metrics_url": dead}])
