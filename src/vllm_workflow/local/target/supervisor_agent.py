@@ -427,22 +427,29 @@ def accepts(address: tuple[str, int], timeout: float = 0.5) -> bool:
         return False
 
 
-def kill_starting_engines(conf: str, rpc: Any) -> list[str]:
-    """SIGKILL the engines that are still starting (their port not open yet: they serve nobody).
+def starting_engines(conf: str, rpc: Any) -> dict[str, int]:
+    """The engines still starting (their port not open yet: they serve nobody), name -> pid.
     vLLM's API server ignores SIGTERM while it waits for its engine core to start, so a graceful
     stop of a starting engine lasts supervisord's whole stopwaitsecs (30 s) before the kill."""
     parser = configparser.RawConfigParser()
     parser.read(conf)
-    killed = []
+    found = {}
     for info in rpc.supervisor.getAllProcessInfo():
         name, pid = info["name"], info["pid"]
         if not name.startswith("engine-") or not pid or info["statename"] not in ("STARTING", "RUNNING"):
             continue
         address = listen_address(parser.get(f"program:{name}", "command", fallback=""))
-        if address is None or accepts(address):
-            continue
+        if address is not None and not accepts(address):
+            found[name] = int(pid)
+    return found
+
+
+def kill_groups(pids: dict[str, int]) -> list[str]:
+    """SIGKILL each program's process group (supervisord makes each program one); the names killed."""
+    killed = []
+    for name, pid in pids.items():
         try:
-            os.killpg(pid, signal.SIGKILL)  # supervisord makes each program a process group
+            os.killpg(pid, signal.SIGKILL)
         except OSError:
             continue
         killed.append(name)
@@ -456,13 +463,15 @@ def shutdown(conf: str, timeout: float = 120.0) -> dict[str, Any]:
     with open(pidfile, encoding="utf-8") as fh:
         pid = int(fh.read().strip())
     rpc = server(conf)
-    killed = kill_starting_engines(conf, rpc)
+    starting = starting_engines(conf, rpc)
     # supervisord's own shutdown stops one program group after another (each waits for its
     # process to exit); signalling every program first lets the engines shut down side by side.
     try:
         rpc.supervisor.stopAllProcesses(False)
     except xmlrpc.client.Fault:
         pass
+    # Killed once supervisord is stopping them, so that it does not restart them.
+    killed = kill_groups(starting)
     # SIGTERM, not the XML-RPC shutdown: a signal wakes supervisord's main loop at once, where the
     # RPC is only seen at its next poll. It is gone once it exited: a zombie waiting for init to
     # reap it (some container inits take a second) holds nothing.
