@@ -6,28 +6,65 @@ import numpy as np
 import pytest
 
 from vllm_workflow.ab import stats
-from vllm_workflow.ab.compare import BISECT_CODES, EXIT_CODES, METRICS, compare, schedule
+from vllm_workflow.ab.compare import BISECT_CODES, EXIT_CODES, METRICS, compare, look_levels, looks, schedule
 
 DEFAULT_REPS = 6  # CONFIG_VLLM_AB_REPETITIONS default
 RULE = stats.Rule()  # threshold 5 %, equivalence 10 %, alpha 0.05
 
 
-def test_mann_whitney_exact_matches_known_values() -> None:
-    # complete separation of 6 vs 6: p = 2 / C(12, 6) = 2 / 924
-    u, p = stats.mann_whitney_u([1, 2, 3, 4, 5, 6], [7, 8, 9, 10, 11, 12])
-    assert u == 0 and p == pytest.approx(2 / 924)
-    u, p = stats.mann_whitney_u([1, 3, 5], [2, 4, 6])
-    assert u == 3 and p == pytest.approx(0.7, abs=1e-9)  # scipy: 0.7
-    _, p = stats.mann_whitney_u([1.0] * 5, [1.0] * 5)
-    assert p == 1.0
+def test_welch_matches_scipy_on_the_log_scale() -> None:
+    from scipy.stats import ttest_ind
+
+    a, b = [100.0, 104.0, 97.0], [120.0, 131.0, 118.0]
+    res = stats.welch(a, b)
+    ref = ttest_ind(np.log(b), np.log(a), equal_var=False)
+    assert res.p == pytest.approx(ref.pvalue, rel=1e-9)
+    ratio = np.exp(np.mean(np.log(b)) - np.mean(np.log(a)))
+    assert res.delta == pytest.approx(ratio - 1)
+    lo, hi = ref.confidence_interval(0.95)
+    assert res.ci == pytest.approx((np.expm1(lo), np.expm1(hi)))
+    # on the raw scale (rates): a difference
+    raw = stats.welch([0.2, 0.25, 0.22], [0.5, 0.55, 0.52], log=False)
+    assert raw.delta == pytest.approx(0.3, abs=1e-9) and raw.ci[0] < 0.3 < raw.ci[1]
+    with pytest.raises(ValueError):
+        stats.welch([1.0], [2.0, 3.0])
 
 
-def test_mann_whitney_normal_approximation_with_ties() -> None:
-    rng = np.random.default_rng(1)
-    a = rng.integers(0, 5, 40).tolist()
-    b = (rng.integers(0, 5, 40) + 2).tolist()
-    _, p = stats.mann_whitney_u(a, b)
-    assert p < 1e-4
+def test_the_run_level_test_has_no_floor_on_its_p_value() -> None:
+    """The issue's case: 3 runs per arm, TTFT 19.4 -> 81 ms. The old rank test could not go below
+    p = 0.10 at three runs; Welch's t on the log values can."""
+    base, dev = [19.0, 19.4, 20.1], [78.0, 81.0, 85.5]
+    res = stats.welch(base, dev)
+    assert res.p < 1e-4 and res.delta == pytest.approx(3.18, abs=0.05)
+    assert res.ci[0] > 2.5
+
+
+def test_the_per_run_measurement_error_is_a_floor_on_the_variance() -> None:
+    same = [100.0, 100.0, 100.0]
+    loose = stats.welch(same, [103.0, 103.0, 103.0])  # runs that agree exactly: zero spread
+    assert loose.p == 0.0
+    floored = stats.welch(same, [103.0, 103.0, 103.0], floor=(0.05 ** 2, 0.05 ** 2))
+    assert floored.p > 0.3 and floored.floored == (True, True)
+    assert floored.sd == pytest.approx((0.05, 0.05))
+
+
+def test_minimum_detectable_effect_and_repetitions() -> None:
+    assert stats.mde(0.05, 1) == float("inf")
+    six, three = stats.mde(0.05, 6), stats.mde(0.05, 3)
+    assert 0.08 < six < 0.10 and three > six  # about 2.6 to 2.7 times the noise at 6 runs
+    assert stats.mde(0.05, 6, family=4) > six  # a larger family needs more
+    assert stats.repetitions_for(six, 0.05) == 6
+    assert stats.repetitions_for(0.001, 0.5, most=50) is None
+    assert stats.mde(0.02, 6, log=False) == pytest.approx(np.log1p(stats.mde(0.02, 6)))
+
+
+def test_alpha_spending() -> None:
+    assert stats.spent(1.0) == 0.05 and stats.spent(0.0) == 0.0
+    assert stats.spent(0.5) == pytest.approx(0.0056, abs=2e-4)  # O'Brien-Fleming: little spent early
+    levels = look_levels([3, 6], 0.05)
+    assert sum(levels) == pytest.approx(0.05) and levels[0] < 0.006 < levels[1]
+    assert looks(6, True) == [3, 6] and looks(6, False) == [6] and looks(2, True) == [2]
+    assert looks(3, True) == [2, 3]
 
 
 def test_holm_adjustment() -> None:

@@ -33,30 +33,34 @@ class Metric:
     per_request: str | None = None  # RequestRecord attribute for the over-requests CI
     quantile: float = 50.0
     unit: str = "ms"
-    primary: bool = True  # tails (p95) are noisy: they cannot make the overall verdict inconclusive
+    primary: bool = False  # decides the verdict (Holm over these); the others explain it
 
 
 METRICS = (
-    Metric("ttft_p50", "TTFT p50", _get("latency_ms", "ttft", "p50"), False, per_request="ttft"),
-    Metric("ttft_p95", "TTFT p95", _get("latency_ms", "ttft", "p95"), False, per_request="ttft", quantile=95, primary=False),
+    Metric("ttft_p50", "TTFT p50", _get("latency_ms", "ttft", "p50"), False, per_request="ttft", primary=True),
+    Metric("ttft_p95", "TTFT p95", _get("latency_ms", "ttft", "p95"), False, per_request="ttft", quantile=95),
     Metric("itl_p50", "ITL p50", _get("latency_ms", "itl", "p50"), False, per_request="itls"),
-    Metric("itl_p95", "ITL p95", _get("latency_ms", "itl", "p95"), False, per_request="itls", quantile=95, primary=False),
-    Metric("tpot_p50", "TPOT p50", _get("latency_ms", "tpot", "p50"), False, per_request="tpot"),
-    Metric("tpot_p95", "TPOT p95", _get("latency_ms", "tpot", "p95"), False, per_request="tpot", quantile=95, primary=False),
-    Metric("e2e_p50", "E2E p50", _get("latency_ms", "e2e", "p50"), False, per_request="e2e"),
-    Metric("e2e_p95", "E2E p95", _get("latency_ms", "e2e", "p95"), False, per_request="e2e", quantile=95, primary=False),
-    Metric("requests_per_s", "throughput (requests/s)", _get("throughput", "requests_per_s"), True, unit="req/s"),
+    Metric("itl_p95", "ITL p95", _get("latency_ms", "itl", "p95"), False, per_request="itls", quantile=95),
+    Metric("tpot_p50", "TPOT p50", _get("latency_ms", "tpot", "p50"), False, per_request="tpot", primary=True),
+    Metric("tpot_p95", "TPOT p95", _get("latency_ms", "tpot", "p95"), False, per_request="tpot", quantile=95),
+    Metric("e2e_p50", "E2E p50", _get("latency_ms", "e2e", "p50"), False, per_request="e2e", primary=True),
+    Metric("e2e_p95", "E2E p95", _get("latency_ms", "e2e", "p95"), False, per_request="e2e", quantile=95),
+    Metric("requests_per_s", "throughput (requests/s)", _get("throughput", "requests_per_s"), True, unit="req/s",
+           primary=True),
     Metric("output_tokens_per_s", "throughput (output tokens/s)", _get("throughput", "output_tokens_per_s"), True,
            unit="tok/s"),
     Metric("error_rate", "error rate", _get("requests", "error_rate"), False, absolute=True, unit="fraction"),
     Metric("prefix_cache_hit_rate", "prefix-cache hit rate", _get("engine_metrics", "total", "prefix_cache_hit_rate"),
            True, absolute=True, unit="fraction"),
 )
+PRIMARY = tuple(m.key for m in METRICS if m.primary)
+POWER = 0.8  # the power at which the minimum detectable effect is stated
 
 MAX_REQUEST_VALUES = 20000  # per arm, for the over-requests bootstrap
 
 
-def request_values(records: Sequence[RequestRecord], attr: str, rng: np.random.Generator) -> np.ndarray:
+def request_values(records: Sequence[RequestRecord], attr: str, rng: np.random.Generator,
+                   most: int = MAX_REQUEST_VALUES) -> np.ndarray:
     """Per-request (or per-gap, for ITL) values in ms from measured, successful requests."""
     values: list[float] = []
     for r in measured(records):
@@ -68,8 +72,8 @@ def request_values(records: Sequence[RequestRecord], attr: str, rng: np.random.G
         elif v is not None:
             values.append(v)
     arr = np.asarray(values, dtype=float) * 1000
-    if len(arr) > MAX_REQUEST_VALUES:
-        arr = rng.choice(arr, MAX_REQUEST_VALUES, replace=False)
+    if len(arr) > most:
+        arr = rng.choice(arr, most, replace=False)
     return arr
 
 
@@ -90,67 +94,138 @@ def orient(value: float, higher_is_better: bool) -> float:
     return value if higher_is_better else -value
 
 
+def _floor(m: Metric, runs: Sequence[Sequence[RequestRecord]], log: bool, rng: np.random.Generator) -> float:
+    """An arm's mean per-run measurement variance of this metric (0 without request records)."""
+    if not m.per_request or not runs:
+        return 0.0
+    per_run = [stats.run_value_variance(request_values(r, m.per_request, rng, most=5000), m.quantile, log, rng)
+               for r in runs]
+    return float(np.mean(per_run)) if per_run else 0.0
+
+
+def _centre(values: Sequence[float], log: bool) -> float:
+    """An arm's value: the geometric mean of its runs (the scale the test works on), or the mean."""
+    return float(np.exp(np.mean(np.log(values)))) if log else float(np.mean(values))
+
+
 def compare_metric(m: Metric, base: Sequence[Mapping[str, Any]], dev: Sequence[Mapping[str, Any]],
                    rule: stats.Rule, seed: int = 0,
                    base_records: Sequence[Sequence[RequestRecord]] = (),
-                   dev_records: Sequence[Sequence[RequestRecord]] = ()) -> dict[str, Any]:
+                   dev_records: Sequence[Sequence[RequestRecord]] = (), level: float = 0.95) -> dict[str, Any]:
     a = [x for x in (m.read(s) for s in base) if x is not None and math.isfinite(x)]
     b = [x for x in (m.read(s) for s in dev) if x is not None and math.isfinite(x)]
-    out: dict[str, Any] = {"metric": m.key, "label": m.label, "unit": m.unit,
+    log = not m.absolute and stats.loggable(a) and stats.loggable(b)
+    out: dict[str, Any] = {"metric": m.key, "label": m.label, "unit": m.unit, "primary": m.primary,
                            "better": "higher" if m.higher_is_better else "lower",
                            "kind": "difference" if m.absolute else "relative", "n": [len(a), len(b)],
-                           "baseline": float(np.mean(a)) if a else None, "dev": float(np.mean(b)) if b else None,
-                           "baseline_values": a, "dev_values": b}
+                           "baseline": _centre(a, log) if a else None, "dev": _centre(b, log) if b else None,
+                           "baseline_values": a, "dev_values": b, "scale": "log" if log else "linear",
+                           "level": level}
+    empty = {"delta": None, "ci": None, "ci_requests": None, "p_value": None, "p_adjusted": None,
+             "effect_size": None, "df": None, "sd": None, "floored": None, "verdict": stats.INCONCLUSIVE}
     if not a or not b:
-        return out | {"delta": None, "ci": None, "ci_requests": None, "p_value": None, "p_adjusted": None,
-                      "effect_size": None, "verdict": stats.INCONCLUSIVE, "why": "no values in one arm"}
-    delta = stats.change(a, b, m.absolute)
-    ci = stats.bootstrap_ci(a, b, m.absolute, seed=seed) if min(len(a), len(b)) >= 2 else (math.nan, math.nan)
-    _, p = stats.mann_whitney_u(a, b)
+        return out | empty | {"why": "no values in one arm"}
+    if min(len(a), len(b)) < 2:
+        return out | empty | {"delta": stats.change(a, b, m.absolute), "why": "fewer than two runs in one arm"}
+    rng = np.random.default_rng(seed)
+    floors = (_floor(m, base_records, log, rng), _floor(m, dev_records, log, rng))
+    if not m.absolute and not log:  # a run with a zero value (nothing completed): compare relative to the baseline
+        scale = float(np.mean(a)) or 1.0
+        a, b = [x / scale for x in a], [x / scale for x in b]
+    test = stats.welch(a, b, log=log, floor=floors, level=level)
     effect = stats.cliffs_delta(a, b)
     if not m.higher_is_better:
         effect = -effect  # positive effect = dev better, like the oriented change
     ci_requests = None
     if m.per_request and base_records and dev_records:
-        rng = np.random.default_rng(seed)
         ra = np.concatenate([request_values(r, m.per_request, rng) for r in base_records])
         rb = np.concatenate([request_values(r, m.per_request, rng) for r in dev_records])
         ci_requests = _quantile_ci(ra, rb, m.quantile, rng)
-    return out | {"delta": delta, "ci": list(ci), "ci_requests": list(ci_requests) if ci_requests else None,
-                  "p_value": p, "effect_size": effect, "verdict": None}
+    return out | {"delta": test.delta, "ci": list(test.ci),
+                  "ci_requests": list(ci_requests) if ci_requests else None, "p_value": test.p,
+                  "df": test.df, "sd": list(test.sd), "floored": list(test.floored), "effect_size": effect,
+                  "verdict": None}
 
 
-def decide(row: dict[str, Any], higher_is_better: bool, rule: stats.Rule) -> str:
+def decide(row: dict[str, Any], higher_is_better: bool, rule: stats.Rule, alpha: float | None = None) -> str:
     """The verdict of one compared metric, from its Holm-adjusted p-value."""
-    if row["delta"] is None:
+    if row["delta"] is None or row["ci"] is None:
         return stats.INCONCLUSIVE
     better = orient(row["delta"], higher_is_better)
     ci = row["ci"]
     ci_better = tuple(sorted((orient(ci[0], higher_is_better), orient(ci[1], higher_is_better))))
-    return stats.verdict(better, ci_better, row["p_adjusted"], rule, tuple(row["n"]))  # type: ignore[arg-type]
+    return stats.verdict(better, ci_better, row["p_adjusted"], rule, tuple(row["n"]), alpha)  # type: ignore[arg-type]
+
+
+def detectable(row: dict[str, Any], alpha: float, family: int, n: int | None = None) -> float | None:
+    """The change this metric's test would find with 80 % power at ``n`` runs per arm (default: the
+    comparison's own), from its own run-to-run spread (the larger arm's)."""
+    if not row.get("sd"):
+        return None
+    runs = n if n is not None else min(row["n"])
+    return stats.mde(max(row["sd"]), runs, alpha, POWER, family, log=row["scale"] == "log")
 
 
 def compare(base: Sequence[Mapping[str, Any]], dev: Sequence[Mapping[str, Any]], rule: stats.Rule,
             seed: int = 0, base_records: Sequence[Sequence[RequestRecord]] = (),
-            dev_records: Sequence[Sequence[RequestRecord]] = ()) -> dict[str, Any]:
-    """Every metric compared, and the overall verdict."""
-    rows = [compare_metric(m, base, dev, rule, seed, base_records, dev_records) for m in METRICS]
-    # Twelve metrics tested at once: Holm's correction keeps the chance of any false alarm at alpha.
-    tested = [r for r in rows if r["p_value"] is not None]
-    for r, adj in zip(tested, stats.holm([r["p_value"] for r in tested])):
-        r["p_adjusted"] = adj
+            dev_records: Sequence[Sequence[RequestRecord]] = (), alpha: float | None = None) -> dict[str, Any]:
+    """Every metric compared, and the overall verdict from the primary metrics. ``alpha``: the level of
+    this look (sequential testing spends the rule's alpha over looks); the CIs are at 1 - alpha."""
+    level_alpha = rule.alpha if alpha is None else alpha
+    rows = [compare_metric(m, base, dev, rule, seed, base_records, dev_records, level=1 - level_alpha)
+            for m in METRICS]
+    # Holm within each family: the primary metrics decide (their correction counts only them); the
+    # others are explanatory, corrected among themselves, and never change the verdict.
+    for primary in (True, False):
+        tested = [r for m, r in zip(METRICS, rows) if m.primary == primary and r["p_value"] is not None]
+        for r, adj in zip(tested, stats.holm([r["p_value"] for r in tested])):
+            r["p_adjusted"] = adj
+    family = max(1, sum(1 for m, r in zip(METRICS, rows) if m.primary and r["p_value"] is not None))
     for m, r in zip(METRICS, rows):
         if r["verdict"] is None:
-            r["verdict"] = decide(r, m.higher_is_better, rule)
-    # A metric neither arm reports (e.g. cache-hit rate without engine metrics) does not count; an
-    # inconclusive tail percentile is shown but only a primary metric can make the whole inconclusive.
-    counted = [r["verdict"] for m, r in zip(METRICS, rows)
-               if (r["n"][0] or r["n"][1]) and (m.primary or r["verdict"] != stats.INCONCLUSIVE)]
-    return {"metrics": rows, "verdict": stats.overall(counted)}
+            r["verdict"] = decide(r, m.higher_is_better, rule, level_alpha)
+        r["detectable"] = detectable(r, level_alpha, family if m.primary else 1) if r["p_value"] is not None else None
+    counted = [r["verdict"] for m, r in zip(METRICS, rows) if m.primary and (r["n"][0] or r["n"][1])]
+    verdict = stats.overall(counted) if counted else stats.INCONCLUSIVE  # no primary metric measured
+    return {"metrics": rows, "verdict": verdict, "alpha": level_alpha, "family": family}
 
 
 EXIT_CODES = {stats.IMPROVEMENT: 0, stats.NO_CHANGE: 0, stats.REGRESSION: 1, stats.INCONCLUSIVE: 2}
 BISECT_CODES = {stats.IMPROVEMENT: 0, stats.NO_CHANGE: 0, stats.REGRESSION: 1, stats.INCONCLUSIVE: 125}
+
+
+def looks(repetitions: int, sequential: bool) -> list[int]:
+    """After how many runs per arm the comparison is made. Sequential: once halfway (at least two
+    runs per arm) and at the end; each look at its own share of alpha (``stats.look_alpha``)."""
+    half = max(2, math.ceil(repetitions / 2))
+    return [half, repetitions] if sequential and half < repetitions else [repetitions]
+
+
+def look_levels(plan: Sequence[int], alpha: float) -> list[float]:
+    """Each look's alpha: O'Brien-Fleming-type spending at information fraction k / last look, the
+    alpha spent since the previous look. They add up to ``alpha``, so testing each look at its own
+    level keeps the chance of any false alarm over all looks at most ``alpha`` (a union bound:
+    conservative, since looks are positively correlated)."""
+    last = plan[-1]
+    spent = [stats.spent(k / last, alpha) for k in plan]
+    return [s - (spent[i - 1] if i else 0.0) for i, s in enumerate(spent)]
+
+
+def stops(verdict: str) -> bool:
+    """An interim look ends the A/B when it reached any verdict (a change, or equivalence)."""
+    return verdict != stats.INCONCLUSIVE
+
+
+def sequential(base: Sequence[Mapping[str, Any]], dev: Sequence[Mapping[str, Any]], rule: stats.Rule,
+               plan: Sequence[int], seed: int = 0) -> tuple[dict[str, Any], int]:
+    """The looks of ``plan`` over runs already made (the calibration replays them): the comparison
+    where it stopped, and after how many runs per arm."""
+    levels = look_levels(plan, rule.alpha)
+    for k, level in zip(plan, levels):
+        comp = compare(base[:k], dev[:k], rule, seed, alpha=level)
+        if stops(comp["verdict"]) or k == plan[-1]:
+            return comp, k
+    raise ValueError("empty plan")
 
 
 def schedule(repetitions: int) -> list[str]:

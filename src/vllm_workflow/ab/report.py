@@ -48,40 +48,120 @@ def _ci(ci: Sequence[float] | None, kind: str) -> str:
     return f"[{_delta(ci[0], kind)}, {_delta(ci[1], kind)}]"
 
 
+def _level(comp: dict[str, Any]) -> float:
+    return float((comp.get("test") or {}).get("level") or 0.95)
+
+
 def table(comp: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
-    head = ["metric", "better", "baseline", "dev", "Δ dev vs baseline", "95% CI (repetitions)",
-            "95% CI (requests)", "p (rank test, Holm)", "effect size", "verdict"]
+    head = ["metric", "better", "baseline", "dev", "Δ dev vs baseline", f"{_level(comp) * 100:.3g}% CI (runs)",
+            "95% CI (requests)", "p (Welch t, Holm)", "effect size", "verdict"]
     rows = []
     for m in comp["metrics"]:
         p = "–" if m["p_value"] is None else f"{m['p_value']:.3g} ({m['p_adjusted']:.3g})"
         eff = "–" if m["effect_size"] is None else f"{m['effect_size']:+.2f}"
-        rows.append([m["label"], m["better"], _num(m["baseline"], m["unit"]), _num(m["dev"], m["unit"]),
+        name = m["label"] + (" ★" if m.get("primary") else "")
+        verdict = f"{ICONS[m['verdict']]} {m['verdict']}" + ("" if m.get("primary", True) else " (explanatory)")
+        rows.append([name, m["better"], _num(m["baseline"], m["unit"]), _num(m["dev"], m["unit"]),
                      _delta(m["delta"], m["kind"]), _ci(m["ci"], m["kind"]),
-                     _ci(m.get("ci_requests"), "relative"), p, eff, f"{ICONS[m['verdict']]} {m['verdict']}"])
+                     _ci(m.get("ci_requests"), "relative"), p, eff, verdict])
     return head, rows
 
 
-def explanation(comp: dict[str, Any]) -> list[str]:
-    """Plain-language lines: what changed and what moved."""
-    lines = []
+def times(base: float, dev: float) -> str:
+    """dev against the baseline in words: '4.18× higher', '2.10× lower', 'the same'."""
+    if base <= 0 or dev <= 0:
+        return "not comparable"
+    ratio = dev / base
+    if abs(ratio - 1) < 0.005:
+        return "the same"
+    return f"{ratio:.2f}× higher" if ratio > 1 else f"{1 / ratio:.2f}× lower"
+
+
+def _change_words(m: dict[str, Any]) -> str:
+    if m["kind"] == "difference":
+        return f"{_num(m['baseline'], m['unit'])} → {_num(m['dev'], m['unit'])} ({_delta(m['delta'], m['kind'])})"
+    return (f"{_num(m['baseline'], m['unit'])} → {_num(m['dev'], m['unit'])} {m['unit']} "
+            f"({times(m['baseline'], m['dev'])}, {_delta(m['delta'], m['kind'])}, "
+            f"{m.get('level', 0.95) * 100:.3g}% CI {_ci(m['ci'], m['kind'])})")
+
+
+def _what_differs(comp: dict[str, Any]) -> str:
     diff = comp["changes"]["config"]
     if diff:
-        lines.append("The dev arm differs in: " + ", ".join(f"{d['setting']} {d['baseline']} → {d['dev']}" for d in diff) + ".")
+        return "The dev arm differs in: " + ", ".join(f"{d['setting']} {d['baseline']} → {d['dev']}" for d in diff) + "."
+    hosts = [comp["arms"][a]["host"] for a in ("baseline", "dev")]
+    if comp.get("same_host", hosts[0] == hosts[1]):
+        return ("The arms have the same settings on the same host (an A/A control): any verdict other than "
+                "'no significant change' is a false alarm.")
+    differs = comp["changes"].get("host_differ") or []
+    return (f"The arms have the same settings on different hosts ({hosts[0]} and {hosts[1]}): the hosts are the "
+            "change under test" + (f"; they differ in {', '.join(differs)}." if differs else
+                                    "; no recorded machine fact differs between them."))
+
+
+def _verdict_words(comp: dict[str, Any]) -> list[str]:
+    """The verdict in plain language, from the primary metrics that made it."""
+    primary = [m for m in comp["metrics"] if m.get("primary")]
+    rule = comp.get("rule") or {"alpha": 0.05, "threshold": 0.05, "equivalence": 0.10}
+    alpha = (comp.get("test") or {}).get("alpha", rule["alpha"])
+    v = comp["verdict"]
+    lines = []
+    if v in (stats.REGRESSION, stats.IMPROVEMENT):
+        movers = [m for m in primary if m["verdict"] == v]
+        word = "worse" if v == stats.REGRESSION else "better"
+        lines.append(f"{v.capitalize()}: the dev arm is {word} in " + "; ".join(
+            f"{m['label']} {_change_words(m)}, Holm-adjusted p {m['p_adjusted']:.2g} < {alpha:.3g}" for m in movers) + ".")
+    elif v == stats.NO_CHANGE:
+        lines.append("No significant change: every primary metric's interval lies within "
+                     f"±{rule['equivalence'] * 100:g} % or its change is below the "
+                     f"{rule['threshold'] * 100:g} % threshold.")
     else:
-        lines.append("The arms have the same configuration (an A/A control): any verdict other than "
-                     "'no significant change' would be a false alarm.")
+        if not comp.get("complete", True):
+            lines.append("Inconclusive: the run was interrupted, so no verdict is given.")
+        for m in primary:
+            if m["verdict"] != stats.INCONCLUSIVE or not m.get("sd"):
+                continue
+            need = stats.repetitions_for(rule["equivalence"], max(m["sd"]), alpha, 0.8,
+                                         (comp.get("test") or {}).get("family", 1), log=m.get("scale") == "log")
+            lines.append(f"Inconclusive in {m['label']}: {_change_words(m)} — the interval is too wide to rule out "
+                         f"a change of ±{rule['equivalence'] * 100:g} %" +
+                         (f"; about {need} runs per arm at this noise would decide it." if need else "."))
+    return lines
+
+
+def detectable_line(comp: dict[str, Any]) -> str | None:
+    """'Changes of at least X % would have been found' from the comparison's own noise."""
+    parts = [f"{m['detectable'] * 100:.1f} % in {m['label']}" if m["kind"] == "relative" and m["detectable"] < 10
+             else f"{m['detectable'] * 100:.1f} {'pp' if m['kind'] == 'difference' else '%'} in {m['label']}"
+             for m in comp["metrics"] if m.get("primary") and m.get("detectable") is not None]
+    if not parts:
+        return None
+    return ("Changes of at least " + ", ".join(parts) + " would have been found with 80 % power "
+            f"(this comparison's own run-to-run noise, {comp['repetitions']} runs per arm).")
+
+
+def explanation(comp: dict[str, Any]) -> list[str]:
+    """Plain-language lines: what differs, the verdict and why, what moved, what could have been seen."""
+    lines = [_what_differs(comp), *_verdict_words(comp)]
+    seq = comp.get("sequential") or {}
+    if seq.get("enabled") and seq.get("stopped_early"):
+        lines.append(f"Stopped early after {comp['repetitions']} of {seq['looks'][-1]} runs per arm "
+                     f"({seq.get('elapsed_s', 0):.0f} s): the verdict was clear at the halfway look, tested at "
+                     f"α {comp['test']['alpha']:.4f} (O'Brien-Fleming spending, so the error rates hold).")
     for key in ("ttft_p50", "prefix_cache_hit_rate"):
         m = next((x for x in comp["metrics"] if x["metric"] == key), None)
         if not m or m["delta"] is None or m["baseline"] is None or m["dev"] is None:
             continue
-        if key == "ttft_p50" and m["dev"]:
-            ratio = m["baseline"] / m["dev"] if m["dev"] else float("inf")
+        if key == "ttft_p50":
             lines.append(f"Median time to first token: baseline {m['baseline']:.1f} ms, dev {m['dev']:.1f} ms "
-                         f"({ratio:.2f}× {'lower' if ratio >= 1 else 'higher'} in dev) — {m['verdict']}.")
+                         f"({times(m['baseline'], m['dev'])} in dev) — {m['verdict']}.")
         if key == "prefix_cache_hit_rate":
             lines.append(f"Prefix-cache hit rate: baseline {m['baseline'] * 100:.1f} %, dev {m['dev'] * 100:.1f} %. "
                          "A higher hit rate means engines reuse cached KV for shared prefixes and chat history "
                          "instead of recomputing them, which shortens prefill and so TTFT.")
+    found = detectable_line(comp)
+    if found:
+        lines.append(found)
     for side in ("versions", "host"):
         differs = comp["changes"].get(f"{side}_differ") or []
         if differs:

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from . import stats
 
 SCHEMA = "vllm-workflow/ab-comparison"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -104,15 +104,16 @@ def read_arm_records(folders: Mapping[str, list[Path]]) -> dict[str, list[list[R
 
 def build(label: str, seed: int, ab_settings: Mapping[str, Any] | None, order: Sequence[str],
           folders: Mapping[str, list[Path]], records: Records, hosts: Mapping[str, str], rule: stats.Rule,
-          complete: bool, bisect: bool, resets: Sequence[str] = ()) -> dict[str, Any]:
+          complete: bool, bisect: bool, resets: Sequence[str] = (), alpha: float | None = None,
+          sequential: Mapping[str, Any] | None = None, same_host: bool | None = None) -> dict[str, Any]:
     """The comparison document from the arms' bundles. ``ab_settings``: the settings whose A/B menu
     made the arms (None when comparing separate runs: their configs are in each bundle's config/)."""
     from . import stats
-    from .compare import BISECT_CODES, EXIT_CODES, compare
+    from .compare import BISECT_CODES, EXIT_CODES, POWER, PRIMARY, compare
 
     summaries = {a: [bundle.load_summary(f) for f in folders[a]] for a in ARMS}
     comp = compare(summaries["baseline"], summaries["dev"], rule, seed=seed,
-                   base_records=records["baseline"], dev_records=records["dev"])
+                   base_records=records["baseline"], dev_records=records["dev"], alpha=alpha)
     prov = {a: [_provenance(f) for f in folders[a]] for a in ARMS}
     versions = {a: (prov[a][0].get("versions", {}) if prov[a] else {}) for a in ARMS}
     host = {a: {k: val for k, val in (prov[a][0].get("host", {}) if prov[a] else {}).items()
@@ -126,7 +127,13 @@ def build(label: str, seed: int, ab_settings: Mapping[str, Any] | None, order: S
         "complete": complete, "repetitions": min(len(folders["baseline"]), len(folders["dev"])),
         "schedule": list(order),
         "arms": {a: {"host": hosts.get(a, ""), "bundles": [f.name for f in folders[a]]} for a in ARMS},
+        "same_host": same_host if same_host is not None else (
+            hosts.get("baseline") == hosts.get("dev") and host["baseline"].get("hostname") == host["dev"].get("hostname")),
         "rule": {"alpha": rule.alpha, "threshold": rule.threshold, "equivalence": rule.equivalence},
+        "test": {"name": "welch-t on log run values, Holm over the primary metrics", "primary": list(PRIMARY),
+                 "alpha": comp["alpha"], "level": 1 - comp["alpha"], "family": comp["family"],
+                 "power": POWER},
+        "sequential": dict(sequential) if sequential else {"enabled": False},
         "verdict": verdict, "exit_code": codes[verdict], "exit_codes": "bisect" if bisect else "ci",
         "metrics": comp["metrics"],
         "changes": {"config": config_diff(ab_settings) if ab_settings is not None else [],
@@ -153,23 +160,37 @@ def write(results: Path, comp: dict[str, Any], records: Records) -> Path:
 
 def run_ab(o: AbOptions, v: dict[str, Any], show: Show = None,
            shown: Callable[[dict[str, Any], Path], None] | None = None) -> int:
-    """Run the configured workload on both arms, interleaved; compare; exit by the verdict.
-    ``show``: each run's summary; ``shown``: the comparison and where it was written."""
-    from .compare import schedule
+    """Run the configured workload on both arms, interleaved; compare (at the halfway look too, when
+    sequential); exit by the verdict. ``show``: each run's summary; ``shown``: the comparison and
+    where it was written."""
+    import time
+
+    from . import design
+    from .compare import compare, look_levels, looks, schedule, stops
 
     if o.run.label:  # bad input first, before looking for the arms
         bundle.check_label(o.run.label)
+    reps = int(o.repetitions or v.get("vllm_ab_repetitions") or 6)
+    design.check_repetitions(reps)
     arms = arm_stacks(require_stacks(o.run.state_dir))
     key = secrets(o.run.root)["vllm_api_key"]
-    reps = int(o.repetitions or v.get("vllm_ab_repetitions") or 6)
     label = o.run.label or str(v.get("vllm_benchmark_label") or "") or "ab"
     bundle.check_label(label)
+    rule = rule_from(v)
+    sequential = bool(v.get("vllm_ab_sequential", True))
+    plan = looks(reps, sequential)
+    levels = dict(zip(plan, look_levels(plan, rule.alpha)))
     order = schedule(reps)
     print(f"🆎 A/B: {reps} repetitions per arm, order {' '.join(a[0].upper() for a in order)}; "
-          f"dev differs in: {', '.join(d['setting'] for d in config_diff(v)) or 'nothing (A/A control)'}")
+          f"dev differs in: {', '.join(d['setting'] for d in config_diff(v)) or describe_same(arms)}")
+    for line in design.before(reps, rule, design.newest_noise(o.run.results_dir), sequential):
+        print(line)
     folders: dict[str, list[Path]] = {a: [] for a in ARMS}
     resets: list[str] = []
     complete = True
+    seed = int(v.get("vllm_benchmark_seed") or 0)
+    started = time.monotonic()
+    history: list[dict[str, Any]] = []
     for i, arm in enumerate(order, 1):
         stack = arms[arm]
         if v.get("vllm_ab_reset_prefix_cache"):
@@ -180,15 +201,56 @@ def run_ab(o: AbOptions, v: dict[str, Any], show: Show = None,
         if code == EXIT_INTERRUPTED:
             complete = False
             break
+        k = len(folders["baseline"])
+        if k == len(folders["dev"]) and k in levels and k < reps:  # an interim look
+            records = read_arm_records(folders)
+            summaries = {a: [bundle.load_summary(f) for f in folders[a]] for a in ARMS}
+            look = compare(summaries["baseline"], summaries["dev"], rule, seed, records["baseline"], records["dev"],
+                           alpha=levels[k])
+            history.append({"runs_per_arm": k, "alpha": levels[k], "verdict": look["verdict"],
+                            "elapsed_s": round(time.monotonic() - started, 1)})
+            if stops(look["verdict"]):
+                print(f"\n⏱️  look after {k} runs per arm (α {levels[k]:.4f}): {look['verdict']} — stopping early.")
+                break
+            print(f"\n⏱️  look after {k} runs per arm (α {levels[k]:.4f}): not yet clear, going on.")
     if not folders["baseline"] or not folders["dev"]:
         raise WorkflowError("the A/B run stopped before both arms ran; nothing to compare.")
     records = read_arm_records(folders)
-    comp = build(label, int(v.get("vllm_benchmark_seed") or 0), v, order[:sum(len(f) for f in folders.values())],
-                 folders, records, {a: arms[a].host for a in ARMS}, rule_from(v), complete, o.bisect, resets)
+    k = min(len(folders["baseline"]), len(folders["dev"]))
+    alpha = levels.get(k, rule.alpha) if complete else rule.alpha
+    if complete and (not history or history[-1]["runs_per_arm"] != k):
+        history.append({"runs_per_arm": k, "alpha": alpha, "verdict": None,
+                        "elapsed_s": round(time.monotonic() - started, 1)})
+    comp = build(label, seed, v, order[:sum(len(f) for f in folders.values())],
+                 folders, records, {a: arms[a].host for a in ARMS}, rule, complete, o.bisect, resets, alpha=alpha,
+                 same_host=same_machine(arms["baseline"], arms["dev"]),
+                 sequential={"enabled": sequential, "looks": plan, "levels": [levels[x] for x in plan],
+                             "history": history, "stopped_early": k < reps and complete,
+                             "elapsed_s": round(time.monotonic() - started, 1)})
+    if history and history[-1]["verdict"] is None:
+        history[-1]["verdict"] = comp["verdict"]
     out = write(o.run.results_dir, comp, records)
     if shown is not None:
         shown(comp, out)
     return int(comp["exit_code"])
+
+
+def same_machine(a: Stack, b: Stack) -> bool:
+    """Both arms on one machine: the same API address and the same machine name."""
+    from urllib.parse import urlsplit
+
+    def where(s: Stack) -> tuple[str, str]:
+        machine = (s.raw.get("target") or {}).get("machine") or {}
+        return str(urlsplit(s.api_url).hostname), str(machine.get("hostname") or s.host)
+
+    return where(a) == where(b)
+
+
+def describe_same(arms: Mapping[str, Stack]) -> str:
+    """What the A/B compares when the settings are the same: an A/A control on one host, else the hosts."""
+    if same_machine(arms["baseline"], arms["dev"]):
+        return "nothing (an A/A control)"
+    return f"nothing in the settings: the hosts are the change ({arms['baseline'].host} vs {arms['dev'].host})"
 
 
 def compare_bundles(results: Path, baseline: Sequence[str], dev: Sequence[str], rule: stats.Rule, label: str,
