@@ -28,6 +28,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 USER = "vwftest"
 PREFIX = "vwft"  # namespaces vwft1.., links vwft1r/vwft1h
@@ -210,6 +211,16 @@ class TestHosts:
                     log = (Path(host.home).parent / "sshd.log").read_text(errors="replace")[-2000:]
                     raise RuntimeError(f"sshd on {host.address} did not answer: {out.stderr.strip()} {log}")
                 time.sleep(0.3)
+
+    def limit_cpu(self, host: TestHost, cpus: float) -> Any:
+        """Confine every process of ``host`` (and all it starts later: they descend from its sshd) to
+        ``cpus`` CPUs with a cgroup CPU quota: a real, kernel-level slowdown. ``close()`` lifts it."""
+        from tests.cpuquota import CpuQuota
+
+        quota = CpuQuota(f"{PREFIX}-{host.name}", cpus)
+        pids = _run("ip", "netns", "pids", host.netns).stdout.split()
+        quota.add(int(p) for p in pids)
+        return quota
 
     def destroy(self) -> None:
         destroy(self.base)

@@ -164,11 +164,14 @@ def test_declared_host_over_ssh_deploys_checks_benchmarks_and_tears_down(project
 
 
 def test_two_host_ab_with_make_vllm(project: SshProject) -> None:
+    """Same settings on two hosts: the hosts are the change. Unchanged, no false alarm; the dev host's
+    processes confined to 0.7 CPU by a cgroup (a real, kernel-level slowdown), a regression."""
     base, dev = project.hosts.hosts
     project.configure("it-ssh-ab", f'CONFIG_VLLM_DECLARED_HOSTS="{base.address},{dev.address}"',
                       "CONFIG_VLLM_AB_TESTING=y", f'CONFIG_VLLM_AB_BASELINE_HOST="{base.address}"',
                       f'CONFIG_VLLM_AB_DEV_HOST="{dev.address}"', "CONFIG_VLLM_REPLICA_COUNT=1",
-                      "CONFIG_VLLM_AB_DEV_PREFIX_CACHING_OFF=y", "CONFIG_VLLM_AB_REPETITIONS=2")
+                      "CONFIG_VLLM_AB_REPETITIONS=4", "CONFIG_VLLM_BENCHMARK_DURATION=8",
+                      "CONFIG_VLLM_BENCHMARK_WARMUP_SECONDS=1")
     project.make("bringup")
     inventory = (project.path / "hosts").read_text()
     assert f"[baseline]\n{base.address}\n" in inventory and f"[dev]\n{dev.address}\n" in inventory
@@ -176,19 +179,40 @@ def test_two_host_ab_with_make_vllm(project: SshProject) -> None:
     out = project.make("vllm", check=False, timeout=2400)
     text = out.stdout + out.stderr
     assert "verdict:" in text, text[-4000:]
-    assert out.returncode in (0, 2), text[-3000:]  # ok or inconclusive (2 repetitions); make exits 2 for both errors
+    assert "dev differs in: nothing in the settings: the hosts are the change" in text
+    assert "🎯 design: 4 runs per arm" in text
     assert stack(project, base.address)["arm"] == "baseline" and stack(project, dev.address)["arm"] == "dev"
-
-    comparison = sorted((project.path / "workflows/vllm/results").glob("*-ab/comparison.json"))[-1]
+    results = project.path / "workflows/vllm/results"
+    comparison = sorted(results.glob("*-ab/comparison.json"))[-1]
     comp = json.loads(comparison.read_text())
+    assert comp["verdict"] not in ("regression", "improvement"), f"false alarm: {comp['verdict']}"
+    assert out.returncode in (0, 2), text[-3000:]  # no change, or inconclusive
+    assert comp["same_host"] is False and comp["schema_version"] == 2
     assert (comp["arms"]["baseline"]["host"], comp["arms"]["dev"]["host"]) == (base.address, dev.address)
     assert comp["changes"]["host"]["baseline"]["hostname"] == base.name
     assert comp["changes"]["host"]["dev"]["hostname"] == dev.name  # each arm's provenance from its own host
     assert "hostname" in comp["changes"]["host_differ"]
     summary = (comparison.parent / "summary.md").read_text()
     assert f"| hostname | {base.name} | {dev.name} |" in summary
+    assert "the hosts are the change under test" in summary and "A/A control" not in summary
     cases = ET.parse(comparison.parent / "junit.xml").getroot().findall("testsuite/testcase")
     assert len(cases) == len(comp["metrics"]) == 12
+
+    quota = project.hosts.limit_cpu(dev, 0.7)
+    try:
+        slow = project.make("vllm-ab", "LABEL=quota", check=False, timeout=1800)
+        throttled = quota.throttled()
+    finally:
+        quota.close()
+    text = slow.stdout + slow.stderr
+    comp = json.loads(sorted(results.glob("*-quota-ab/comparison.json"))[-1].read_text())
+    assert comp["verdict"] == "regression", text[-4000:]
+    assert "Error 1" in slow.stderr or slow.returncode != 0  # make reports the A/B's exit 1
+    assert "verdict: regression (exit 1)" in slow.stdout
+    ttft = next(m for m in comp["metrics"] if m["metric"] == "ttft_p50")
+    assert ttft["verdict"] == "regression" and ttft["dev"] > 1.5 * ttft["baseline"]
+    assert re.search(r"TTFT p50 .*\d\.\d\d× higher", slow.stdout)  # words that match the numbers
+    assert throttled["nr_throttled"] > 0  # the kernel did throttle the dev host
 
 
 def test_kdevops_inventory_works_as_it_is(project: SshProject) -> None:

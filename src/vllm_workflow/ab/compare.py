@@ -195,10 +195,12 @@ BISECT_CODES = {stats.IMPROVEMENT: 0, stats.NO_CHANGE: 0, stats.REGRESSION: 1, s
 
 
 def looks(repetitions: int, sequential: bool) -> list[int]:
-    """After how many runs per arm the comparison is made. Sequential: once halfway (at least two
-    runs per arm) and at the end; each look at its own share of alpha (``stats.look_alpha``)."""
-    half = max(2, math.ceil(repetitions / 2))
-    return [half, repetitions] if sequential and half < repetitions else [repetitions]
+    """After how many runs per arm the comparison is made. Sequential: once halfway and at the end,
+    each look at its own share of alpha (``look_levels``). Not before three runs per arm: with two,
+    Welch's test can have a single degree of freedom and would spend alpha on a look that can
+    hardly decide."""
+    half = math.ceil(repetitions / 2)
+    return [half, repetitions] if sequential and 3 <= half < repetitions else [repetitions]
 
 
 def look_levels(plan: Sequence[int], alpha: float) -> list[float]:

@@ -73,11 +73,16 @@ def pct(x: float) -> str:
 
 def before(reps: int, rule: stats.Rule, noise: Noise | None, sequential: bool) -> list[str]:
     """Lines stating what this design can detect, and a warning when it cannot say 'no change'."""
+    from .compare import looks
+
     family = len(PRIMARY)
-    seq = (f"; sequential: a look after {max(2, math.ceil(reps / 2))} runs per arm may stop early"
-           if sequential and max(2, math.ceil(reps / 2)) < reps else "")
+    plan = looks(reps, sequential)
+    seq = f"; sequential: a look after {plan[0]} runs per arm may stop early" if len(plan) > 1 else ""
     lines = [f"🎯 design: {reps} runs per arm, Welch's t on the runs' log values, Holm over {family} primary "
              f"metrics ({', '.join(LABELS[k] for k in PRIMARY)}) at α {rule.alpha:g}{seq}."]
+    if reps == 2:
+        lines.append("   ⚠️  2 runs per arm: when one arm's runs agree closely the test has a single degree of "
+                     "freedom and finds only very large changes. Fix: VLLM_AB_REPETITIONS=3 or more.")
     if noise is None:
         k = factor(reps, rule.alpha, family)
         lines.append(f"   No earlier comparison here to measure this machine's noise: at {reps} runs per arm a change "
