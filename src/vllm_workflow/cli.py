@@ -79,6 +79,34 @@ def cmd_vars(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_kdevops_vars(args: argparse.Namespace) -> int:
+    """From a kdevops tree: our settings from kdevops' .config and inventory (the plugin's make step)."""
+    from . import config, kdevops, validate
+
+    kconf, extra, notes = kdevops.settings(Path(args.config), Path(args.kdevops_vars), Path(args.inventory))
+    names = set(kdevops.kconf_symbols(kdevops.Tree(kdevops.package_tree())))
+    for note in notes:
+        print(f"⚠️  {note}", file=sys.stderr)
+    values = config.extra_vars(kconf) | extra
+    problems = validate.check(values)
+    if problems:
+        raise WorkflowError(kdevops.kdevops_names("the configuration cannot work:\n  " + "\n  ".join(problems), names))
+    secrets = config.secret_vars(kconf, os.environ)
+    kdevops.protect_secrets(kconf, Path(args.config))
+    bad = config.secret_problems(secrets)
+    if bad:
+        raise WorkflowError(kdevops.kdevops_names("the configuration cannot work:\n  " + "\n  ".join(bad), names))
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    changed = config.write_if_changed(out, config.dump_yaml(values, config.VARS_HEADER), 0o644)
+    config.write_if_changed(Path(args.secrets), config.dump_yaml(secrets, config.SECRETS_HEADER), 0o600)
+    if changed:
+        arms = extra["vllm_kdevops"]["arms"] if values.get("vllm_ab_testing") else {}
+        where = ", ".join(f"{h} ({a})" for h, a in arms.items()) or str(values.get("vllm_declared_hosts"))
+        print(f"Wrote {out} ({len(values)} settings) for {where}, and {args.secrets} (mode 0600).")
+    return 0
+
+
 def cmd_inventory(args: argparse.Namespace) -> int:
     from . import config, inventory
 
@@ -112,6 +140,13 @@ def build_parser() -> argparse.ArgumentParser:
     add("olddefconfig", cmd_olddefconfig, "update .config for the current Kconfig, taking defaults for new settings")
     p = add("savedefconfig", cmd_savedefconfig, "write the minimal form of .config (what differs from defaults)")
     p.add_argument("--output", default="defconfig", help="where to write it (default: defconfig)")
+    p = add("kdevops-vars", cmd_kdevops_vars,
+            "from a kdevops tree (the plugin's make targets): check the plugin's settings in kdevops' .config and write "
+            "ours, with the hosts and arms of kdevops' inventory and the kernel kdevops built")
+    p.add_argument("--kdevops-vars", default="extra_vars.yaml", help="kdevops' extra_vars.yaml (kernel facts)")
+    p.add_argument("--inventory", default="hosts", help="kdevops' inventory (default: hosts)")
+    p.add_argument("--output", required=True, help="our settings file to write")
+    p.add_argument("--secrets", default=".secrets.yaml", help="secrets file, mode 0600 (default: .secrets.yaml)")
     p = add("vars", cmd_vars, "check .config and write extra_vars.yaml and the 0600 secrets file")
     p.add_argument("--output", default="extra_vars.yaml", help="extra vars file (default: extra_vars.yaml)")
     p.add_argument("--secrets", default=".secrets.yaml", help="secrets file (default: .secrets.yaml)")

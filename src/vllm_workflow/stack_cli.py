@@ -129,7 +129,7 @@ def register(add: Callable[..., argparse.ArgumentParser]) -> None:
                        "provision our dashboard and a Prometheus datasource in a Grafana that answers "
                        "(VLLM_GRAFANA_URL, or the stack's host at VLLM_GRAFANA_PORT); otherwise write the dashboard "
                        "JSON for import and say where"))
-    p.add_argument("--extra-vars", default="extra_vars.yaml", help="generated extra vars (default: extra_vars.yaml)")
+    p.add_argument("--extra-vars", default=None, help="generated extra vars (default: ROOT/extra_vars.yaml)")
     p.add_argument("--report-changed", action="store_true", help='end with {"changed": ...} as JSON (for Ansible)')
     with_state(add("routing-check", cmd_routing_check,
                    "prove the configured routing from engine counters; exit 1 when it does not hold"))
@@ -149,8 +149,9 @@ def cmd_grafana(args: argparse.Namespace) -> int:
     from . import config
     from .readiness import provision_dashboards
 
-    changed, failed = provision_dashboards(Path(args.root).resolve(), _state_dir(args),
-                                           config.load_vars(Path(args.extra_vars)), require_stacks(_state_dir(args)))
+    extra = Path(args.extra_vars) if args.extra_vars else config.extra_vars_path(Path(args.root))
+    changed, failed = provision_dashboards(Path(args.root).resolve(), _state_dir(args), config.load_vars(extra),
+                                           require_stacks(_state_dir(args)))
     if args.report_changed:
         print(json.dumps({"changed": changed}))
     return 1 if failed else 0

@@ -61,13 +61,13 @@ def print_after_runs(comp: dict[str, Any], out: Path) -> None:
 
 def cmd_ab_compare(args: argparse.Namespace) -> int:
     from ..benchmark import bundle
-    from ..config import load_vars
+    from ..config import extra_vars_path, load_vars
     from . import stats
     from .service import compare_bundles, rule_from
 
     root = Path(args.root).resolve()
     results = Path(args.results_dir) if args.results_dir else root / bundle.DEFAULT_RESULTS_DIR
-    extra = Path(args.extra_vars) if args.extra_vars else root / "extra_vars.yaml"
+    extra = Path(args.extra_vars) if args.extra_vars else extra_vars_path(root)
     v = load_vars(extra) if args.extra_vars or extra.exists() else {}  # the rule's and the seed's settings
     configured = rule_from(v)
     rule = stats.Rule(threshold=args.threshold / 100 if args.threshold is not None else configured.threshold,

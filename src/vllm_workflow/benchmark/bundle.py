@@ -126,16 +126,22 @@ def _gpus() -> list[dict[str, str]]:
 
 
 def provenance(root: Path, versions: Mapping[str, Any], stack_host: str,
-               target_machine: Mapping[str, Any] | None = None) -> dict[str, Any]:
+               target_machine: Mapping[str, Any] | None = None,
+               kdevops: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Where the numbers came from: code revision, software versions, the machine.
 
     ``target_machine`` is what deploy read on the stack's own host (the stack description's
     ``target.machine``); without it (an older description, Kubernetes) the controller is described.
+    ``kdevops``: run from a kdevops tree, what kdevops knows (the tree's revision, the kernel it
+    built for the nodes: bootlinux's tree, ref and commit).
     """
-    rev = _run(["git", "rev-parse", "HEAD"], root)
-    dirty = _run(["git", "status", "--porcelain", "--untracked-files=no"], root)
-    head = {"project": {"git_revision": rev, "git_dirty": bool(dirty) if dirty is not None else None},
-            "versions": dict(versions)}
+    code = Path(__file__).resolve().parents[3]  # the workflow's own tree (ROOT when standalone)
+    rev = _run(["git", "rev-parse", "HEAD"], code)
+    dirty = _run(["git", "status", "--porcelain", "--untracked-files=no"], code)
+    head: dict[str, Any] = {"project": {"git_revision": rev, "git_dirty": bool(dirty) if dirty is not None else None},
+                            "versions": dict(versions)}
+    if kdevops:
+        head["kdevops"] = {"git_revision": _run(["git", "rev-parse", "HEAD"], root), **dict(kdevops)}
     if target_machine:
         return {**head, "host": {"stack_host": stack_host, "gpus": [], **target_machine},
                 "python": platform.python_version()}

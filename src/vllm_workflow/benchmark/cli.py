@@ -19,12 +19,14 @@ from .workloads import WORKLOADS
 
 def options(args: argparse.Namespace) -> RunOptions:
     """The run options of a command line that has ``add_run_options``."""
+    from ..config import extra_vars_path
+
     root = Path(args.root).resolve()
     return RunOptions(
         root=root,
         state_dir=Path(args.state_dir) if args.state_dir else root / DEFAULT_STATE_DIR,
         results_dir=Path(args.results_dir) if args.results_dir else root / bundle.DEFAULT_RESULTS_DIR,
-        extra_vars=Path(args.extra_vars) if args.extra_vars else root / "extra_vars.yaml",
+        extra_vars=Path(args.extra_vars) if args.extra_vars else extra_vars_path(root),
         label=args.label,
         sets=tuple(args.set),
         workload=args.workload,

@@ -6,7 +6,7 @@ their arguments; nothing below the CLI sees an ``argparse.Namespace``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -184,7 +184,8 @@ def run_one(o: RunOptions, v: dict[str, Any], stack: Stack, key: str, label: str
     bundle.write_jsonl(out / "engine-metrics.jsonl", result.engine_series)
     copy_config(root, out / "config", v, stack, [key, *secrets(root).values()])
     bundle.write_json(out / "provenance.json", bundle.provenance(root, _versions(v, stack, key), stack.host,
-                                                                     (stack.raw.get("target") or {}).get("machine")))
+                                                                     (stack.raw.get("target") or {}).get("machine"),
+                                                                     _kdevops_facts(v, stack)))
     _keep_prometheus_series(stack, out, result.started_at, summary)
     report.render(out)
     if show is not None:
@@ -195,6 +196,15 @@ def run_one(o: RunOptions, v: dict[str, Any], stack: Stack, key: str, label: str
         return EXIT_INTERRUPTED, out, summary
     code = EXIT_ALL_FAILED if summary["requests"]["measured"] and not summary["requests"]["ok"] else EXIT_OK
     return code, out, summary
+
+
+def _kdevops_facts(v: Mapping[str, Any], stack: Stack) -> dict[str, Any] | None:
+    """From a kdevops tree: the node's arm and the kernel kdevops built (bootlinux's vars)."""
+    facts = v.get("vllm_kdevops")
+    if not isinstance(facts, Mapping):
+        return None
+    arm = str(stack.raw.get("arm") or (facts.get("arms") or {}).get(stack.host, ""))
+    return {"node": stack.host, "arm": arm, "kernel": dict(facts.get("kernel") or {})}
 
 
 def settings(o: RunOptions) -> dict[str, Any]:

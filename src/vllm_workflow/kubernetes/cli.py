@@ -33,7 +33,7 @@ def cmd_values(args: argparse.Namespace) -> int:
     from .plan import values_yaml
 
     root = Path(args.root).resolve()
-    v = config.load_vars(Path(args.extra_vars))
+    v = config.load_vars(Path(args.extra_vars) if args.extra_vars else config.extra_vars_path(Path(args.root)))
     if not v.get("vllm_deploy_kubernetes"):
         raise WorkflowError("CONFIG_VLLM_DEPLOY_KUBERNETES is not set: the local backend uses no Helm values. "
                             "Fix: make defconfig-vllm-production-stack-cpu (or choose Kubernetes in make menuconfig).")
@@ -133,7 +133,7 @@ def register(add: Callable[..., argparse.ArgumentParser]) -> None:
     p = add("values", cmd_values,
             f"render the vllm-stack Helm values for the current configuration to {VALUES_PATH} "
             "without contacting a cluster (deploy uses the same renderer)")
-    p.add_argument("--extra-vars", default="extra_vars.yaml", help="generated extra vars (default: extra_vars.yaml)")
+    p.add_argument("--extra-vars", default=None, help="generated extra vars (default: ROOT/extra_vars.yaml)")
     p.add_argument("--output", default=None, help=f"where to write them (default: ROOT/{VALUES_PATH})")
     add("k8s-plan", cmd_k8s_plan,
         "plan the Kubernetes deploy from JSON {vars, facts} on stdin; print it as JSON (used by deploy)")
