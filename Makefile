@@ -22,7 +22,8 @@ ANSIBLE_PLAYBOOK := $(call sq,$(VENV)/bin/ansible-playbook) -i $(call sq,$(INVEN
 	-e $(call sq,@$(SECRETS)) -e $(call sq,topdir=$(TOPDIR))
 
 .DEFAULT_GOAL := all
-.PHONY: all venv menuconfig olddefconfig savedefconfig help test test-slow check test-integration lint lock
+.PHONY: all venv menuconfig olddefconfig savedefconfig help test test-slow check test-integration lint lock \
+	kdevops-plugin-tarball
 
 all: $(EXTRA_VARS) ## Check .config and write extra_vars.yaml (the default target)
 
@@ -76,6 +77,9 @@ check: test test-slow test-integration ## Every test: lint, unit, slow, and the 
 
 test-integration: $(VENV_STAMP) ## Run the real local stack end to end (installs vLLM CPU; minutes)
 	@cd $(call sq,$(TOPDIR)) && $(call sq,$(VENV))/bin/python -m pytest -q -m integration -p no:cacheprovider tests/integration
+
+kdevops-plugin-tarball: $(VENV_STAMP) ## Write .kdevops-<version>.tar.xz (the kdevops plugin with this tree) for kdevops-plugin-add
+	@$(call sq,$(PYTHON)) $(call sq,$(TOPDIR)/scripts/kdevops-plugin-tarball.py)
 
 lock: $(VENV_STAMP) ## Re-pin requirements.lock from the current virtualenv
 	@$(call sq,$(VENV))/bin/pip freeze --exclude-editable | sed '1i # Full pinned set of the controller virtualenv (pip constraints). Regenerate with: make lock' > $(call sq,$(TOPDIR))/requirements.lock

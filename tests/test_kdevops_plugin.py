@@ -148,3 +148,41 @@ def test_fragments_are_linked_once_and_a_users_file_is_kept(tmp_path: Path) -> N
     GEN.link_fragments(plugin, home)
     assert (user / "a.config").resolve() == plugin / "defconfigs/configs/a.config"
     assert (user / "b.config").read_text() == "mine\n"
+
+
+KDEVOPS_TARBALL = ROOT.parent / "shared/upstream/kdevops/kdevops-4b6bbb7.tar.gz"
+
+
+@pytest.mark.slow
+def test_release_tarball_installs_with_kdevops_plugin_manager(tmp_path: Path) -> None:
+    """`make kdevops-plugin-tarball`'s file, installed by kdevops' own plugin script, brings the tree."""
+    import os
+    import shutil
+    import subprocess
+
+    if not KDEVOPS_TARBALL.exists():
+        pytest.skip(f"no kdevops snapshot at {KDEVOPS_TARBALL}")
+    if not shutil.which("jq") or not (ROOT / ".git").exists():
+        pytest.skip("needs jq and a git checkout")
+    subprocess.run(["tar", "-xzf", str(KDEVOPS_TARBALL), "-C", str(tmp_path), "kdevops/scripts"], check=True)
+    made = subprocess.run(["python3", str(ROOT / "scripts/kdevops-plugin-tarball.py"), "--output", str(tmp_path)],
+                          capture_output=True, text=True, check=True)
+    tarball = tmp_path / ".kdevops-0.1.0.tar.xz"
+    assert f"Wrote {tarball}" in made.stdout
+    home = tmp_path / "home"
+    env = {**os.environ, "HOME": str(home)}
+    script = tmp_path / "kdevops/scripts/kdevops-plugin.sh"
+    added = subprocess.run([str(script), "add", str(tarball)], capture_output=True, text=True, env=env,
+                           stdin=subprocess.DEVNULL)
+    assert added.returncode == 0, added.stdout + added.stderr
+    listing = subprocess.run([str(script), "list"], capture_output=True, text=True, env=env).stdout
+    assert re.search(r"vllm-workflow\s+0\.1\.0", listing)
+    plugin = home / ".config/kdevops/plugins/vllm-workflow"
+    path = subprocess.run(["python3", str(plugin / "scripts/kconfig.py")], capture_output=True, text=True, env=env,
+                          check=True).stdout.strip()
+    assert path == str(plugin / "generated/Kconfig")
+    committed = subprocess.run(["git", "show", "HEAD:workflows/vllm/Kconfig"], cwd=ROOT, capture_output=True,
+                               text=True, check=True).stdout
+    assert (plugin / "tree/workflows/vllm/Kconfig").read_text() == committed  # the tree came in the tarball
+    assert "config VLLM_WF_REPLICA_COUNT" in Path(path).read_text()
+    assert (home / ".config/kdevops/defconfigs/configs/vllm-workflow-ab.config").exists()

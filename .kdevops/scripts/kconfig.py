@@ -128,7 +128,10 @@ def tree(plugin: Path, home: Path) -> Path:
         tmp = plugin / "tree.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         with tarfile.open(payload) as tar:
-            tar.extractall(tmp, filter="data")
+            try:
+                tar.extractall(tmp, filter="data")
+            except TypeError:  # Python before 3.11.4: no filters (the payload is our own git archive)
+                tar.extractall(tmp)
         tmp.rename(here)
         return here
     source, ref = _registry_source(home)

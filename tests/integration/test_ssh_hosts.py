@@ -14,12 +14,15 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests import sshhosts
 from tests.integration.test_local_stack import ROOT, VENV, Project, copy_project
@@ -246,3 +249,119 @@ def test_kdevops_inventory_works_as_it_is(project: SshProject) -> None:
         assert host_processes(h) == [] and host_ports(h) == {22}
         listing = project.hosts.ssh(h, "ls ~/.local/share/vllm-workflow").stdout.split()
         assert "venv-engine" not in listing and "logs" in listing  # runtimes removed, logs kept
+
+
+KDEVOPS_TARBALL = ROOT.parent / "shared/upstream/kdevops/kdevops-4b6bbb7.tar.gz"
+TERRAFORM = ROOT.parent / "shared/upstream/ansible-collections/cloud-terraform-4.0.0.tar.gz"
+#: What a kdevops user has: PyPI's ansible (its collections) at the pins our lock already holds.
+KDEVOPS_VENV = Path(os.environ.get("VLLM_WORKFLOW_IT_KDEVOPS_VENV", "/var/cache/vllm-workflow-it/kdevops-venv"))
+KDEVOPS_TOOLS = ("gcc", "flex", "bison", "jq", "nc", "make", "git", "sudo")
+
+
+def kdevops_ansible() -> Path:
+    """A virtualenv with PyPI's ansible 12.3.0 (kdevops' collections), made once and kept."""
+    if not (KDEVOPS_VENV / "bin/ansible-playbook").exists():
+        subprocess.run([sys.executable, "-m", "venv", str(KDEVOPS_VENV)], check=True)
+        subprocess.run([str(KDEVOPS_VENV / "bin/pip"), "install", "-q", "-c", str(ROOT / "requirements.lock"),
+                        "ansible==12.3.0", "ansible-core==2.19.14", "pyyaml"], check=True, timeout=1800)
+    return KDEVOPS_VENV
+
+
+class Kdevops:
+    """A kdevops tree unpacked from the pinned snapshot, used as a kdevops user would."""
+
+    def __init__(self, top: Path, home: Path, env: dict[str, str]) -> None:
+        self.top, self.home, self.env = top, home, env
+
+    def make(self, *args: str, check: bool = True, timeout: float = 1800) -> subprocess.CompletedProcess:
+        out = subprocess.run(["make", "-C", str(self.top), *args], capture_output=True, text=True, timeout=timeout,
+                             env=self.env, stdin=subprocess.DEVNULL)
+        text = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", out.stdout + out.stderr)
+        if check and out.returncode != 0:
+            raise AssertionError(f"make {' '.join(args)} exited {out.returncode}:\n{text[-5000:]}")
+        return subprocess.CompletedProcess(out.args, out.returncode, text, "")
+
+
+def test_the_kdevops_plugin_from_a_kdevops_tree(project: SshProject, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """make kdevops-plugin-add installs the workflow into a kdevops tree; from there a declared-hosts
+    base with the A/B fragment brings up, deploys, compares the two hosts, tears down; removing the
+    plugin leaves kdevops working; kdevops' own vllm defconfigs load with and without it."""
+    if not KDEVOPS_TARBALL.exists():
+        pytest.skip(f"no kdevops snapshot at {KDEVOPS_TARBALL}")
+    lacks = [t for t in KDEVOPS_TOOLS if not shutil.which(t)]
+    if lacks:
+        pytest.skip("kdevops needs " + ", ".join(lacks))
+    base, dev = project.hosts.hosts
+    tmp = tmp_path_factory.mktemp("kdevops")
+    subprocess.run(["tar", "-xzf", str(KDEVOPS_TARBALL), "-C", str(tmp)], check=True)
+    top, home = tmp / "kdevops", tmp / "home"
+    home.mkdir()
+    venv = kdevops_ansible()
+    frags = tmp / "fragments"
+    frags.mkdir()
+    # The settings a user of these two hosts would choose: the hosts have no route to PyPI.
+    (frags / "it-kdevops.config").write_text(
+        f'CONFIG_VLLM_WF_LOCAL_PIP_WHEELHOUSE="{WHEELHOUSE}"\nCONFIG_VLLM_WF_AB_REPETITIONS=3\n'
+        "CONFIG_VLLM_WF_BENCHMARK_DURATION=5\nCONFIG_VLLM_WF_BENCHMARK_WARMUP_SECONDS=1\n")
+    env = {**os.environ, **project.hosts.env(), "HOME": str(home), "USER": "root",
+           "PATH": f"{venv / 'bin'}:{os.environ['PATH']}", "ANSIBLE_PYTHON_INTERPRETER": "/usr/bin/python3",
+           "KDEVOPS_CONFIG_PATH": f"{home}/.config/kdevops/plugins/vllm-workflow/defconfigs/configs:{frags}"}
+    for name in ("VENV", "VIRTUAL_ENV", "MAKEFLAGS", "MAKELEVEL"):
+        env.pop(name, None)
+    subprocess.run([str(venv / "bin/ansible-galaxy"), "collection", "install", "-p", str(home / ".ansible/collections"),
+                    str(TERRAFORM)], check=True, capture_output=True, env=env)
+    kd = Kdevops(top, home, env)
+
+    def builtin_defconfigs_load(plugin: bool) -> None:
+        for name in ("vllm", "vllm-production-stack-cpu", "vllm-declared-hosts"):
+            out = kd.make(f"defconfig-{name}", *(["DECLARE_HOSTS=a b"] if "declared" in name else []))
+            assert "error" not in out.stdout.lower(), out.stdout[-3000:]
+            config = (top / ".config").read_text()
+            assert "CONFIG_KDEVOPS_WORKFLOW_ENABLE_VLLM=y" in config
+            assert ("CONFIG_KDEVOPS_PLUGIN_VLLM_WORKFLOW" in config) == plugin  # offered, not enabled
+            assert "CONFIG_KDEVOPS_PLUGIN_VLLM_WORKFLOW=y" not in config
+
+    builtin_defconfigs_load(plugin=False)
+    added = kd.make("kdevops-plugin-add", f"URL={project.path}")
+    assert "Plugin vllm-workflow (0.1.0) installed successfully" in added.stdout
+    assert re.search(r"vllm-workflow\s+0\.1\.0\s+" + re.escape(str(project.path)), kd.make("kdevops-plugin-list").stdout)
+    builtin_defconfigs_load(plugin=True)
+
+    hosts = f"DECLARE_HOSTS={base.address} {dev.address}"
+    out = kd.make("defconfig-kernel-testing+vllm-workflow-ab+vllm-workflow-declared+it-kdevops", hosts)
+    assert "fragment settings missing" not in out.stdout, out.stdout[-3000:]
+    config = (top / ".config").read_text()
+    assert "CONFIG_KDEVOPS_PLUGIN_VLLM_WORKFLOW=y" in config and "CONFIG_VLLM_WF_AB_REPETITIONS=3" in config
+    kd.make()
+    kvars = yaml.safe_load((top / "extra_vars.yaml").read_text())
+    assert kvars["vllm_wf_ab_repetitions"] == 3 and kvars["vllm_wf_model_source_tiny"] is True  # kdevops' output yaml
+    assert "vllm_wf_api_key" not in kvars and "vllm_wf_hf_token" not in kvars
+    assert "vllm-workflow (plugin) targets:" in kd.make("help").stdout
+    kd.make("bringup")
+    inventory = (top / "hosts").read_text()
+    assert base.address in inventory and dev.address in inventory
+
+    run = kd.make("vllm", check=False, timeout=3000)
+    assert "verdict:" in run.stdout, run.stdout[-5000:]
+    comparison = sorted((top / "workflows/vllm/results").glob("*-ab/comparison.json"))[-1]
+    comp = json.loads(comparison.read_text())
+    assert (comp["arms"]["baseline"]["host"], comp["arms"]["dev"]["host"]) == (base.address, dev.address)
+    assert comp["verdict"] not in ("regression", "improvement"), comp["verdict"]
+    assert run.returncode == 0 or "Error 2" in run.stdout  # no change, or inconclusive at three runs
+    bundle = sorted((top / "workflows/vllm/results").glob("*-dev-r1/provenance.json"))[-1]
+    prov = json.loads(bundle.read_text())
+    assert prov["kdevops"]["arm"] == "dev" and prov["kdevops"]["node"] == dev.address
+    assert prov["kdevops"]["kernel"]["kdevops_baseline_and_dev"] is True
+    assert prov["host"]["hostname"] == dev.name  # collected on the dev node itself
+    status = kd.make("vllm-status-simplified").stdout
+    assert status.count("🟢 healthy") == 2, status
+    kd.make("vllm-teardown")
+    for h in (base, dev):
+        assert host_processes(h) == []
+
+    kd.make("kdevops-plugin-remove", "NAME=vllm-workflow")
+    assert "No plugins installed" in kd.make("kdevops-plugin-list").stdout
+    kd.make("defconfig-kernel-testing")
+    kd.make()  # kdevops works without the plugin
+    assert "vllm-workflow (plugin)" not in kd.make("help").stdout
+    builtin_defconfigs_load(plugin=False)
