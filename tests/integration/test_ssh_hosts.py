@@ -355,6 +355,7 @@ def test_the_kdevops_plugin_from_a_kdevops_tree(project: SshProject, tmp_path_fa
     assert prov["host"]["hostname"] == dev.name  # collected on the dev node itself
     status = kd.make("vllm-status-simplified").stdout
     assert status.count("🟢 healthy") == 2, status
+    assert "workflows/vllm/results/" in kd.make("ci-results", "CI_WORKFLOW=vllm-workflow").stdout
     kd.make("vllm-teardown")
     for h in (base, dev):
         assert host_processes(h) == []
