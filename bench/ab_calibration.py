@@ -88,18 +88,22 @@ def shifted(summary: dict[str, Any], effect: float) -> dict[str, Any]:
     return out
 
 
-def evaluate(base: list[dict], dev: list[dict], base_rec: list, dev_rec: list, n: int, draws: int,
+def evaluate(base: list[dict], dev: list[dict], base_floors: dict, dev_floors: dict, n: int, draws: int,
              rng: np.random.Generator, rule: Any, sequential: bool) -> dict[str, Any]:
-    """Comparisons of n runs per arm from the pools: disjoint ones, then random subsets."""
+    """Comparisons of n runs per arm from the pools: disjoint ones, then random subsets. Each run's
+    measurement-error floor (``run_floors``) is computed once and reused in every comparison."""
     from vllm_workflow.ab.compare import compare, look_levels, looks, stops
 
     plan = looks(n, sequential)
     levels = look_levels(plan, rule.alpha)
 
+    def pick(floors: dict, idx: list[int]) -> dict:
+        return {k: [v[i] for i in idx] for k, v in floors.items()}
+
     def one(ia: list[int], ib: list[int]) -> tuple[str, int]:
         for k, level in zip(plan, levels):
-            c = compare([base[i] for i in ia[:k]], [dev[i] for i in ib[:k]], rule, 0,
-                        [base_rec[i] for i in ia[:k]], [dev_rec[i] for i in ib[:k]], alpha=level)
+            c = compare([base[i] for i in ia[:k]], [dev[i] for i in ib[:k]], rule, 0, alpha=level,
+                        floors=(pick(base_floors, ia[:k]), pick(dev_floors, ib[:k])), request_ci=False)
             if stops(c["verdict"]) or k == plan[-1]:
                 return c["verdict"], k
         raise AssertionError
@@ -173,17 +177,20 @@ def main() -> int:
         if args.output:  # the runs first: an analysis can be redone from them (--reuse)
             Path(args.output).write_text(json.dumps({"pools": pools}, default=str))
 
-    def records(names: list[str]) -> list:
-        return [bundle.read_records(results / n / "requests.jsonl") for n in names]
+    from vllm_workflow.ab.compare import run_floors
+
+    def floors(names: list[str]) -> dict:
+        return run_floors([bundle.read_records(results / n / "requests.jsonl") for n in names])
 
     rng = np.random.default_rng(2026)
     out: dict[str, Any] = {"machine": {"cpus": __import__("os").cpu_count()}, "rule": vars(rule) | {},
                            "pools": pools, "conditions": {}}
     for name, pool in pools.items():
+        print(f"== analysing {name}", flush=True)
         base = [r["summary"] for r in pool["baseline"]]
         dev = [r["summary"] for r in pool["dev"]]
-        base_rec = records([r["bundle"] for r in pool["baseline"]])
-        dev_rec = records([r["bundle"] for r in pool["dev"]])
+        base_rec = floors([r["bundle"] for r in pool["baseline"]])
+        dev_rec = floors([r["bundle"] for r in pool["dev"]])
         gm = {a: math.exp(statistics.mean(math.log(s["latency_ms"]["ttft"]["p50"]) for s in ss))
               for a, ss in (("baseline", base), ("dev", dev))}
         cond: dict[str, Any] = {"ttft_p50_ms": gm, "ttft_ratio": gm["dev"] / gm["baseline"],
@@ -202,8 +209,8 @@ def main() -> int:
     aa = pools["aa"]
     base = [r["summary"] for r in aa["baseline"]]
     dev = [r["summary"] for r in aa["dev"]]
-    base_rec = records([r["bundle"] for r in aa["baseline"]])
-    dev_rec = records([r["bundle"] for r in aa["dev"]])
+    base_rec = floors([r["bundle"] for r in aa["baseline"]])
+    dev_rec = floors([r["bundle"] for r in aa["dev"]])
     noise = run_noise([{"metric": "ttft_p50", "baseline_values": [s["latency_ms"]["ttft"]["p50"] for s in base],
                         "dev_values": [s["latency_ms"]["ttft"]["p50"] for s in dev]}])
     curve = []

@@ -86,7 +86,11 @@ def test_every_variable_read_is_defined(tree: Tree) -> None:
     roles = {p.name for p in (ROOT / "playbooks" / "roles").iterdir()}
     inventory_vars = set(re.findall(r'"(vllm_\w+)"\s*:', (ROOT / "src/vllm_workflow/inventory.py").read_text()))
     assert "vllm_local_instance" in inventory_vars  # host variables `make bringup` writes
-    defined = set(kconfig_vars(tree)) | defined_in_playbooks() | roles | inventory_vars
+    # what the kdevops plugin's targets pass: the play's host pattern, and kdevops-vars' own section
+    plugin_vars = set(re.findall(r"-e (vllm_\w+)=", (ROOT / ".kdevops/workflows/vllm-workflow/Makefile").read_text()))
+    plugin_vars |= set(re.findall(r'"(vllm_kdevops)"', (ROOT / "src/vllm_workflow/kdevops.py").read_text()))
+    assert plugin_vars == {"vllm_play_hosts", "vllm_kdevops"}
+    defined = set(kconfig_vars(tree)) | defined_in_playbooks() | roles | inventory_vars | plugin_vars
     for defaults in role_defaults().values():
         defined |= set(defaults)
     read: dict[str, str] = {}

@@ -56,7 +56,7 @@ METRICS = (
 PRIMARY = tuple(m.key for m in METRICS if m.primary)
 POWER = 0.8  # the power at which the minimum detectable effect is stated
 
-MAX_REQUEST_VALUES = 20000  # per arm, for the over-requests bootstrap
+MAX_REQUEST_VALUES = 10000  # per arm, for the over-requests bootstrap
 
 
 def request_values(records: Sequence[RequestRecord], attr: str, rng: np.random.Generator,
@@ -78,7 +78,7 @@ def request_values(records: Sequence[RequestRecord], attr: str, rng: np.random.G
 
 
 def _quantile_ci(a: np.ndarray, b: np.ndarray, q: float, rng: np.random.Generator,
-                 samples: int = 1000) -> tuple[float, float] | None:
+                 samples: int = 500) -> tuple[float, float] | None:
     if len(a) < 2 or len(b) < 2:
         return None
     qa = np.percentile(a[rng.integers(0, len(a), size=(samples, len(a)))], q, axis=1)
@@ -94,13 +94,28 @@ def orient(value: float, higher_is_better: bool) -> float:
     return value if higher_is_better else -value
 
 
-def _floor(m: Metric, runs: Sequence[Sequence[RequestRecord]], log: bool, rng: np.random.Generator) -> float:
+Floors = Mapping[str, Sequence[float]]  # metric -> each run's measurement variance of its value
+
+
+def run_floors(runs: Sequence[Sequence[RequestRecord]], seed: int = 0) -> dict[str, list[float]]:
+    """Each run's measurement variance of each per-request metric's value (log scale for relative
+    metrics): the run's requests resampled. Computed once per run; a comparison averages them."""
+    rng = np.random.default_rng(seed)
+    out: dict[str, list[float]] = {}
+    for m in METRICS:
+        if not m.per_request:
+            continue
+        out[m.key] = [stats.run_value_variance(request_values(r, m.per_request, rng, most=5000), m.quantile,
+                                               not m.absolute, rng) for r in runs]
+    return out
+
+
+def _floor(m: Metric, floors: Floors | None, log: bool) -> float:
     """An arm's mean per-run measurement variance of this metric (0 without request records)."""
-    if not m.per_request or not runs:
+    values = (floors or {}).get(m.key) or []
+    if not values or not log:
         return 0.0
-    per_run = [stats.run_value_variance(request_values(r, m.per_request, rng, most=5000), m.quantile, log, rng)
-               for r in runs]
-    return float(np.mean(per_run)) if per_run else 0.0
+    return float(np.mean(values))
 
 
 def _centre(values: Sequence[float], log: bool) -> float:
@@ -111,7 +126,9 @@ def _centre(values: Sequence[float], log: bool) -> float:
 def compare_metric(m: Metric, base: Sequence[Mapping[str, Any]], dev: Sequence[Mapping[str, Any]],
                    rule: stats.Rule, seed: int = 0,
                    base_records: Sequence[Sequence[RequestRecord]] = (),
-                   dev_records: Sequence[Sequence[RequestRecord]] = (), level: float = 0.95) -> dict[str, Any]:
+                   dev_records: Sequence[Sequence[RequestRecord]] = (), level: float = 0.95,
+                   floors: tuple[Floors | None, Floors | None] = (None, None),
+                   request_ci: bool = True) -> dict[str, Any]:
     a = [x for x in (m.read(s) for s in base) if x is not None and math.isfinite(x)]
     b = [x for x in (m.read(s) for s in dev) if x is not None and math.isfinite(x)]
     log = not m.absolute and stats.loggable(a) and stats.loggable(b)
@@ -128,16 +145,16 @@ def compare_metric(m: Metric, base: Sequence[Mapping[str, Any]], dev: Sequence[M
     if min(len(a), len(b)) < 2:
         return out | empty | {"delta": stats.change(a, b, m.absolute), "why": "fewer than two runs in one arm"}
     rng = np.random.default_rng(seed)
-    floors = (_floor(m, base_records, log, rng), _floor(m, dev_records, log, rng))
+    floor = (_floor(m, floors[0], log), _floor(m, floors[1], log))
     if not m.absolute and not log:  # a run with a zero value (nothing completed): compare relative to the baseline
         scale = float(np.mean(a)) or 1.0
         a, b = [x / scale for x in a], [x / scale for x in b]
-    test = stats.welch(a, b, log=log, floor=floors, level=level)
+    test = stats.welch(a, b, log=log, floor=floor, level=level)
     effect = stats.cliffs_delta(a, b)
     if not m.higher_is_better:
         effect = -effect  # positive effect = dev better, like the oriented change
     ci_requests = None
-    if m.per_request and base_records and dev_records:
+    if request_ci and m.per_request and base_records and dev_records:
         ra = np.concatenate([request_values(r, m.per_request, rng) for r in base_records])
         rb = np.concatenate([request_values(r, m.per_request, rng) for r in dev_records])
         ci_requests = _quantile_ci(ra, rb, m.quantile, rng)
@@ -168,12 +185,18 @@ def detectable(row: dict[str, Any], alpha: float, family: int, n: int | None = N
 
 def compare(base: Sequence[Mapping[str, Any]], dev: Sequence[Mapping[str, Any]], rule: stats.Rule,
             seed: int = 0, base_records: Sequence[Sequence[RequestRecord]] = (),
-            dev_records: Sequence[Sequence[RequestRecord]] = (), alpha: float | None = None) -> dict[str, Any]:
+            dev_records: Sequence[Sequence[RequestRecord]] = (), alpha: float | None = None,
+            floors: tuple[Floors | None, Floors | None] | None = None, request_ci: bool = True) -> dict[str, Any]:
     """Every metric compared, and the overall verdict from the primary metrics. ``alpha``: the level of
-    this look (sequential testing spends the rule's alpha over looks); the CIs are at 1 - alpha."""
+    this look (sequential testing spends the rule's alpha over looks); the CIs are at 1 - alpha.
+    ``floors``: each arm's ``run_floors`` (computed from the records when not given);
+    ``request_ci``: also the explanatory over-requests CI (costly; the verdict does not use it)."""
     level_alpha = rule.alpha if alpha is None else alpha
-    rows = [compare_metric(m, base, dev, rule, seed, base_records, dev_records, level=1 - level_alpha)
-            for m in METRICS]
+    if floors is None:
+        floors = (run_floors(base_records, seed) if base_records else None,
+                  run_floors(dev_records, seed) if dev_records else None)
+    rows = [compare_metric(m, base, dev, rule, seed, base_records, dev_records, level=1 - level_alpha,
+                           floors=floors, request_ci=request_ci) for m in METRICS]
     # Holm within each family: the primary metrics decide (their correction counts only them); the
     # others are explanatory, corrected among themselves, and never change the verdict.
     for primary in (True, False):
