@@ -173,8 +173,7 @@ def test_two_host_ab_with_make_vllm(project: SshProject) -> None:
     project.configure("it-ssh-ab", f'CONFIG_VLLM_DECLARED_HOSTS="{base.address},{dev.address}"',
                       "CONFIG_VLLM_AB_TESTING=y", f'CONFIG_VLLM_AB_BASELINE_HOST="{base.address}"',
                       f'CONFIG_VLLM_AB_DEV_HOST="{dev.address}"', "CONFIG_VLLM_REPLICA_COUNT=1",
-                      "CONFIG_VLLM_AB_REPETITIONS=4", "CONFIG_VLLM_BENCHMARK_DURATION=8",
-                      "CONFIG_VLLM_BENCHMARK_WARMUP_SECONDS=1")
+                      "CONFIG_VLLM_AB_REPETITIONS=4")
     project.make("bringup")
     inventory = (project.path / "hosts").read_text()
     assert f"[baseline]\n{base.address}\n" in inventory and f"[dev]\n{dev.address}\n" in inventory
