@@ -90,6 +90,11 @@ def _what_differs(comp: dict[str, Any]) -> str:
     if diff:
         return "The dev arm differs in: " + ", ".join(f"{d['setting']} {d['baseline']} → {d['dev']}" for d in diff) + "."
     hosts = [comp["arms"][a]["host"] for a in ("baseline", "dev")]
+    if comp.get("compared") == "bundles":
+        differs = comp["changes"].get("host_differ") or []
+        return ("Separate runs compared (ab-compare): the change is whatever you changed between them (each bundle's "
+                "config/ holds its settings)" + (f"; their hosts differ in {', '.join(differs)}." if differs else
+                                                 "; no recorded machine fact differs between their hosts."))
     if comp.get("same_host", hosts[0] == hosts[1]):
         return ("The arms have the same settings on the same host (an A/A control): any verdict other than "
                 "'no significant change' is a false alarm.")

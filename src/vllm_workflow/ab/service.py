@@ -127,6 +127,7 @@ def build(label: str, seed: int, ab_settings: Mapping[str, Any] | None, order: S
         "complete": complete, "repetitions": min(len(folders["baseline"]), len(folders["dev"])),
         "schedule": list(order),
         "arms": {a: {"host": hosts.get(a, ""), "bundles": [f.name for f in folders[a]]} for a in ARMS},
+        "compared": "arms" if ab_settings is not None else "bundles",
         "same_host": same_host if same_host is not None else (
             hosts.get("baseline") == hosts.get("dev") and host["baseline"].get("hostname") == host["dev"].get("hostname")),
         "rule": {"alpha": rule.alpha, "threshold": rule.threshold, "equivalence": rule.equivalence},
