@@ -186,3 +186,47 @@ def test_release_tarball_installs_with_kdevops_plugin_manager(tmp_path: Path) ->
     assert (plugin / "tree/workflows/vllm/Kconfig").read_text() == committed  # the tree came in the tarball
     assert "config VLLM_WF_REPLICA_COUNT" in Path(path).read_text()
     assert (home / ".config/kdevops/defconfigs/configs/vllm-workflow-ab.config").exists()
+
+
+@pytest.mark.slow
+def test_a_git_source_is_cloned_at_its_ref(tmp_path: Path) -> None:
+    """Installed from a git URL with a tag, the plugin clones the tree at that tag on first use."""
+    import json
+    import os
+    import shutil
+    import subprocess
+
+    if not shutil.which("git") or not (ROOT / ".git").exists():
+        pytest.skip("needs git and a git checkout")
+    repo = tmp_path / "vllm-workflow.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(ROOT), str(repo)], check=True)
+    subprocess.run(["git", "--git-dir", str(repo), "tag", "v0.1.0-test", "HEAD"], check=True)
+    home = tmp_path / "home"
+    plugin = home / ".config/kdevops/plugins/vllm-workflow"
+    shutil.copytree(PLUGIN, plugin, ignore=shutil.ignore_patterns("__pycache__"))
+    # what kdevops' `kdevops-plugin.sh add URL REF` records
+    (home / ".config/kdevops/plugins.json").write_text(json.dumps(
+        {"version": 1, "plugins": {"vllm-workflow": {"version": "0.1.0", "source": str(repo), "ref": "v0.1.0-test"}}}))
+    env = {**os.environ, "HOME": str(home)}
+
+    def kconfig_run() -> str:
+        """As one kconfig `conf` process would: its $(shell, ...) runs `sh -c`, which runs the script."""
+        inner = f"python3 {plugin / 'scripts/kconfig.py'}"
+        return subprocess.run(["sh", "-c", f"sh -c '{inner}'"], capture_output=True, text=True, env=env,
+                              check=True).stdout.strip()
+
+    path = kconfig_run()
+    assert path == str(plugin / "generated/Kconfig")
+    # kdevops sources the plugins' Kconfig twice in one conf run: the second gets an empty file
+    inner = f"python3 {plugin / 'scripts/kconfig.py'}"
+    twice = subprocess.run(["sh", "-c", f"sh -c '{inner}'; sh -c '{inner}'"], capture_output=True, text=True,
+                           env=env, check=True).stdout.split()
+    assert twice == [str(plugin / "generated/Kconfig"), str(plugin / "generated/Kconfig.empty")]
+    described = subprocess.run(["git", "-C", str(plugin / "tree"), "describe", "--tags"], capture_output=True,
+                               text=True, check=True).stdout.strip()
+    assert described == "v0.1.0-test"
+    # a broken source is a comment in menuconfig, not a broken kdevops
+    shutil.rmtree(plugin / "tree")
+    (home / ".config/kdevops/plugins.json").write_text('{"plugins": {}}')
+    path = kconfig_run()
+    assert Path(path).read_text().startswith('comment "vllm-workflow plugin: no source')
