@@ -317,8 +317,9 @@ def test_the_kdevops_plugin_from_a_kdevops_tree(project: SshProject, tmp_path_fa
             assert "error" not in out.stdout.lower(), out.stdout[-3000:]
             config = (top / ".config").read_text()
             assert "CONFIG_KDEVOPS_WORKFLOW_ENABLE_VLLM=y" in config
-            assert ("CONFIG_KDEVOPS_PLUGIN_VLLM_WORKFLOW" in config) == plugin  # offered, not enabled
-            assert "CONFIG_KDEVOPS_PLUGIN_VLLM_WORKFLOW=y" not in config
+            assert ("CONFIG_KDEVOPS_PLUGINS_INSTALLED=y" in config) == plugin
+            # the built-in workflow on: the plugin is not offered, none of its symbols is set
+            assert "CONFIG_KDEVOPS_PLUGIN_VLLM_WORKFLOW" not in config and "CONFIG_VLLM_WF_" not in config
 
     builtin_defconfigs_load(plugin=False)
     added = kd.make("kdevops-plugin-add", f"URL={project.path}")
