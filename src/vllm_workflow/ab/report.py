@@ -184,15 +184,20 @@ def plots(folder: Path, comp: dict[str, Any], base: Sequence[Sequence[RequestRec
     made = []
     for name, attr, xlabel in (("ttft-cdf.png", "ttft", "TTFT (ms)"), ("e2e-cdf.png", "e2e", "E2E (ms)")):
         fig, ax = plt.subplots(figsize=(7, 4))
+        drawn = 0
         for arm, runs in (("baseline", base), ("dev", dev)):
             vals = sorted(getattr(r, attr) * 1000 for recs in runs for r in measured(recs) if r.ok)
             if vals:
                 ax.plot(vals, [(i + 1) / len(vals) for i in range(len(vals))], label=arm)
+                drawn += 1
         ax.set_xlabel(xlabel)
         ax.set_ylabel("fraction of requests")
-        ax.set_xscale("log")
         ax.grid(alpha=0.3)
-        ax.legend()
+        if drawn:
+            ax.set_xscale("log")
+            ax.legend()
+        else:
+            ax.text(0.5, 0.5, "no successful measured requests", ha="center", va="center", transform=ax.transAxes)
         ax.set_title(PLOTS[name])
         fig.tight_layout()
         fig.savefig(folder / name, dpi=100)
