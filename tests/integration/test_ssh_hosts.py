@@ -198,8 +198,21 @@ def test_two_host_ab_with_make_vllm(project: SshProject) -> None:
     assert f"| hostname | {base.name} | {dev.name} |" in summary
     assert "the hosts are the change under test" in summary and "A/A control" not in summary
     cases = ET.parse(comparison.parent / "junit.xml").getroot().findall("testsuite/testcase")
-    assert len(cases) == len(comp["metrics"]) == 12
+    host_rows = {m["metric"]: m for m in comp["metrics"] if m["family"] == "host"}
+    assert len(cases) == len(comp["metrics"]) == 12 + len(host_rows)
+    # the host's share of every run, read on each arm's own host (issue 25)
+    assert host_rows["engine_cpu_ms_per_request"]["n"] == [4, 4]
+    assert host_rows["engine_throttled_fraction"]["baseline"] == 0 == host_rows["engine_throttled_fraction"]["dev"]
+    figures = json.loads(next(results.glob("*-dev-r1/host-metrics.json")).read_text())["figures"]
+    assert figures["programs"]["engine-0"]["processes"] >= 2 and figures["programs"]["router"]["cpu_user_s"] > 0
+    kernel = comp["changes"]["kernel"]
+    assert kernel["kernel_config"]["same"] is True and "sysctl" not in kernel  # the same kernel, same sysctls
+    assert comp["changes"]["host"]["dev"]["hostname"] == dev.name
 
+    # A real, kernel-level difference on the dev host: a CPU quota on its processes, and a TCP
+    # sysctl of its own network namespace (read with each run's counters: no redeploy needed).
+    subprocess.run(["ip", "netns", "exec", dev.netns, "sysctl", "-qw", "net.ipv4.tcp_slow_start_after_idle=0"],
+                   check=True)
     quota = project.hosts.limit_cpu(dev, 0.7)
     try:
         slow = project.make("vllm-ab", "LABEL=quota", check=False, timeout=1800)
@@ -215,6 +228,15 @@ def test_two_host_ab_with_make_vllm(project: SshProject) -> None:
     assert ttft["verdict"] == "regression" and ttft["dev"] > 1.5 * ttft["baseline"]
     assert re.search(r"TTFT p50 .*\d\.\d\d× higher", slow.stdout)  # words that match the numbers
     assert throttled["nr_throttled"] > 0  # the kernel did throttle the dev host
+    # why: the sysctl difference between the hosts, and the dev engines' throttling
+    assert comp["changes"]["kernel"]["sysctl"] == {"net.ipv4.tcp_slow_start_after_idle": ["1", "0"]}
+    rows = {m["metric"]: m for m in comp["metrics"]}
+    assert rows["engine_throttled_fraction"]["baseline"] == 0 and rows["engine_throttled_fraction"]["dev"] > 0.05
+    assert rows["engine_throttled_fraction"]["verdict"] == "regression"
+    summary = (sorted(results.glob("*-quota-ab/summary.md"))[-1]).read_text()
+    assert "Sysctls differ: net.ipv4.tcp_slow_start_after_idle 1 → 0." in summary
+    assert re.search(r"Host figures \(explanatory, they do not change the verdict\): .*engine CPU-throttled periods "
+                     r"0\.0 → \d+\.\d %", summary), summary
 
 
 def test_kdevops_inventory_works_as_it_is(project: SshProject) -> None:
@@ -365,7 +387,8 @@ def test_the_kdevops_plugin_from_a_kdevops_tree(project: SshProject, tmp_path_fa
 
     kd.make("kdevops-plugin-remove", "NAME=vllm-workflow")
     assert "No plugins installed" in kd.make("kdevops-plugin-list").stdout
-    kd.make("defconfig-kernel-testing")
-    kd.make()  # kdevops works without the plugin
+    # kdevops works without the plugin (its own vllm declared-hosts base: the guestfs bases need libvirt)
+    kd.make("defconfig-vllm-declared-hosts", hosts)
+    kd.make()
     assert "vllm-workflow (plugin)" not in kd.make("help").stdout
     builtin_defconfigs_load(plugin=False)

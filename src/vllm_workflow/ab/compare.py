@@ -34,6 +34,7 @@ class Metric:
     quantile: float = 50.0
     unit: str = "ms"
     primary: bool = False  # decides the verdict (Holm over these); the others explain it
+    host: bool = False  # a host figure (issue 25): explains, corrected among the host figures
 
 
 METRICS = (
@@ -52,6 +53,20 @@ METRICS = (
     Metric("error_rate", "error rate", _get("requests", "error_rate"), False, absolute=True, unit="fraction"),
     Metric("prefix_cache_hit_rate", "prefix-cache hit rate", _get("engine_metrics", "total", "prefix_cache_hit_rate"),
            True, absolute=True, unit="fraction"),
+    # The host's share of the run, read on each arm's own host (benchmark/hostmetrics.py).
+    Metric("host_cpu_ms_per_request", "host CPU per request", _get("host", "cpu_ms_per_request"), False, host=True),
+    Metric("host_system_cpu_ms_per_request", "host system CPU per request",
+           _get("host", "system_cpu_ms_per_request"), False, host=True),
+    Metric("host_context_switches_per_request", "context switches per request",
+           _get("host", "context_switches_per_request"), False, unit="", host=True),
+    Metric("host_psi_cpu_some_pct", "CPU pressure (PSI some)", _get("host", "psi_cpu_some_pct"), False,
+           unit="% of time", host=True),
+    Metric("engine_cpu_ms_per_request", "engine CPU per request", _get("host", "engine_cpu_ms_per_request"), False,
+           host=True),
+    Metric("engine_nonvoluntary_ctxt_switches_per_s", "engine involuntary context switches",
+           _get("host", "engine_nonvoluntary_ctxt_switches_per_s"), False, unit="/s", host=True),
+    Metric("engine_throttled_fraction", "engine CPU-throttled periods", _get("host", "engine_throttled_fraction"),
+           False, absolute=True, unit="fraction", host=True),
 )
 PRIMARY = tuple(m.key for m in METRICS if m.primary)
 POWER = 0.8  # the power at which the minimum detectable effect is stated
@@ -195,20 +210,27 @@ def compare(base: Sequence[Mapping[str, Any]], dev: Sequence[Mapping[str, Any]],
     if floors is None:
         floors = (run_floors(base_records, seed) if base_records else None,
                   run_floors(dev_records, seed) if dev_records else None)
-    rows = [compare_metric(m, base, dev, rule, seed, base_records, dev_records, level=1 - level_alpha,
-                           floors=floors, request_ci=request_ci) for m in METRICS]
+    pairs = [(m, compare_metric(m, base, dev, rule, seed, base_records, dev_records, level=1 - level_alpha,
+                                floors=floors, request_ci=request_ci)) for m in METRICS]
+    # Host figures neither arm recorded (Kubernetes, bundles from before them, switched off): left out.
+    pairs = [(m, r) for m, r in pairs if not (m.host and r["n"] == [0, 0])]
+    metrics = [m for m, _ in pairs]
+    rows = [r for _, r in pairs]
+    for m, r in pairs:
+        r["family"] = "primary" if m.primary else "host" if m.host else "explanatory"
     # Holm within each family: the primary metrics decide (their correction counts only them); the
-    # others are explanatory, corrected among themselves, and never change the verdict.
-    for primary in (True, False):
-        tested = [r for m, r in zip(METRICS, rows) if m.primary == primary and r["p_value"] is not None]
+    # others explain — the latency and throughput ones corrected among themselves, the host figures
+    # among theirs — and never change the verdict.
+    for family_name in ("primary", "explanatory", "host"):
+        tested = [r for r in rows if r["family"] == family_name and r["p_value"] is not None]
         for r, adj in zip(tested, stats.holm([r["p_value"] for r in tested])):
             r["p_adjusted"] = adj
-    family = max(1, sum(1 for m, r in zip(METRICS, rows) if m.primary and r["p_value"] is not None))
-    for m, r in zip(METRICS, rows):
+    family = max(1, sum(1 for m, r in pairs if m.primary and r["p_value"] is not None))
+    for m, r in zip(metrics, rows):
         if r["verdict"] is None:
             r["verdict"] = decide(r, m.higher_is_better, rule, level_alpha)
         r["detectable"] = detectable(r, level_alpha, family if m.primary else 1) if r["p_value"] is not None else None
-    counted = [r["verdict"] for m, r in zip(METRICS, rows) if m.primary and (r["n"][0] or r["n"][1])]
+    counted = [r["verdict"] for m, r in pairs if m.primary and (r["n"][0] or r["n"][1])]
     verdict = stats.overall(counted) if counted else stats.INCONCLUSIVE  # no primary metric measured
     return {"metrics": rows, "verdict": verdict, "alpha": level_alpha, "family": family}
 

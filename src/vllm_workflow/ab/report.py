@@ -9,7 +9,7 @@ from typing import Any
 
 from ..benchmark.records import RequestRecord
 from ..benchmark.stats import measured
-from . import stats
+from . import hostdiff, stats
 
 ICONS = {stats.IMPROVEMENT: "🟢", stats.REGRESSION: "🔴", stats.NO_CHANGE: "⚪", stats.INCONCLUSIVE: "🟡"}
 #: The HTML report marks verdicts with coloured text, not emoji: a browser without an emoji font (headless
@@ -60,7 +60,9 @@ def table(comp: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
         p = "–" if m["p_value"] is None else f"{m['p_value']:.3g} ({m['p_adjusted']:.3g})"
         eff = "–" if m["effect_size"] is None else f"{m['effect_size']:+.2f}"
         name = m["label"] + (" ★" if m.get("primary") else "")
-        verdict = f"{ICONS[m['verdict']]} {m['verdict']}" + ("" if m.get("primary", True) else " (explanatory)")
+        verdict = f"{ICONS[m['verdict']]} {m['verdict']}" + ("" if m.get("primary", True) else
+                                                           " (host, explanatory)" if m.get("family") == "host"
+                                                           else " (explanatory)")
         rows.append([name, m["better"], _num(m["baseline"], m["unit"]), _num(m["dev"], m["unit"]),
                      _delta(m["delta"], m["kind"]), _ci(m["ci"], m["kind"]),
                      _ci(m.get("ci_requests"), "relative"), p, eff, verdict])
@@ -145,6 +147,25 @@ def detectable_line(comp: dict[str, Any]) -> str | None:
             f"(this comparison's own run-to-run noise, {comp['repetitions']} runs per arm).")
 
 
+def host_line(comp: dict[str, Any]) -> str | None:
+    """The host figures that moved (Holm-adjusted among themselves): why the latency changed, never
+    what decided the verdict."""
+    rows = [m for m in comp["metrics"] if m.get("family") == "host" and m["delta"] is not None]
+    if not rows:
+        return None
+    moved = [m for m in rows if m["verdict"] in (stats.IMPROVEMENT, stats.REGRESSION)]
+    if not moved:
+        return "Host figures (explanatory): none changed significantly."
+    words = []
+    for m in moved:
+        if m["kind"] == "difference":
+            words.append(f"{m['label']} {m['baseline'] * 100:.1f} → {m['dev'] * 100:.1f} % "
+                         f"({_delta(m['delta'], m['kind'])} {_ci(m['ci'], m['kind'])})")
+        else:
+            words.append(f"{m['label']} {_delta(m['delta'], m['kind'])} {_ci(m['ci'], m['kind'])}")
+    return "Host figures (explanatory, they do not change the verdict): " + "; ".join(words) + "."
+
+
 def explanation(comp: dict[str, Any]) -> list[str]:
     """Plain-language lines: what differs, the verdict and why, what moved, what could have been seen."""
     lines = [_what_differs(comp), *_verdict_words(comp)]
@@ -167,10 +188,14 @@ def explanation(comp: dict[str, Any]) -> list[str]:
     found = detectable_line(comp)
     if found:
         lines.append(found)
+    host = host_line(comp)
+    if host:
+        lines.append(host)
     for side in ("versions", "host"):
         differs = comp["changes"].get(f"{side}_differ") or []
         if differs:
             lines.append(f"{side.capitalize()} differ between the arms: {', '.join(differs)}.")
+    lines += hostdiff.lines(comp["changes"].get("kernel") or {})
     return lines
 
 

@@ -108,7 +108,7 @@ def build(label: str, seed: int, ab_settings: Mapping[str, Any] | None, order: S
           sequential: Mapping[str, Any] | None = None, same_host: bool | None = None) -> dict[str, Any]:
     """The comparison document from the arms' bundles. ``ab_settings``: the settings whose A/B menu
     made the arms (None when comparing separate runs: their configs are in each bundle's config/)."""
-    from . import stats
+    from . import hostdiff, stats
     from .compare import BISECT_CODES, EXIT_CODES, POWER, PRIMARY, compare
 
     summaries = {a: [bundle.load_summary(f) for f in folders[a]] for a in ARMS}
@@ -119,6 +119,11 @@ def build(label: str, seed: int, ab_settings: Mapping[str, Any] | None, order: S
     host = {a: {k: val for k, val in (prov[a][0].get("host", {}) if prov[a] else {}).items()
                 if k in ("kernel", "kernel_version", "os", "cpu_model", "cpus", "memory_bytes", "gpus", "hostname")}
             for a in ARMS}
+    kernel = hostdiff.differences(
+        prov["baseline"][0].get("host", {}) if prov["baseline"] else {},
+        prov["dev"][0].get("host", {}) if prov["dev"] else {},
+        bundle.read_kernel_config(folders["baseline"][0]) if folders["baseline"] else None,
+        bundle.read_kernel_config(folders["dev"][0]) if folders["dev"] else None)
     verdict = comp["verdict"] if complete else stats.INCONCLUSIVE
     codes = BISECT_CODES if bisect else EXIT_CODES
     return {
@@ -140,7 +145,7 @@ def build(label: str, seed: int, ab_settings: Mapping[str, Any] | None, order: S
         "changes": {"config": config_diff(ab_settings) if ab_settings is not None else [],
                     "dev_choices": dev_choices(ab_settings) if ab_settings is not None else {},
                     "versions": versions, "versions_differ": _diff_keys(versions["baseline"], versions["dev"]),
-                    "host": host, "host_differ": _diff_keys(host["baseline"], host["dev"])},
+                    "host": host, "host_differ": _diff_keys(host["baseline"], host["dev"]), "kernel": kernel},
         "prefix_cache_reset": list(resets),
     }
 

@@ -143,7 +143,7 @@ def provenance(root: Path, versions: Mapping[str, Any], stack_host: str,
     if kdevops:
         head["kdevops"] = {"git_revision": _run(["git", "rev-parse", "HEAD"], root), **dict(kdevops)}
     if target_machine:
-        return {**head, "host": {"stack_host": stack_host, "gpus": [], **target_machine},
+        return {**head, "host": {"stack_host": stack_host, "gpus": [], **without_config_options(target_machine)},
                 "python": platform.python_version()}
     return {
         **head,
@@ -160,6 +160,52 @@ def provenance(root: Path, versions: Mapping[str, Any], stack_host: str,
         },
         "python": platform.python_version(),
     }
+
+
+KERNEL_CONFIG = "kernel-config.gz"
+
+
+def without_config_options(machine: Mapping[str, Any]) -> dict[str, Any]:
+    """The machine facts for provenance.json: the kernel config as its source, hash and option
+    count; the options themselves go to the bundle's kernel-config.gz."""
+    details = machine.get("kernel_details")
+    config = details.get("config") if isinstance(details, Mapping) else None
+    if not isinstance(config, Mapping) or "options" not in config:
+        return dict(machine)
+    slim = {k: v for k, v in config.items() if k != "options"} | {"option_count": len(config["options"])}
+    return {**machine, "kernel_details": {**details, "config": slim}}
+
+
+def write_kernel_config(folder: Path, machine: Mapping[str, Any] | None) -> bool:
+    """The host's kernel configuration (set options, as ``CONFIG_NAME=value`` lines) into the
+    bundle, gzipped; False when deploy could not read one."""
+    import gzip
+
+    details = (machine or {}).get("kernel_details")
+    options = ((details or {}).get("config") or {}).get("options") if isinstance(details, Mapping) else None
+    if not isinstance(options, Mapping):
+        return False
+    text = "".join(f"CONFIG_{name}={value}\n" for name, value in sorted(options.items()))
+    with gzip.open(folder / KERNEL_CONFIG, "wt", encoding="utf-8") as fh:
+        fh.write(text)
+    return True
+
+
+def read_kernel_config(folder: Path) -> dict[str, str] | None:
+    """A bundle's kernel-config.gz as {NAME: value} (without CONFIG_), or None without one."""
+    import gzip
+
+    try:
+        with gzip.open(folder / KERNEL_CONFIG, "rt", encoding="utf-8") as fh:
+            lines = fh.read().splitlines()
+    except (OSError, EOFError):
+        return None
+    out = {}
+    for line in lines:
+        if line.startswith("CONFIG_") and "=" in line:
+            name, _, value = line[len("CONFIG_"):].partition("=")
+            out[name] = value
+    return out
 
 
 def write_json(path: Path, data: Any) -> None:

@@ -127,7 +127,7 @@ def run_one(o: RunOptions, v: dict[str, Any], stack: Stack, key: str, label: str
     """One benchmark run of one stack: (exit code, bundle folder, summary)."""
     import asyncio
 
-    from . import report
+    from . import hostmetrics, report
     from .stats import Slo
     from .summary import compose, one_line
     from .client import Target  # aiohttp: only for commands that send load
@@ -163,7 +163,10 @@ def run_one(o: RunOptions, v: dict[str, Any], stack: Stack, key: str, label: str
                     show_progress=o.progress, fault=driver)
     runner.replicas = sampler
     runner.prepare(HttpTokenizer(target))
+    counters = bool(v.get("vllm_benchmark_host_metrics", True))
+    host_before = hostmetrics.take(stack, root) if counters else None
     result = asyncio.run(runner.run())
+    host_after = hostmetrics.take(stack, root) if counters else None
     out = bundle.new_bundle_dir(o.results_dir, label)
     summary = compose(label=label, records=result.records, workload=workload.describe(),
                       target=_target_info(stack), slo=slo, complete=result.complete,
@@ -179,13 +182,20 @@ def run_one(o: RunOptions, v: dict[str, Any], stack: Stack, key: str, label: str
 
         summary["replicas"] = replica_summary(sampler.rows)
         bundle.write_jsonl(out / "replicas.jsonl", sampler.rows)
+    if host_before is not None and host_after is not None:
+        figures = hostmetrics.figures(host_before, host_after, result.records)
+        summary["host"] = hostmetrics.headline(figures)
+        bundle.write_json(out / "host-metrics.json", {"schema": "vllm-workflow/host-metrics", "schema_version": 1,
+                                                      "figures": figures,
+                                                      "snapshots": {"before": host_before, "after": host_after}})
     bundle.write_json(out / "summary.json", summary)
     bundle.write_records(out / "requests.jsonl", result.records)
     bundle.write_jsonl(out / "engine-metrics.jsonl", result.engine_series)
     copy_config(root, out / "config", v, stack, [key, *secrets(root).values()])
+    target_machine = hostmetrics.with_sysctls((stack.raw.get("target") or {}).get("machine"), host_before)
     bundle.write_json(out / "provenance.json", bundle.provenance(root, _versions(v, stack, key), stack.host,
-                                                                     (stack.raw.get("target") or {}).get("machine"),
-                                                                     _kdevops_facts(v, stack)))
+                                                                     target_machine, _kdevops_facts(v, stack)))
+    bundle.write_kernel_config(out, target_machine)
     _keep_prometheus_series(stack, out, result.started_at, summary)
     report.render(out)
     if show is not None:

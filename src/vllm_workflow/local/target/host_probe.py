@@ -126,6 +126,115 @@ def supervisor_status(root: str, home: str) -> str:
     return out if code == 0 else ""
 
 
+def unavailable(reason: str) -> dict[str, str]:
+    return {"unavailable": reason}
+
+
+def kernel_config(release: str) -> dict[str, Any]:
+    """The running kernel's configuration: where it was read, its sha256 and its set options
+    (``NAME=value`` without the ``CONFIG_`` prefix; "is not set" lines left out)."""
+    import gzip
+
+    for path in ("/proc/config.gz", f"/boot/config-{release}"):
+        try:
+            opener = gzip.open if path.endswith(".gz") else open
+            with opener(path, "rb") as fh:
+                raw = fh.read()
+        except OSError:
+            continue
+        options = {}
+        for line in raw.decode("utf-8", "replace").splitlines():
+            if line.startswith("CONFIG_") and "=" in line:
+                name, _, value = line[len("CONFIG_"):].partition("=")
+                options[name] = value
+        return {"source": path, "sha256": hashlib.sha256(raw).hexdigest(), "options": options}
+    return unavailable(f"neither /proc/config.gz (CONFIG_IKCONFIG_PROC) nor /boot/config-{release} is readable")
+
+
+def bracketed(text: str | None) -> str | None:
+    """The chosen value of a sysfs choice file ("always [madvise] never" -> "madvise")."""
+    if text is None:
+        return None
+    for word in text.split():
+        if word.startswith("[") and word.endswith("]"):
+            return word[1:-1]
+    return text
+
+
+def cpu_info() -> dict[str, Any]:
+    flags, microcode = [], None
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key in ("flags", "Features") and not flags:
+                    flags = sorted(value.split())
+                elif key == "microcode" and microcode is None:
+                    microcode = value.strip()
+    except OSError:
+        pass
+    return {"flags": flags, "microcode": microcode}
+
+
+def cpufreq() -> dict[str, Any]:
+    base = "/sys/devices/system/cpu/cpu0/cpufreq"
+    if not os.path.isdir(base):
+        return unavailable(f"{base} does not exist (no cpufreq driver: a VM, or frequency scaling off)")
+    return {"driver": read_text(os.path.join(base, "scaling_driver")),
+            "governor": read_text(os.path.join(base, "scaling_governor"))}
+
+
+def numa() -> dict[str, Any]:
+    nodes = sorted(glob.glob("/sys/devices/system/node/node[0-9]*"))
+    if not nodes:
+        return unavailable("/sys/devices/system/node has no nodes (CONFIG_NUMA off)")
+    return {os.path.basename(n): read_text(os.path.join(n, "cpulist")) for n in nodes}
+
+
+def cgroup_version() -> str:
+    if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+        return "v2"
+    if os.path.exists("/sys/fs/cgroup/unified/cgroup.controllers"):
+        return "hybrid"
+    return "v1" if os.path.isdir("/sys/fs/cgroup/cpu") or os.path.isdir("/sys/fs/cgroup/cpu,cpuacct") else "none"
+
+
+def boot_time() -> int | None:
+    try:
+        with open("/proc/stat", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("btime "):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def kernel_details(release: str) -> dict[str, Any]:
+    """What describes the running kernel beyond its release: read on the host, each source that
+    is missing recorded as unavailable with the reason. (Sysctls, which change without a reboot,
+    are read with every benchmark run's host counters instead: host_counters.py.)"""
+    vulns = {os.path.basename(p): read_text(p) for p in sorted(glob.glob("/sys/devices/system/cpu/vulnerabilities/*"))}
+    cmdline = read_text("/proc/cmdline")
+    cpu = cpu_info()
+    return {
+        "cmdline": cmdline if cmdline is not None else unavailable("/proc/cmdline is not readable"),
+        "config": kernel_config(release),
+        "transparent_hugepage": {
+            "enabled": bracketed(read_text("/sys/kernel/mm/transparent_hugepage/enabled")),
+            "defrag": bracketed(read_text("/sys/kernel/mm/transparent_hugepage/defrag"))},
+        "cpufreq": cpufreq(),
+        "numa_nodes": numa(),
+        "cpu_flags": cpu["flags"],
+        "microcode": cpu["microcode"],
+        "vulnerabilities": vulns or unavailable("/sys/devices/system/cpu/vulnerabilities is missing"),
+        "clocksource": read_text("/sys/devices/system/clocksource/clocksource0/current_clocksource"),
+        "cgroup": cgroup_version(),
+        "boot_time": boot_time(),
+    }
+
+
 def probe(request: dict[str, Any]) -> dict[str, Any]:
     home = os.path.expanduser("~")
     root = str(request.get("runtime_dir") or "~/.local/share/vllm-workflow").rstrip("/")
@@ -169,6 +278,7 @@ def probe(request: dict[str, Any]) -> dict[str, Any]:
             "cpus": os.cpu_count() or 1,
             "memtotal_mb": mem.get("MemTotal", 0),
             "python": platform.python_version(),
+            "kernel_details": kernel_details(uname.release),
         },
     })
     return out
