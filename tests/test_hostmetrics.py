@@ -173,3 +173,15 @@ def test_host_figures_explain_and_never_decide() -> None:
     assert "engine CPU-throttled periods 0.0 → 31.5 %" in line and "host system CPU per request +" in line
     older = compare([{k: v for k, v in s.items() if k != "host"} for s in base], dev, rule)
     assert all(m["n"][0] == 0 for m in older["metrics"] if m["family"] == "host")
+
+
+def test_the_benchmark_report_has_a_host_table() -> None:
+    from vllm_workflow.benchmark.report import host_table
+
+    title, head, rows = host_table({"cpu_busy_pct": 61.25, "engine_throttled_fraction": 0.125,
+                                    "context_switches_per_request": 812.4})
+    assert title.startswith("Host (") and head == ["figure", "value"]
+    assert ["host CPU busy (% of all CPUs)", "61.2"] in rows or ["host CPU busy (% of all CPUs)", "61.3"] in rows
+    assert ["engine CPU-throttled periods", "12.5 %"] in rows and ["context switches per request", "812"] in rows
+    assert ["host system CPU per request (ms)", "–"] in rows
+    assert host_table({"unavailable": "kubernetes"})[2] == [["not recorded", "kubernetes"]]

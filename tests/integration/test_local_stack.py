@@ -266,6 +266,15 @@ def test_multi_round_qa_benchmark_writes_a_complete_bundle(project: Project) -> 
     assert (bundle / "prometheus-over-time.png").stat().st_size > 0
     prov = json.loads((bundle / "provenance.json").read_text())
     assert prov["versions"]["engine_reported"] == "0.32.0"
+    # the host and kernel beside the numbers (issue 25)
+    assert prov["host"]["kernel_details"]["cmdline"] == Path("/proc/cmdline").read_text().strip()
+    assert "net.ipv4.tcp_congestion_control" in prov["host"]["kernel_details"]["sysctl"]
+    host = json.loads((bundle / "host-metrics.json").read_text())["figures"]
+    assert sorted(n for n in host["programs"] if n.startswith("engine-")) == ["engine-0", "engine-1"]
+    assert all(host["programs"][n]["cpu_user_s"] > 0 for n in ("engine-0", "engine-1", "router"))
+    assert host["requests"] >= 12 and host["per_request"]["cpu_ms"] > 0 and host["context_switches_per_s"] > 0
+    assert s["host"]["engine_cpu_ms_per_request"] > 0
+    assert "## Host (the stack's host over the run" in (bundle / "report.md").read_text()
     assert prov["versions"]["configured"]["vllm_local_router_version"] == "0.1.17"
     results = project.make("vllm-results")
     assert bundle.name in results.stdout and "Rendered" in results.stdout

@@ -36,6 +36,25 @@ def _pct(value: float | None) -> str:
     return "–" if value is None else f"{value * 100:.1f} %"
 
 
+HOST_ROWS = (("cpu_busy_pct", "host CPU busy (% of all CPUs)", 1), ("softirq_pct", "softirq (% of all CPUs)", 2),
+             ("cpu_ms_per_request", "host CPU per request (ms)", 1),
+             ("system_cpu_ms_per_request", "host system CPU per request (ms)", 1),
+             ("context_switches_per_request", "context switches per request", 0),
+             ("psi_cpu_some_pct", "CPU pressure, some (% of time)", 1),
+             ("engine_cpu_ms_per_request", "engine CPU per request (ms)", 1),
+             ("engine_nonvoluntary_ctxt_switches_per_s", "engine involuntary context switches/s", 0))
+
+
+def host_table(host: dict[str, Any]) -> tuple[str, list[str], list[list[str]]]:
+    """The host's share of the run (host-metrics.json has every figure)."""
+    title = "Host (the stack's host over the run, warm-up included; all figures in host-metrics.json)"
+    if "unavailable" in host:
+        return title, ["figure", "value"], [["not recorded", str(host["unavailable"])]]
+    rows = [[label, _fmt(host.get(key), digits)] for key, label, digits in HOST_ROWS]
+    rows.append(["engine CPU-throttled periods", _pct(host.get("engine_throttled_fraction"))])
+    return title, ["figure", "value"], rows
+
+
 def tables(summary: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]:
     """(title, header, rows) for every table of the report."""
     lat = summary["latency_ms"]
@@ -71,6 +90,9 @@ def tables(summary: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]
         out.append(("Engines (from /metrics over the measured window)",
                     ["engine", "requests", "prefix-cache hit rate", "KV usage mean", "KV usage max", "preemptions"],
                     rows))
+    host = summary.get("host") or {}
+    if host:
+        out.append(host_table(host))
     if summary.get("stages"):
         out.append(("Stages", ["stage", "ok", "failed", "req/s", "TTFT p50", "TTFT p95", "E2E p50", "E2E p95"],
                     [[s["name"], str(s["requests"]["ok"]), str(s["requests"]["failed"]),
