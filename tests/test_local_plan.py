@@ -89,7 +89,12 @@ def test_supervisord_conf_parses_and_names_every_program(vars_for) -> None:
     assert parser.get("unix_http_server", "file") == "/home/u/.local/share/vllm-workflow/state/supervisor.sock"
     assert parser.get("unix_http_server", "chmod") == "0700"
     programs = [s.split(":", 1)[1] for s in parser.sections() if s.startswith("program:")]
-    assert programs == ["engine-0", "engine-1", "router", "prometheus"] == result["programs"]
+    assert programs == ["engine-0", "engine-1", "router", "prometheus", "node-exporter"] == result["programs"]
+    exporter = shlex.split(parser.get("program:node-exporter", "command"))
+    assert exporter[:3] == ["/usr/bin/prometheus-node-exporter", "--web.listen-address=127.0.0.1:9110",
+                            "--collector.disable-defaults"]
+    assert sorted(a.removeprefix("--collector.") for a in exporter[3:]) == sorted(
+        ("cpu", "stat", "pressure", "meminfo", "vmstat", "netdev", "loadavg"))
     assert parser.get("program:router", "stopasgroup") == "true"
     router_cmd = shlex.split(parser.get("program:router", "command"))
     assert router_cmd[1:] == ["/home/u/.local/share/vllm-workflow/bin/router_launcher.py",
@@ -323,7 +328,8 @@ def test_plan_installs_only_what_is_missing_or_different(vars_for) -> None:
                     markers={r["venv"]: r["marker"] for r in first["runtimes"]},
                     models={model["location"]: {"generator_version": tiny.GENERATOR_VERSION, "preset": model["preset"],
                                                 "max_position": model["max_position"], "seed": 0}},
-                    prometheus_version=str(v["vllm_local_prometheus_package_version"]))
+                    prometheus_version=str(v["vllm_local_prometheus_package_version"]),
+                    node_exporter_version=str(v["vllm_local_node_exporter_package_version"]))
     warm = lp.plan(v, current)
     assert warm["install"] is False and not warm["helpers_to_copy"] and not warm["model"]["build"]
     assert not any(r["install"] for r in warm["runtimes"]) and warm["prometheus"]["install"] is False
@@ -334,6 +340,12 @@ def test_plan_installs_only_what_is_missing_or_different(vars_for) -> None:
     assert longer["install"] and longer["model"]["build"] and longer["model"]["max_position"] == 8192
     older = lp.plan(v, lp.Facts(**{**current.__dict__, "prometheus_version": "2.0"}))
     assert older["install"] and older["prometheus"]["install"] and older["prometheus"]["become"] is False
+    no_exporter = lp.plan(v, lp.Facts(**{**current.__dict__, "node_exporter_version": ""}))
+    assert no_exporter["prometheus"]["install"] and no_exporter["prometheus"]["packages"] == [
+        "prometheus=2.42.0+ds-5+deb12u1", "prometheus-node-exporter=1.5.0-1+b6"]
+    off = lp.plan(dict(v, vllm_local_node_exporter=False), lp.Facts(**{**current.__dict__, "node_exporter_version": ""}))
+    assert off["prometheus"]["install"] is False and off["prometheus"]["packages"] == ["prometheus=2.42.0+ds-5+deb12u1"]
+    assert "node-exporter" not in off["programs"]
     assert warm["up"]["prometheus"] == {k: warm["prometheus"][k] for k in ("config", "conf", "data", "promtool")}
     assert warm["up"]["supervisord_conf"] == warm["supervisord_conf"]
 

@@ -13,7 +13,8 @@ from vllm_workflow.local.plan import Facts, plan
 from vllm_workflow.metrics import samples
 from vllm_workflow.observability.dashboards import dashboard
 from vllm_workflow.observability.monitor import OFF, TARGET_DOWN, monitor
-from vllm_workflow.observability.queries import ENGINE_PANELS, ROUTER_PANELS, all_metric_names, metric_names
+from vllm_workflow.observability.queries import (ENGINE_PANELS, HOST_PANELS, ROUTER_PANELS, all_metric_names,
+                                                  metric_names)
 from vllm_workflow.stack import Stack
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "captured"
@@ -26,7 +27,8 @@ def test_local_plan_runs_prometheus_scraping_every_engine_and_the_router(vars_fo
     assert p["errors"] == []
     conf = yaml.safe_load(p["prometheus"]["config"])
     jobs = {j["job_name"]: j["static_configs"][0]["targets"] for j in conf["scrape_configs"]}
-    assert jobs == {"vllm-engines": ["127.0.0.1:8100", "127.0.0.1:8101"], "vllm-router": ["127.0.0.1:29000"]}
+    assert jobs == {"vllm-engines": ["127.0.0.1:8100", "127.0.0.1:8101"], "vllm-router": ["127.0.0.1:29000"],
+                    "node": ["127.0.0.1:9110"]}
     assert conf["global"]["scrape_interval"] == "5s"
     assert p["prometheus"]["package"] == "prometheus=2.42.0+ds-5+deb12u1"
     assert "[program:prometheus]" in p["supervisord_conf"]
@@ -106,13 +108,19 @@ def test_benchmark_bundles_keep_prometheus_series_of_their_window(monkeypatch, t
 
     monkeypatch.setattr(mon.requests, "get", fake_get)
     out = mon.range_series("http://p:9090", 100.0, 130.0)
-    assert [a["url"] for a in asked] == ["http://p:9090/api/v1/query_range"] * len(mon.BUNDLE_SERIES)
+    assert [a["url"] for a in asked] == ["http://p:9090/api/v1/query_range"] * (len(mon.BUNDLE_SERIES) +
+                                                                              len(HOST_PANELS))
+    assert asked[-1]["query"] == HOST_PANELS["Host context switches per second"][0]
+    assert out["host_series"]["Host CPU busy"]["instances"]["127.0.0.1:8100"] == [[100.0, 0.1], [101.0, 0.2]]
     assert asked[0]["start"] == "100.000" and asked[0]["end"] == "130.000"
     kv = out["series"]["KV-cache usage"]
     assert kv["expr"] == ENGINE_PANELS["KV-cache usage"][0]
     assert kv["instances"]["127.0.0.1:8101"] == [[100.0, 0.1], [101.0, 0.2]]
     made = report.plots(tmp_path, {"label": "x", "engine_metrics": {}}, [], [], out)
     assert "prometheus-over-time.png" in made and (tmp_path / "prometheus-over-time.png").stat().st_size > 0
+    assert "host-over-time.png" in made and (tmp_path / "host-over-time.png").stat().st_size > 0
+    assert "host-over-time.png" not in report.plots(tmp_path, {"label": "x", "engine_metrics": {}}, [], [],
+                                                    {**out, "host_series": {}})
 
 
 K8S_DATA = Path(__file__).parent / "data/k8s"

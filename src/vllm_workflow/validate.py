@@ -51,6 +51,8 @@ def local_port_plan(v: Mapping[str, Any]) -> list[tuple[int, str, str]]:
         plan.append((int(v["vllm_api_port"]), "VLLM_API_PORT", "engine-0"))
     if v.get("vllm_observability_enabled"):
         plan.append((int(v["vllm_prometheus_port"]), "VLLM_PROMETHEUS_PORT", "prometheus"))
+        if v.get("vllm_local_node_exporter"):
+            plan.append((int(v["vllm_local_node_exporter_port"]), "VLLM_LOCAL_NODE_EXPORTER_PORT", "node exporter"))
     return plan
 
 

@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -264,6 +265,15 @@ def test_multi_round_qa_benchmark_writes_a_complete_bundle(project: Project) -> 
     kv = prom["series"]["KV-cache usage"]["instances"]
     assert sorted(kv) == [f"127.0.0.1:{ENGINE_BASE}", f"127.0.0.1:{ENGINE_BASE + 1}"] and all(kv.values())
     assert (bundle / "prometheus-over-time.png").stat().st_size > 0
+    # the stack's node exporter: a scrape target that is up, its series kept beside the engines'
+    stack_json = json.loads(next((project.path / "workflows/vllm/state/stacks").glob("*.json")).read_text())
+    with urllib.request.urlopen(stack_json["prometheus_url"] + "/api/v1/targets", timeout=10) as r:
+        targets = json.load(r)["data"]["activeTargets"]
+    node = [t for t in targets if t["labels"]["job"] == "node"]
+    assert len(node) == 1 and node[0]["health"] == "up", node
+    busy = prom["host_series"]["Host CPU busy"]["instances"]
+    assert len(busy) == 1 and any(v > 0 for _, v in next(iter(busy.values())))
+    assert (bundle / "host-over-time.png").stat().st_size > 0
     prov = json.loads((bundle / "provenance.json").read_text())
     assert prov["versions"]["engine_reported"] == "0.32.0"
     # the host and kernel beside the numbers (issue 25)

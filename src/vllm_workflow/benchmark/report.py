@@ -19,6 +19,7 @@ PLOTS = {
     "requests-per-engine.png": "Requests finished by each engine (engine counters)",
     "kv-cache-over-time.png": "KV-cache usage and running requests per engine",
     "prometheus-over-time.png": "From Prometheus: KV-cache usage and running requests per engine",
+    "host-over-time.png": "From the node exporter: the host's CPU, CPU pressure and context switches",
     "fault-timeline.png": "Fault: completed and failed requests per second, with the failover events",
     "replicas-over-time.png": "Scale: ready replicas of each Deployment (from the cluster) and the offered load",
 }
@@ -228,6 +229,22 @@ def plots(bundle: Path, summary: dict[str, Any], records: list[RequestRecord],
             a1.legend()
         a1.set_title(PLOTS["prometheus-over-time.png"])
         save(fig, "prometheus-over-time.png")
+    host = (prom or {}).get("host_series") or {}
+    if any(s.get("instances") for s in host.values()):
+        fig, (a1, a2) = plt.subplots(2, 1, figsize=(8, 5), sharex=True)
+        t0 = prom["start"]  # the run's start: the same time axis as the latency and throughput plots
+        for title, style in (("Host CPU busy", "-"), ("Host system CPU", "--"), ("Host CPU pressure", ":")):
+            for instance, points in sorted(host.get(title, {}).get("instances", {}).items()):
+                a1.plot([t - t0 for t, _ in points], [v * 100 for _, v in points], style, label=f"{title} {instance}")
+        for instance, points in sorted(host.get("Host context switches per second", {}).get("instances", {}).items()):
+            a2.plot([t - t0 for t, _ in points], [v for _, v in points], label=instance)
+        a1.set_ylabel("% of all CPUs (of time)")
+        a2.set_ylabel("context switches/s")
+        a2.set_xlabel("time (s since start)")
+        if a1.get_lines():
+            a1.legend(fontsize=7)
+        a1.set_title(PLOTS["host-over-time.png"])
+        save(fig, "host-over-time.png")
     return made
 
 

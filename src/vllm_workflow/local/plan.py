@@ -62,6 +62,7 @@ class Facts:
     markers: Mapping[str, str] = field(default_factory=dict)  # runtime virtualenv -> what it records it holds
     models: Mapping[str, Any] = field(default_factory=dict)  # built-in model directory -> its manifest
     prometheus_version: str = ""  # the installed Debian package's version ("" when not installed)
+    node_exporter_version: str = ""  # the same, of prometheus-node-exporter
     listeners_error: str = ""  # why the listening sockets could not be read
     root_user: bool = True  # deploy runs as root on the host (else package installs use sudo)
 
@@ -215,6 +216,9 @@ def programs(v: Mapping[str, Any], facts: Facts, p: Mapping[str, str]) -> list[P
     if v.get("vllm_observability_enabled"):
         out.append(Program("prometheus", prometheus.argv(v, p["prometheus_conf"], p["prometheus_data"]), {}, 300,
                            int(v["vllm_prometheus_port"])))
+        if v.get("vllm_local_node_exporter"):
+            out.append(Program("node-exporter", prometheus.node_exporter_argv(v), {}, 300,
+                               int(v["vllm_local_node_exporter_port"])))
     return out
 
 
@@ -222,7 +226,8 @@ def prometheus_config(v: Mapping[str, Any], address: str) -> str:
     """What the stack's Prometheus scrapes: every engine and the router's metrics port."""
     engines = [f"{address}:{port}" for _, port, _ in engine_urls(v, address)]
     router = f"{address}:{v['vllm_local_router_metrics_port']}" if v.get("vllm_router_enabled") else None
-    return prometheus.scrape_config(engines, router, int(v.get("vllm_prometheus_scrape_interval") or 5))
+    node = f"{address}:{v['vllm_local_node_exporter_port']}" if v.get("vllm_local_node_exporter") else None
+    return prometheus.scrape_config(engines, router, int(v.get("vllm_prometheus_scrape_interval") or 5), node)
 
 
 _SS_PID = re.compile(r'\("([^"]*)",pid=(\d+)')
@@ -469,13 +474,15 @@ def prometheus_plan(v: Mapping[str, Any], p: Mapping[str, str], facts: Facts) ->
     if not v.get("vllm_observability_enabled"):
         return None
     version = str(v["vllm_local_prometheus_package_version"])
+    exporter = str(v["vllm_local_node_exporter_package_version"]) if v.get("vllm_local_node_exporter") else ""
     return {
         "config": prometheus_config(v, "127.0.0.1" if v["vllm_local_bind_address"] in _WILDCARD
                                     else str(v["vllm_local_bind_address"])),
         "conf": p["prometheus_conf"],
         "data": p["prometheus_data"],
         "package": f"prometheus={version}",
-        "install": facts.prometheus_version != version,
+        "packages": [f"prometheus={version}", *([f"prometheus-node-exporter={exporter}"] if exporter else [])],
+        "install": facts.prometheus_version != version or bool(exporter and facts.node_exporter_version != exporter),
         "promtool": prometheus.PROMTOOL,
         "become": not facts.root_user,
     }

@@ -13,8 +13,19 @@ BINARY = "/usr/bin/prometheus"
 PROMTOOL = "/usr/bin/promtool"
 
 
-def scrape_config(engines: Sequence[str], router: str | None, interval_s: int) -> str:
-    """prometheus.yml: one job for the engines, one for the router (host:port targets)."""
+NODE_EXPORTER = "/usr/bin/prometheus-node-exporter"
+#: Only what the host figures need: the exporter's other collectors cost CPU during every scrape.
+NODE_COLLECTORS = ("cpu", "stat", "pressure", "meminfo", "vmstat", "netdev", "loadavg")
+
+
+def node_exporter_argv(v: Mapping[str, Any]) -> list[str]:
+    return [NODE_EXPORTER, f"--web.listen-address={v['vllm_local_bind_address']}:{v['vllm_local_node_exporter_port']}",
+            "--collector.disable-defaults", *(f"--collector.{c}" for c in NODE_COLLECTORS)]
+
+
+def scrape_config(engines: Sequence[str], router: str | None, interval_s: int, node: str | None = None) -> str:
+    """prometheus.yml: one job for the engines, one for the router, one for the host's node
+    exporter (host:port targets)."""
     jobs: list[dict[str, Any]] = [{
         "job_name": "vllm-engines",
         "metrics_path": "/metrics",
@@ -23,6 +34,8 @@ def scrape_config(engines: Sequence[str], router: str | None, interval_s: int) -
     if router:
         jobs.append({"job_name": "vllm-router", "metrics_path": "/metrics",
                      "static_configs": [{"targets": [router]}]})
+    if node:
+        jobs.append({"job_name": "node", "metrics_path": "/metrics", "static_configs": [{"targets": [node]}]})
     doc = {"global": {"scrape_interval": f"{interval_s}s", "evaluation_interval": f"{interval_s}s",
                       "scrape_timeout": f"{min(interval_s, 10)}s"},
            "scrape_configs": jobs}

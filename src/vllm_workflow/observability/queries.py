@@ -4,7 +4,7 @@ check each metric name against the live /metrics of a real engine and router."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 BY = "instance"
 
@@ -36,6 +36,17 @@ ROUTER_PANELS: dict[str, tuple[str, str]] = {
                                                "reqps"),
     "Router: routing decisions per second": ("sum by (policy, worker) (rate(vllm_router_policy_decisions_total[1m]))",
                                              "reqps"),
+}
+_NODE = 'job="node"'
+_CPUS = f'count by ({BY}) (node_cpu_seconds_total{{{_NODE},mode="idle"}})'
+#: The host, from the stack's node exporter (local backend): title -> (PromQL, unit), per instance.
+HOST_PANELS: dict[str, tuple[str, str]] = {
+    "Host CPU busy": (f'1 - sum by ({BY}) (rate(node_cpu_seconds_total{{{_NODE},mode=~"idle|iowait"}}[15s])) / {_CPUS}',
+                      "percentunit"),
+    "Host system CPU": (f'sum by ({BY}) (rate(node_cpu_seconds_total{{{_NODE},mode="system"}}[15s])) / {_CPUS}',
+                        "percentunit"),
+    "Host CPU pressure": (f"rate(node_pressure_cpu_waiting_seconds_total{{{_NODE}}}[15s])", "percentunit"),
+    "Host context switches per second": (f"rate(node_context_switches_total{{{_NODE}}}[15s])", "none"),
 }
 #: The compact per-engine summary of `make vllm-monitor`: column -> title in ENGINE_PANELS.
 MONITOR_COLUMNS = {"req/s": "Requests finished per second", "TTFT p50": "TTFT p50", "TTFT p95": "TTFT p95",
@@ -100,12 +111,13 @@ class PanelSet:
     by: str  # the label naming one engine
     router_by: str  # the label naming one engine in the router's series
     engine_job: str  # a regular expression matching the engines' scrape job
+    host: dict[str, tuple[str, str]] = field(default_factory=dict)  # the node exporter's (local backend)
 
     def is_engine_job(self, job: str) -> bool:
         return re.fullmatch(self.engine_job, job) is not None
 
 
-LOCAL = PanelSet(ENGINE_PANELS, ROUTER_PANELS, BY, "worker", "vllm-engines")
+LOCAL = PanelSet(ENGINE_PANELS, ROUTER_PANELS, BY, "worker", "vllm-engines", HOST_PANELS)
 
 
 def kubernetes(namespace: str) -> PanelSet:

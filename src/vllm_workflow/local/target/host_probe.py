@@ -250,6 +250,7 @@ def probe(request: dict[str, Any]) -> dict[str, Any]:
     user = pwd.getpwuid(os.getuid()).pw_name
     code, listeners = run(["ss", "-Htlnp"])
     _, prometheus = run(["dpkg-query", "--show", "--showformat=${Version}", "prometheus"])
+    _, node_exporter = run(["dpkg-query", "--show", "--showformat=${Version}", "prometheus-node-exporter"])
     other = str(request.get("other_instance") or "")
     model_path = str(request.get("model_path") or "")
     out.update({
@@ -266,6 +267,7 @@ def probe(request: dict[str, Any]) -> dict[str, Any]:
         "models": models(root),
         "model_path_exists": bool(model_path) and os.path.isfile(os.path.join(model_path, "config.json")),
         "prometheus_version": prometheus.strip(),
+        "node_exporter_version": node_exporter.strip(),
         "supervisor_status": supervisor_status(root, own),
         "other_arm_running": bool(other) and os.path.exists(
             os.path.join(root, "instances", other, "state", "supervisor.sock")),
