@@ -61,6 +61,24 @@ def missing() -> list[str]:
     return lacks
 
 
+def cgroup_mounts() -> str:
+    """Shell commands that mount this machine's cgroup hierarchies again inside a test host:
+    `ip netns exec` gives the host a fresh /sys without them, and a real host has them (the host
+    figures read its processes' CPU throttling there). The same hierarchies, so a CPU quota set
+    from outside shows inside."""
+    cmds = []
+    for line in Path("/proc/mounts").read_text().splitlines():
+        _, path, kind, opts, *_ = line.split()
+        if path == "/sys/fs/cgroup" and kind == "tmpfs":
+            cmds.insert(0, "mount -t tmpfs -o mode=755 cgroup /sys/fs/cgroup || true; ")
+        elif path.startswith("/sys/fs/cgroup") and kind in ("cgroup", "cgroup2"):
+            keep = ",".join(o for o in opts.split(",") if o not in ("rw", "ro", "relatime", "nosuid", "nodev",
+                                                                     "noexec"))
+            option = f"-o {shlex.quote(keep)} " if keep else ""
+            cmds.append(f"mkdir -p {shlex.quote(path)} && mount -t {kind} {option}{kind} {shlex.quote(path)} || true; ")
+    return "".join(cmds)
+
+
 @dataclass
 class TestHost:
     name: str
@@ -176,6 +194,7 @@ class TestHosts:
         # so one host's process manager cannot mistake the other's processes for its own.
         script = (f"set -e; hostname {host.name}; mount --make-rprivate /; "
                   f"mount --bind {home} {self.user_home}; mount --bind {hdir / 'hosts'} /etc/hosts; "
+                  f"{cgroup_mounts()}"
                   f"exec {sys.executable} -c {shlex.quote(_INIT)} /usr/sbin/sshd -D -e -f {conf}")
         log = open(hdir / "sshd.log", "ab")  # noqa: SIM115 - the daemon keeps it
         proc = subprocess.Popen(["ip", "netns", "exec", host.netns, "unshare", "--mount", "--uts", "--pid", "--fork",

@@ -229,6 +229,10 @@ def compare(base: Sequence[Mapping[str, Any]], dev: Sequence[Mapping[str, Any]],
     for m, r in zip(metrics, rows):
         if r["verdict"] is None:
             r["verdict"] = decide(r, m.higher_is_better, rule, level_alpha)
+        if m.host:  # a direction, not a judgement
+            r["better"] = "neither"
+            if r["verdict"] in (stats.IMPROVEMENT, stats.REGRESSION):
+                r["verdict"] = stats.HIGHER if r["delta"] > 0 else stats.LOWER
         r["detectable"] = detectable(r, level_alpha, family if m.primary else 1) if r["p_value"] is not None else None
     counted = [r["verdict"] for m, r in pairs if m.primary and (r["n"][0] or r["n"][1])]
     verdict = stats.overall(counted) if counted else stats.INCONCLUSIVE  # no primary metric measured

@@ -11,12 +11,14 @@ from ..benchmark.records import RequestRecord
 from ..benchmark.stats import measured
 from . import hostdiff, stats
 
-ICONS = {stats.IMPROVEMENT: "🟢", stats.REGRESSION: "🔴", stats.NO_CHANGE: "⚪", stats.INCONCLUSIVE: "🟡"}
+ICONS = {stats.IMPROVEMENT: "🟢", stats.REGRESSION: "🔴", stats.NO_CHANGE: "⚪", stats.INCONCLUSIVE: "🟡",
+         stats.HIGHER: "🔺", stats.LOWER: "🔻"}
 #: The HTML report marks verdicts with coloured text, not emoji: a browser without an emoji font (headless
 #: Chromium on Debian) draws those as empty boxes.
 BADGE_CSS = (".badge{padding:0 .4em;border-radius:.3em;font-weight:bold;white-space:nowrap}"
              ".improvement{background:#c8f0c8;color:#0a5a0a}.regression{background:#f8c8c8;color:#8a0a0a}"
-             ".no-significant-change{background:#e4e4e4;color:#333}.inconclusive{background:#f8ecb0;color:#6a5000}")
+             ".no-significant-change{background:#e4e4e4;color:#333}.inconclusive{background:#f8ecb0;color:#6a5000}"
+             ".higher,.lower{background:#d0e0f8;color:#0a2a6a}")
 
 
 def badge(verdict: str) -> str:
@@ -153,7 +155,7 @@ def host_line(comp: dict[str, Any]) -> str | None:
     rows = [m for m in comp["metrics"] if m.get("family") == "host" and m["delta"] is not None]
     if not rows:
         return None
-    moved = [m for m in rows if m["verdict"] in (stats.IMPROVEMENT, stats.REGRESSION)]
+    moved = [m for m in rows if m["verdict"] in (stats.HIGHER, stats.LOWER)]
     if not moved:
         return "Host figures (explanatory): none changed significantly."
     words = []
@@ -228,7 +230,8 @@ def plots(folder: Path, comp: dict[str, Any], base: Sequence[Sequence[RequestRec
         fig.savefig(folder / name, dpi=100)
         plt.close(fig)
         made.append(name)
-    rows = [m for m in comp["metrics"] if m["delta"] is not None and m["ci"] and m["ci"][0] == m["ci"][0]]
+    rows = [m for m in comp["metrics"] if m["delta"] is not None and m["ci"] and m["ci"][0] == m["ci"][0]
+            and m.get("family") != "host"]  # host figures have no better direction
     if rows:
         fig, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.2))
         sign = [1 if m["better"] == "higher" else -1 for m in rows]
@@ -299,7 +302,8 @@ def junit_suite(comp: dict[str, Any]) -> Any:
     for m, row in zip(comp["metrics"], rows):
         detail = "; ".join(f"{h}: {c}" for h, c in zip(head[1:], row[1:]))
         verdict = m["verdict"]
-        cases.append(Case(f"{m['label']} ({m['better']} is better)", f"ab.{comp['label']}",
+        name = f"{m['label']} (host figure)" if m.get("family") == "host" else f"{m['label']} ({m['better']} is better)"
+        cases.append(Case(name, f"ab.{comp['label']}",
                           failure=f"regression: {detail}" if verdict == stats.REGRESSION else None,
                           skipped=f"inconclusive: {detail}" if verdict == stats.INCONCLUSIVE else None,
                           output=detail))

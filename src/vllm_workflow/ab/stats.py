@@ -27,6 +27,10 @@ IMPROVEMENT = "improvement"
 REGRESSION = "regression"
 NO_CHANGE = "no significant change"
 INCONCLUSIVE = "inconclusive"
+#: A host figure that moved: neither better nor worse in itself (fewer involuntary context switches
+#: can mean an engine throttled more), so it is named by its direction.
+HIGHER = "higher"
+LOWER = "lower"
 
 
 def change(baseline: Sequence[float], dev: Sequence[float], absolute: bool = False) -> float:
