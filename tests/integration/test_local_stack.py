@@ -280,8 +280,10 @@ def test_multi_round_qa_benchmark_writes_a_complete_bundle(project: Project) -> 
     assert prov["host"]["kernel_details"]["cmdline"] == Path("/proc/cmdline").read_text().strip()
     assert "net.ipv4.tcp_congestion_control" in prov["host"]["kernel_details"]["sysctl"]
     host = json.loads((bundle / "host-metrics.json").read_text())["figures"]
-    assert sorted(n for n in host["programs"] if n.startswith("engine-")) == ["engine-0", "engine-1"]
-    assert all(host["programs"][n]["cpu_user_s"] > 0 for n in ("engine-0", "engine-1", "router"))
+    programs = host["programs"]
+    assert sorted(programs) == ["engine-0", "engine-1", "node-exporter", "prometheus", "router"]
+    assert programs["engine-0"]["processes"] >= 2  # the API server and its EngineCore
+    assert host["engines"]["cpu_s"] > 0 and host["engines"]["throttled_fraction"] == 0  # no quota here
     assert host["requests"] >= 12 and host["per_request"]["cpu_ms"] > 0 and host["context_switches_per_s"] > 0
     assert s["host"]["engine_cpu_ms_per_request"] > 0
     assert "## Host (the stack's host over the run" in (bundle / "report.md").read_text()
@@ -330,11 +332,13 @@ def test_prometheus_scrapes_every_target_and_answers_promql(project: Project) ->
     deadline = time.monotonic() + 30
     while True:
         active = requests.get(f"{prom}/api/v1/targets", timeout=5).json()["data"]["activeTargets"]
-        if len(active) == 3 and all(t["health"] == "up" for t in active):
+        # two engines, the router, the node exporter
+        if len(active) == 4 and all(t["health"] == "up" for t in active):
             break
         assert time.monotonic() < deadline, f"targets not all up within 30 s: {active}"
         time.sleep(1)
-    print(f"all 3 Prometheus targets up {30 - (deadline - time.monotonic()):.0f} s after the check began")
+    assert sorted(t["labels"]["job"] for t in active) == ["node", "vllm-engines", "vllm-engines", "vllm-router"]
+    print(f"all 4 Prometheus targets up {30 - (deadline - time.monotonic()):.0f} s after the check began")
     body = {"model": "tiny-llama", "prompt": "observe me", "max_tokens": 4}
     for _ in range(4):
         assert requests.post(f"http://127.0.0.1:{API_PORT}/v1/completions", json=body, timeout=60).status_code == 200
@@ -351,7 +355,7 @@ def test_prometheus_scrapes_every_target_and_answers_promql(project: Project) ->
         live |= {name for name, _, _ in samples(requests.get(url, timeout=5).text)}
     assert sorted(all_metric_names() - live) == [], "a dashboard or monitor query reads a metric nobody exports"
     out = project.make("vllm-monitor")
-    assert "targets up 3/3" in out.stdout and f"127.0.0.1:{ENGINE_BASE}" in out.stdout
+    assert "targets up 4/4" in out.stdout and f"127.0.0.1:{ENGINE_BASE}" in out.stdout
     assert "Grafana dashboard to import" in out.stdout
 
 
