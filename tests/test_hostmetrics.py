@@ -188,3 +188,45 @@ def test_the_benchmark_report_has_a_host_table() -> None:
     assert ["engine CPU-throttled periods", "12.5 %"] in rows and ["context switches per request", "812"] in rows
     assert ["host system CPU per request (ms)", "–"] in rows
     assert host_table({"unavailable": "kubernetes"})[2] == [["not recorded", "kubernetes"]]
+
+
+def test_perf_stat_counts_the_engines_over_the_run(runtime) -> None:
+    """perf stat attached at the start snapshot, read at the stop one; or unavailable with why."""
+    import shutil
+
+    conf, proc = runtime
+    (conf.parent / "runtime" / "state").mkdir()
+    start = read_counters_with(conf, "start")["perf"]
+    time.sleep(1.0)
+    stop = read_counters_with(conf, "stop")["perf"]
+    if shutil.which("perf") is None:
+        assert start == {"unavailable": "perf is not installed on this host (Debian: apt-get install linux-perf)"}
+        return
+    if "unavailable" in start:  # perf present but refused here: the reason is perf's own
+        assert start["unavailable"].startswith(("perf stat exited", "kernel.perf_event_paranoid"))
+        return
+    assert start["started"] and sorted(start["pids"]) == sorted(cpuquota.descendants(proc.pid))
+    assert stop["events"]["task-clock"] > 500  # ms: the program burns a core
+    assert stop["pids"] == start["pids"]
+    fig = hostmetrics.perf_figures(start, stop, 10, 100)
+    assert fig["context_switches_per_request"] == stop["events"]["context-switches"] / 10
+    assert (fig["ipc"] is None) == (stop["events"].get("cycles") is None)  # a VM without a PMU: not counted
+    assert not (conf.parent / "runtime/state/perf-stat.json").exists()  # stopped and forgotten
+    again = read_counters_with(conf, "stop")["perf"]
+    assert again == {"unavailable": "no perf stat was started at the run's start"}
+
+
+def read_counters_with(conf: Path, perf: str) -> dict:
+    out = subprocess.run([sys.executable, "-c", READER.read_text(), json.dumps({"conf": str(conf), "perf": perf})],
+                         capture_output=True, text=True, check=True, timeout=60)
+    return json.loads(out.stdout)
+
+
+def test_perf_figures_say_why_when_unavailable() -> None:
+    why = {"unavailable": "perf is not installed on this host (Debian: apt-get install linux-perf)"}
+    assert hostmetrics.perf_figures(why, {}, 10, 100) == why
+    stop = {"events": {"task-clock": 2000.0, "context-switches": 50.0, "cycles": 4e9, "instructions": 6e9},
+            "not_counted": ["cache-misses: not supported"]}
+    fig = hostmetrics.perf_figures({"started": True}, stop, 10, 100)
+    assert fig["ipc"] == 1.5 and fig["task_clock_ms_per_output_token"] == 20 and fig["cache_misses_per_request"] is None
+    assert fig["not_counted"] == ["cache-misses: not supported"]

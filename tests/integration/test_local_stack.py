@@ -284,6 +284,10 @@ def test_multi_round_qa_benchmark_writes_a_complete_bundle(project: Project) -> 
     assert sorted(programs) == ["engine-0", "engine-1", "node-exporter", "prometheus", "router"]
     assert programs["engine-0"]["processes"] >= 2  # the API server and its EngineCore
     assert host["engines"]["cpu_s"] > 0 and host["engines"]["throttled_fraction"] == 0  # no quota here
+    if shutil.which("perf"):  # perf stat on the engines' processes, as root: kernel events counted too
+        assert host["perf"]["events"]["task-clock"] > 0 and host["perf"]["user_space_only"] is False
+    else:
+        assert "linux-perf" in host["perf"]["unavailable"]
     assert host["requests"] >= 12 and host["per_request"]["cpu_ms"] > 0 and host["context_switches_per_s"] > 0
     assert s["host"]["engine_cpu_ms_per_request"] > 0
     assert "## Host (the stack's host over the run" in (bundle / "report.md").read_text()

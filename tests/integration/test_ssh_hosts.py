@@ -205,6 +205,10 @@ def test_two_host_ab_with_make_vllm(project: SshProject) -> None:
     assert host_rows["engine_throttled_fraction"]["baseline"] == 0 == host_rows["engine_throttled_fraction"]["dev"]
     figures = json.loads(next(results.glob("*-dev-r1/host-metrics.json")).read_text())["figures"]
     assert figures["programs"]["engine-0"]["processes"] >= 2 and figures["programs"]["router"]["cpu_user_s"] > 0
+    if shutil.which("perf"):  # an unprivileged user under perf_event_paranoid 2: user space only
+        paranoid = int(Path("/proc/sys/kernel/perf_event_paranoid").read_text())
+        assert figures["perf"]["events"]["task-clock"] > 0
+        assert figures["perf"]["user_space_only"] is (paranoid >= 2)
     kernel = comp["changes"]["kernel"]
     assert kernel["kernel_config"]["same"] is True and "sysctl" not in kernel  # the same kernel, same sysctls
     assert comp["changes"]["host"]["dev"]["hostname"] == dev.name

@@ -25,16 +25,18 @@ READER = Path(__file__).resolve().parents[1] / "local" / "target" / "host_counte
 CPU_MODES = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
 
 
-def take(stack: Any, root: Path) -> dict[str, Any]:
+def take(stack: Any, root: Path, perf: str = "") -> dict[str, Any]:
     """One snapshot of the stack's host, or ``{"unavailable": why}`` (Kubernetes, no process
-    manager, an unreachable host, a reader that failed)."""
+    manager, an unreachable host, a reader that failed). ``perf``: "start" also starts perf stat
+    on the engines' processes, "stop" stops it and reads its counts."""
     from .. import remote
 
     pm = stack.raw.get("process_manager") or {}
     if stack.backend != "local" or not pm.get("conf"):
         return {"unavailable": f"host counters are read on local-backend hosts only (this stack: {stack.backend})"}
     python = str(pm.get("python") or "python3")
-    result = remote.run(stack, [python, "-c", READER.read_text(), json.dumps({"conf": pm["conf"]})], root, timeout=60)
+    request = {"conf": pm["conf"], **({"perf": perf} if perf else {})}
+    result = remote.run(stack, [python, "-c", READER.read_text(), json.dumps(request)], root, timeout=60)
     if result.rc != 0:
         return {"unavailable": f"reading the host's counters failed (exit {result.rc}): "
                                f"{(result.stderr or result.stdout).strip()[-300:]}"}
@@ -151,6 +153,8 @@ def figures(before: Mapping[str, Any], after: Mapping[str, Any], records: Sequen
     else:
         out["psi_pct"] = {res: {kind: (_d(pa, pb, res, kind) or 0.0) / (window * 1e6) * 100 for kind in pa[res]}
                           for res in pa if res in pb}
+    if "perf" in after or "perf" in before:
+        out["perf"] = perf_figures(before.get("perf") or {}, after.get("perf") or {}, requests, tokens)
     progs_b, progs_a = before.get("programs") or {}, after.get("programs") or {}
     if "unavailable" in progs_a:
         out["programs"] = {"unavailable": progs_a["unavailable"]}
@@ -159,6 +163,26 @@ def figures(before: Mapping[str, Any], after: Mapping[str, Any], records: Sequen
                            for name, prog in sorted(progs_a.items()) if name in progs_b}
         out["engines"] = _engines(out["programs"], requests)
     return out
+
+
+def perf_figures(start: Mapping[str, Any], stop: Mapping[str, Any], requests: int, tokens: int) -> dict[str, Any]:
+    """perf stat's counts of the engines' processes over the run; events the host cannot count
+    (no hardware PMU in a VM) are listed with perf's reason."""
+    for part in (start, stop):
+        if "unavailable" in part:
+            return {"unavailable": part["unavailable"]}
+    events = stop.get("events") or {}
+    cycles, instructions = events.get("cycles"), events.get("instructions")
+    return {
+        "events": events,
+        "not_counted": list(stop.get("not_counted") or []),
+        "user_space_only": bool(stop.get("user_space_only")),
+        "ipc": instructions / cycles if cycles and instructions is not None else None,
+        "context_switches_per_request": _per(events.get("context-switches"), requests),
+        "cpu_migrations_per_request": _per(events.get("cpu-migrations"), requests),
+        "task_clock_ms_per_output_token": _per(events.get("task-clock"), tokens),  # perf reports msec
+        "cache_misses_per_request": _per(events.get("cache-misses"), requests),
+    }
 
 
 def _engines(programs: Mapping[str, Any], requests: int) -> dict[str, Any]:

@@ -164,9 +164,12 @@ def run_one(o: RunOptions, v: dict[str, Any], stack: Stack, key: str, label: str
     runner.replicas = sampler
     runner.prepare(HttpTokenizer(target))
     counters = bool(v.get("vllm_benchmark_host_metrics", True))
-    host_before = hostmetrics.take(stack, root) if counters else None
-    result = asyncio.run(runner.run())
-    host_after = hostmetrics.take(stack, root) if counters else None
+    perf = counters and bool(v.get("vllm_benchmark_perf_stat", True))
+    host_before = hostmetrics.take(stack, root, "start" if perf else "") if counters else None
+    try:
+        result = asyncio.run(runner.run())
+    finally:
+        host_after = hostmetrics.take(stack, root, "stop" if perf else "") if counters else None
     out = bundle.new_bundle_dir(o.results_dir, label)
     summary = compose(label=label, records=result.records, workload=workload.describe(),
                       target=_target_info(stack), slo=slo, complete=result.complete,

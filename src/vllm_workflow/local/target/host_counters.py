@@ -160,6 +160,7 @@ def programs(root: str) -> dict[str, Any]:
                                      "pid": int(entry)})
         prog["processes"] += 1
         prog["pid"] = min(prog["pid"], int(entry))
+        prog.setdefault("pids", []).append(int(entry))
         for key, value in counters.items():
             prog[key] += value
     for prog in out.values():
@@ -185,6 +186,110 @@ def sysctls() -> dict[str, str]:
     return out
 
 
+#: perf stat's events: software ones every kernel has, hardware ones where a PMU is exposed.
+PERF_EVENTS = ("task-clock", "context-switches", "cpu-migrations", "page-faults", "cycles", "instructions",
+               "cache-misses")
+
+
+def _which(name: str) -> str | None:
+    for folder in os.environ.get("PATH", "/usr/bin:/bin").split(os.pathsep) + ["/usr/sbin", "/usr/bin"]:
+        path = os.path.join(folder, name)
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+    return None
+
+
+def _alive(pid: int) -> bool:
+    stat = read(f"/proc/{pid}/stat")
+    return stat is not None and stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _stop_perf(state: str) -> dict[str, Any] | None:
+    """Interrupt the perf stat started at the run's start; its counts (None if none was started)."""
+    import signal
+
+    try:
+        with open(state, encoding="utf-8") as fh:
+            started = json.load(fh)
+        os.unlink(state)
+    except (OSError, ValueError):
+        return None
+    pid = int(started.get("pid") or 0)
+    if pid and _alive(pid):
+        try:
+            os.kill(pid, signal.SIGINT)
+        except OSError:
+            pass
+        for _ in range(50):
+            if not _alive(pid):
+                break
+            time.sleep(0.1)
+    text = read(started.get("output", "")) or ""
+    events: dict[str, float | None] = {}
+    reasons = []
+    user_only = False
+    for line in text.splitlines():
+        fields = line.split(",")
+        if len(fields) < 3 or line.startswith("#"):
+            continue
+        name, _, modifier = fields[2].partition(":")
+        user_only = user_only or modifier == "u"
+        try:
+            events[name] = float(fields[0])
+        except ValueError:
+            events[name] = None
+            reasons.append(f"{name}: {fields[0].strip('<>')}")
+    if not events:
+        return {"unavailable": "perf stat wrote no counts: " + (text.strip()[-300:] or "empty output")}
+    # ":u": perf counted user space only (kernel.perf_event_paranoid >= 2 and not root): kernel
+    # events such as context switches then read 0
+    return {"events": events, "not_counted": reasons, "user_space_only": user_only, "pids": started.get("pids", [])}
+
+
+def _start_perf(state: str, output: str, pids: list[int]) -> dict[str, Any]:
+    """perf stat counting the engines' processes until the run's end (``_stop_perf``)."""
+    import subprocess
+
+    perf = _which("perf")
+    if perf is None:
+        return unavailable("perf is not installed on this host (Debian: apt-get install linux-perf)")
+    paranoid = (read("/proc/sys/kernel/perf_event_paranoid") or "").strip()
+    if paranoid == "3" or (paranoid.lstrip("-").isdigit() and int(paranoid) > 2 and os.geteuid() != 0):
+        return unavailable(f"kernel.perf_event_paranoid={paranoid} forbids perf_event_open to this user")
+    if not pids:
+        return unavailable("no engine process to count")
+    argv = [perf, "stat", "-x", ",", "-o", output, "-e", ",".join(PERF_EVENTS), "-p", ",".join(map(str, pids))]
+    # Its own session, and no pipe to this short-lived reader: perf outlives it until the stop
+    # snapshot interrupts it (over SSH, the connection that started it is gone by then).
+    try:
+        with open(output + ".err", "wb") as err:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+                                    start_new_session=True)
+    except OSError as exc:
+        return unavailable(f"perf stat could not start: {exc}")
+    time.sleep(0.2)
+    if proc.poll() is not None:  # refused at once: say why
+        message = (read(output + ".err") or "").strip()
+        return unavailable(f"perf stat exited {proc.returncode}: {message[-300:]}")
+    with open(state, "w", encoding="utf-8") as fh:
+        json.dump({"pid": proc.pid, "output": output, "pids": pids}, fh)
+    return {"started": True, "pid": proc.pid, "pids": pids, "events": list(PERF_EVENTS)}
+
+
+def perf(root: str, action: str, progs: dict[str, Any]) -> dict[str, Any]:
+    """``start``: perf stat on the engines' processes (a leftover one stopped first);
+    ``stop``: its counts over the run."""
+    state_dir = os.path.join(root, "state")
+    state, output = os.path.join(state_dir, "perf-stat.json"), os.path.join(state_dir, "perf-stat.csv")
+    if not os.path.isdir(state_dir):
+        return unavailable(f"{state_dir} does not exist")
+    if action == "stop":
+        return _stop_perf(state) or unavailable("no perf stat was started at the run's start")
+    _stop_perf(state)
+    pids = sorted(p for name, prog in progs.items() if name.startswith("engine-") for p in prog.get("pids", []))
+    return _start_perf(state, output, pids)
+
+
 def runtime_root(conf: str) -> str:
     parser = configparser.RawConfigParser()
     parser.read(conf)
@@ -195,7 +300,8 @@ def snapshot(request: dict[str, Any]) -> dict[str, Any]:
     uptime = (read("/proc/uptime") or "0").split()[0]
     root = runtime_root(str(request.get("conf") or ""))
     meminfo = keyed("/proc/meminfo", ("MemAvailable", "SwapTotal", "SwapFree"))
-    return {
+    progs = programs(root) if root else unavailable(f"no runtime directory in {request.get('conf')!r}")
+    out = {
         "time": time.time(),
         "uptime": float(uptime),
         "clk_tck": os.sysconf("SC_CLK_TCK"),
@@ -209,8 +315,15 @@ def snapshot(request: dict[str, Any]) -> dict[str, Any]:
         "tcp": tcp(),
         "net": net(),
         "sysctl": sysctls(),
-        "programs": programs(root) if root else unavailable(f"no runtime directory in {request.get('conf')!r}"),
+        "programs": progs,
     }
+    action = str(request.get("perf") or "")
+    if action in ("start", "stop"):
+        out["perf"] = perf(root, action, progs) if root else unavailable("no runtime directory")
+    for prog in progs.values():
+        if isinstance(prog, dict):
+            prog.pop("pids", None)
+    return out
 
 
 def main(argv: list[str]) -> int:
