@@ -264,3 +264,18 @@ def test_monitor_names_a_scrape_target_that_is_down(tmp_path: Path) -> None:
     assert any(line.startswith("   ❌ vllm-engines 127.0.0.1:8101: down") and "connection refused" in line
                for line in lines)
     assert any(line.strip().startswith("127.0.0.1:8100") and "50.0 %" in line for line in lines)
+
+
+def test_kubernetes_scrapes_the_node_exporter_beside_the_chart() -> None:
+    """kube-prometheus-stack brings a node exporter whose ServiceMonitor is labelled part-of
+    prometheus-node-exporter: the selector takes it with the chart's, and the bundle's host panels
+    read its job."""
+    from vllm_workflow.kubernetes.values import CHART_NAME, kube_prometheus_stack
+    from vllm_workflow.observability.queries import kubernetes
+
+    selector = kube_prometheus_stack({})["prometheus"]["prometheusSpec"]["serviceMonitorSelector"]
+    assert selector == {"matchExpressions": [{"key": "app.kubernetes.io/part-of", "operator": "In",
+                                              "values": [CHART_NAME, "prometheus-node-exporter"]}]}
+    host = kubernetes("vllm").host
+    assert sorted(host) == sorted(HOST_PANELS) and all('job="node-exporter"' in e for e, _ in host.values())
+    assert all('job="node"' in e for e, _ in HOST_PANELS.values())

@@ -305,6 +305,9 @@ GRAFANA_SERVICE_PORT = 80
 DASHBOARD_LABEL = ("grafana_dashboard", "1")
 
 
+NODE_EXPORTER = "prometheus-node-exporter"
+
+
 def kube_prometheus_stack(v: Mapping[str, Any]) -> dict[str, Any]:
     """The chart's kube-prometheus-stack dependency (pinned by the chart: 82.4.3): Prometheus
     picking up the chart's ServiceMonitors, Grafana loading labelled dashboard ConfigMaps."""
@@ -314,7 +317,11 @@ def kube_prometheus_stack(v: Mapping[str, Any]) -> dict[str, Any]:
         "prometheus": {"prometheusSpec": {
             "retention": str(v.get("vllm_prometheus_retention") or "7d"),
             "scrapeInterval": f"{int(v.get('vllm_prometheus_scrape_interval') or 5)}s",
-            "serviceMonitorSelector": {"matchLabels": {"app.kubernetes.io/part-of": CHART_NAME}},
+            # The chart's ServiceMonitors, and the node exporter's that kube-prometheus-stack brings
+            # (its prometheus-node-exporter subchart labels it part-of prometheus-node-exporter):
+            # the host's series beside the engines' (issue 25).
+            "serviceMonitorSelector": {"matchExpressions": [
+                {"key": "app.kubernetes.io/part-of", "operator": "In", "values": [CHART_NAME, NODE_EXPORTER]}]},
         }},
         "grafana": {"sidecar": {"dashboards": {
             "enabled": True, "label": DASHBOARD_LABEL[0], "labelValue": DASHBOARD_LABEL[1], "searchNamespace": "ALL",

@@ -123,14 +123,14 @@ def range_series(prom: str, start: float, end: float, step_s: float = 1.0,
     """Per-engine series over [start, end] (epoch seconds) for each of BUNDLE_SERIES, and the host's
     (node exporter) series of the panel set's host panels under ``host_series``."""
     out: dict[str, Any] = {"prometheus_url": prom, "start": start, "end": end, "step_s": step_s, "series": {}}
-    wanted = [(title, panels.engine[title][0], "series") for title in BUNDLE_SERIES]
-    wanted += [(title, expr, "host_series") for title, (expr, _) in panels.host.items()]
-    for title, expr, key in wanted:
+    wanted = [(title, panels.engine[title][0], "series", panels.by) for title in BUNDLE_SERIES]
+    wanted += [(title, expr, "host_series", "instance") for title, (expr, _) in panels.host.items()]
+    for title, expr, key, label in wanted:
         data = _get(prom + "/api/v1/query_range",
                     {"query": expr, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step_s:g}"})
         out.setdefault(key, {})[title] = {
             "expr": expr,
-            "instances": {r["metric"].get(panels.by, ""): [[float(t), float(v)] for t, v in r["values"]]
+            "instances": {r["metric"].get(label, ""): [[float(t), float(v)] for t, v in r["values"]]
                           for r in data["result"]},
         }
     return out

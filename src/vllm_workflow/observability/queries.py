@@ -37,17 +37,22 @@ ROUTER_PANELS: dict[str, tuple[str, str]] = {
     "Router: routing decisions per second": ("sum by (policy, worker) (rate(vllm_router_policy_decisions_total[1m]))",
                                              "reqps"),
 }
-_NODE = 'job="node"'
-_CPUS = f'count by ({BY}) (node_cpu_seconds_total{{{_NODE},mode="idle"}})'
-#: The host, from the stack's node exporter (local backend): title -> (PromQL, unit), per instance.
-HOST_PANELS: dict[str, tuple[str, str]] = {
-    "Host CPU busy": (f'1 - sum by ({BY}) (rate(node_cpu_seconds_total{{{_NODE},mode=~"idle|iowait"}}[15s])) / {_CPUS}',
-                      "percentunit"),
-    "Host system CPU": (f'sum by ({BY}) (rate(node_cpu_seconds_total{{{_NODE},mode="system"}}[15s])) / {_CPUS}',
-                        "percentunit"),
-    "Host CPU pressure": (f"rate(node_pressure_cpu_waiting_seconds_total{{{_NODE}}}[15s])", "percentunit"),
-    "Host context switches per second": (f"rate(node_context_switches_total{{{_NODE}}}[15s])", "none"),
-}
+def host_panels(job: str) -> dict[str, tuple[str, str]]:
+    """The host, from a node exporter scraped as ``job``: title -> (PromQL, unit), per instance."""
+    node = f'job="{job}"'
+    cpus = f'count by ({BY}) (node_cpu_seconds_total{{{node},mode="idle"}})'
+    return {
+        "Host CPU busy": (f'1 - sum by ({BY}) (rate(node_cpu_seconds_total{{{node},mode=~"idle|iowait"}}[15s])) / {cpus}',
+                          "percentunit"),
+        "Host system CPU": (f'sum by ({BY}) (rate(node_cpu_seconds_total{{{node},mode="system"}}[15s])) / {cpus}',
+                            "percentunit"),
+        "Host CPU pressure": (f"rate(node_pressure_cpu_waiting_seconds_total{{{node}}}[15s])", "percentunit"),
+        "Host context switches per second": (f"rate(node_context_switches_total{{{node}}}[15s])", "none"),
+    }
+
+
+#: The local backend's node exporter (job "node" in the generated configuration).
+HOST_PANELS = host_panels("node")
 #: The compact per-engine summary of `make vllm-monitor`: column -> title in ENGINE_PANELS.
 MONITOR_COLUMNS = {"req/s": "Requests finished per second", "TTFT p50": "TTFT p50", "TTFT p95": "TTFT p95",
                    "cache hits": "Prefix-cache hit rate", "KV used": "KV-cache usage"}
@@ -122,7 +127,8 @@ LOCAL = PanelSet(ENGINE_PANELS, ROUTER_PANELS, BY, "worker", "vllm-engines", HOS
 
 def kubernetes(namespace: str) -> PanelSet:
     engine, router = kubernetes_panels(namespace)
-    return PanelSet(engine, router, "pod", "server", ".+-engine-service")
+    # kube-prometheus-stack's node exporter: job "node-exporter", one instance per node
+    return PanelSet(engine, router, "pod", "server", ".+-engine-service", host_panels("node-exporter"))
 
 
 def for_stack(raw: dict) -> PanelSet:
