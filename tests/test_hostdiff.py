@@ -121,3 +121,12 @@ def test_long_lists_are_clipped() -> None:
     d = hostdiff.differences(facts(base), facts({}), base, {})
     assert d["kernel_config"]["removed"] == base
     assert hostdiff.lines(d, limit=3)[0].endswith("(OPT_0=y, OPT_1=y, OPT_10=y, … 37 more).")
+
+
+def test_cgroup_limits_of_programs_on_both_hosts_are_compared() -> None:
+    one = facts({"PREEMPT": "y"})
+    limits = ({"engine-0": {"cpus": None, "memory_mb": None}, "router": {"cpus": None}},
+              {"engine-0": {"cpus": 0.7, "memory_mb": None}, "router": {"cpus": None}, "node-exporter": {"cpus": 1}})
+    d = hostdiff.differences(one, facts({"PREEMPT": "y"}), {"PREEMPT": "y"}, {"PREEMPT": "y"}, limits)
+    assert d["limits"] == {"engine-0.cpus": [None, 0.7]}  # a program only one side runs is not a difference
+    assert "Cgroup limits differ: engine-0.cpus unlimited → 0.7." in hostdiff.lines(d)

@@ -230,3 +230,19 @@ def test_perf_figures_say_why_when_unavailable() -> None:
     fig = hostmetrics.perf_figures({"started": True}, stop, 10, 100)
     assert fig["ipc"] == 1.5 and fig["task_clock_ms_per_output_token"] == 20 and fig["cache_misses_per_request"] is None
     assert fig["not_counted"] == ["cache-misses: not supported"]
+
+
+@pytest.mark.skipif(cpuquota.available() is not None, reason=f"cgroup CPU quota: {cpuquota.available()}")
+def test_the_reader_reads_a_programs_cpu_limit(runtime) -> None:
+    conf, proc = runtime
+    assert read_counters(conf)["programs"]["engine-0"]["limits"].get("cpus") is None  # the root group: unlimited
+    group = cpuquota.CpuQuota("vllm-workflow-test-limits", 0.5)
+    try:
+        group.add(cpuquota.descendants(proc.pid))
+        snap = read_counters(conf)
+    finally:
+        group.close()
+    assert snap["programs"]["engine-0"]["limits"]["cpus"] == 0.5
+    fig = hostmetrics.figures(snap, snap | {"uptime": snap["uptime"] + 1}, [])
+    assert hostmetrics.program_limits(fig)["engine-0"]["cpus"] == 0.5
+    assert set(fig["per_cpu_busy_pct"]) == {f"cpu{i}" for i in range(len(snap["per_cpu"]))}

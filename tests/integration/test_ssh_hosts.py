@@ -234,11 +234,13 @@ def test_two_host_ab_with_make_vllm(project: SshProject) -> None:
     assert throttled["nr_throttled"] > 0  # the kernel did throttle the dev host
     # why: the sysctl difference between the hosts, and the dev engines' throttling
     assert comp["changes"]["kernel"]["sysctl"] == {"net.ipv4.tcp_slow_start_after_idle": ["1", "0"]}
+    assert comp["changes"]["kernel"]["limits"]["engine-0.cpus"] == [None, 0.7]  # the quota, read on the host
     rows = {m["metric"]: m for m in comp["metrics"]}
     assert rows["engine_throttled_fraction"]["baseline"] == 0 and rows["engine_throttled_fraction"]["dev"] > 0.05
     assert rows["engine_throttled_fraction"]["verdict"] == "higher"
     summary = (sorted(results.glob("*-quota-ab/summary.md"))[-1]).read_text()
     assert "Sysctls differ: net.ipv4.tcp_slow_start_after_idle 1 → 0." in summary
+    assert "engine-0.cpus unlimited → 0.7" in summary
     assert re.search(r"Host figures \(explanatory, they do not change the verdict\): .*engine CPU-throttled periods "
                      r"0\.0 → \d+\.\d %", summary), summary
 

@@ -37,8 +37,10 @@ def config_diff(base: Mapping[str, str], dev: Mapping[str, str]) -> dict[str, An
 
 def differences(base: Mapping[str, Any], dev: Mapping[str, Any],
                 base_config: Mapping[str, str] | None = None,
-                dev_config: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """The kernel-level differences between two hosts' provenance (``host`` with ``kernel_details``).
+                dev_config: Mapping[str, str] | None = None,
+                limits: tuple[Mapping[str, Any], Mapping[str, Any]] = ({}, {})) -> dict[str, Any]:
+    """The kernel-level differences between two hosts' provenance (``host`` with ``kernel_details``),
+    and between the cgroup limits of their programs (``limits``: program -> {cpus, memory_mb}).
 
     Returns {} when neither side has kernel details (bundles from before they were recorded)."""
     kb, kd = base.get("kernel_details"), dev.get("kernel_details")
@@ -46,6 +48,13 @@ def differences(base: Mapping[str, Any], dev: Mapping[str, Any],
         return {}
     kb, kd = dict(kb or {}), dict(kd or {})
     out: dict[str, Any] = {}
+    lb: dict[str, Any] = {}
+    ld: dict[str, Any] = {}
+    _flat("", limits[0], lb)
+    _flat("", limits[1], ld)
+    limit_pairs = {k: pair for k, pair in _pairs(lb, ld).items() if k in lb and k in ld}  # programs on both
+    if limit_pairs:
+        out["limits"] = limit_pairs
     cb, cd = kb.get("config") or {}, kd.get("config") or {}
     if base_config is not None and dev_config is not None:
         diff = config_diff(base_config, dev_config)
@@ -106,6 +115,11 @@ def lines(diff: Mapping[str, Any], limit: int = 12) -> list[str]:
         f = diff["cpu_flags"]
         out.append(f"CPU flags: {len(f['added'])} only in dev ({_clip(f['added'], limit)}), "
                    f"{len(f['removed'])} only in baseline ({_clip(f['removed'], limit)}).")
+    if "limits" in diff:
+        def shown(value: Any) -> str:
+            return "unlimited" if value is None else f"{value:g}"
+        out.append("Cgroup limits differ: " + _clip([f"{k} {shown(b)} → {shown(d)}"
+                                                     for k, (b, d) in diff["limits"].items()], limit) + ".")
     if "facts" in diff:
         out.append("Host facts differ: " + _clip([f"{k} {b} → {d}" for k, (b, d) in diff["facts"].items()], limit) + ".")
     return out

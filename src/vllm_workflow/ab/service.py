@@ -87,6 +87,16 @@ def _diff_keys(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
     return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
 
 
+def _limits(folders: Sequence[Path]) -> dict[str, Any]:
+    """The programs' cgroup limits in an arm's first bundle (host-metrics.json), {} without one."""
+    from ..benchmark.hostmetrics import program_limits
+
+    try:
+        return program_limits(json.loads((folders[0] / "host-metrics.json").read_text())["figures"])
+    except (IndexError, OSError, ValueError, KeyError):
+        return {}
+
+
 def _provenance(folder: Path) -> dict[str, Any]:
     try:
         return json.loads((folder / "provenance.json").read_text())
@@ -123,7 +133,8 @@ def build(label: str, seed: int, ab_settings: Mapping[str, Any] | None, order: S
         prov["baseline"][0].get("host", {}) if prov["baseline"] else {},
         prov["dev"][0].get("host", {}) if prov["dev"] else {},
         bundle.read_kernel_config(folders["baseline"][0]) if folders["baseline"] else None,
-        bundle.read_kernel_config(folders["dev"][0]) if folders["dev"] else None)
+        bundle.read_kernel_config(folders["dev"][0]) if folders["dev"] else None,
+        (_limits(folders["baseline"]), _limits(folders["dev"])))
     verdict = comp["verdict"] if complete else stats.INCONCLUSIVE
     codes = BISECT_CODES if bisect else EXIT_CODES
     return {

@@ -75,6 +75,25 @@ def _per(value: float | None, count: float) -> float | None:
     return value / count if value is not None and count > 0 else None
 
 
+def _per_cpu(before: Mapping[str, Any], after: Mapping[str, Any], tck: float, window: float) -> dict[str, float]:
+    """Each core's busy share of the run (every mode but idle and iowait), in %."""
+    out = {}
+    for core, ticks in after.items():
+        if core in before:
+            busy = sum((ticks.get(m, 0) - before[core].get(m, 0)) for m in CPU_MODES if m not in ("idle", "iowait"))
+            out[core] = busy / tck / window * 100
+    return out
+
+
+def program_limits(figures: Mapping[str, Any]) -> dict[str, Any]:
+    """Each program's cgroup limits from a bundle's figures (for the A/B's host differences)."""
+    progs = figures.get("programs") or {}
+    if "unavailable" in progs:
+        return {}
+    return {name: p.get("limits") for name, p in progs.items() if isinstance(p.get("limits"), Mapping)
+            and "unavailable" not in p["limits"]}
+
+
 def _program(before: Mapping[str, Any], after: Mapping[str, Any], tck: float, window: float) -> dict[str, Any]:
     user, system = _d(after, before, "utime"), _d(after, before, "stime")
     cpu_s = (user + system) / tck if user is not None and system is not None else None
@@ -87,6 +106,7 @@ def _program(before: Mapping[str, Any], after: Mapping[str, Any], tck: float, wi
         "voluntary_ctxt_switches_per_s": _rate(_d(after, before, "voluntary_ctxt_switches"), window),
         "nonvoluntary_ctxt_switches_per_s": _rate(_d(after, before, "nonvoluntary_ctxt_switches"), window),
     }
+    out["limits"] = dict(after.get("limits") or {"unavailable": "not read"})
     tb, ta = before.get("throttle") or {}, after.get("throttle") or {}
     if "unavailable" in ta or "nr_periods" not in tb:
         out["throttle"] = {"unavailable": ta.get("unavailable") or "no throttling counters before the run"}
@@ -121,6 +141,7 @@ def figures(before: Mapping[str, Any], after: Mapping[str, Any], records: Sequen
         "cpus": cpus,
         "cpu_pct": {m: (v / (window * cpus) * 100 if v is not None else None) for m, v in cpu_s.items()},
         "cpu_seconds": cpu_s,
+        "per_cpu_busy_pct": _per_cpu(before.get("per_cpu") or {}, after.get("per_cpu") or {}, tck, window),
         "context_switches_per_s": _rate(_d(after, before, "ctxt"), window),
         "interrupts_per_s": _rate(_d(after, before, "intr"), window),
         "procs_running_at_end": after.get("procs_running"),

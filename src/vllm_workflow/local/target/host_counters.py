@@ -51,6 +51,8 @@ def proc_stat() -> dict[str, Any]:
             continue
         if fields[0] == "cpu":
             out["cpu"] = dict(zip(CPU_MODES, (int(x) for x in fields[1:9])))
+        elif fields[0].startswith("cpu"):  # each core
+            out.setdefault("per_cpu", {})[fields[0]] = dict(zip(CPU_MODES, (int(x) for x in fields[1:9])))
         elif fields[0] in ("ctxt", "processes", "procs_running", "procs_blocked"):
             out[fields[0]] = int(fields[1])
         elif fields[0] == "intr":
@@ -125,6 +127,37 @@ def cgroup_cpu(pid: int) -> dict[str, Any]:
     return unavailable("no cpu.stat with throttling counters for its cgroup (no cpu controller mounted)")
 
 
+def limits(pid: int) -> dict[str, Any]:
+    """The CPU and memory limits of the cgroups ``pid`` is in: CPUs (quota / period; None =
+    unlimited) and memory in MiB (None = unlimited), cgroup v1 or v2."""
+    text = read(f"/proc/{pid}/cgroup")
+    if text is None:
+        return unavailable(f"/proc/{pid}/cgroup is not readable")
+    out: dict[str, Any] = {}
+    for line in text.splitlines():
+        _, controllers, path = line.split(":", 2)
+        names = controllers.split(",") if controllers else []
+        if not controllers:  # v2: one hierarchy holds both
+            cpu_max = (read(f"/sys/fs/cgroup{path}/cpu.max") or "").split()
+            if len(cpu_max) == 2:
+                out["cpus"] = None if cpu_max[0] == "max" else int(cpu_max[0]) / int(cpu_max[1])
+            mem = (read(f"/sys/fs/cgroup{path}/memory.max") or "").strip()
+            if mem:
+                out["memory_mb"] = None if mem == "max" else int(mem) / 2**20
+        if "cpu" in names:
+            base = next((f"/sys/fs/cgroup/{d}{path}" for d in (controllers, "cpu", "cpu,cpuacct")
+                         if os.path.exists(f"/sys/fs/cgroup/{d}{path}/cpu.cfs_quota_us")), "")
+            quota = (read(f"{base}/cpu.cfs_quota_us") or "").strip() if base else ""
+            period = (read(f"{base}/cpu.cfs_period_us") or "").strip() if base else ""
+            if quota.lstrip("-").isdigit() and period.isdigit():
+                out["cpus"] = None if int(quota) < 0 else int(quota) / int(period)
+        if "memory" in names:
+            mem = (read(f"/sys/fs/cgroup/memory{path}/memory.limit_in_bytes") or "").strip()
+            if mem.isdigit():
+                out["memory_mb"] = None if int(mem) >= 2**62 else int(mem) / 2**20
+    return out or unavailable("no cpu or memory controller mounted")
+
+
 def process(pid: int) -> dict[str, int] | None:
     stat = read(f"/proc/{pid}/stat")
     status = read(f"/proc/{pid}/status")
@@ -164,7 +197,9 @@ def programs(root: str) -> dict[str, Any]:
         for key, value in counters.items():
             prog[key] += value
     for prog in out.values():
-        prog["throttle"] = cgroup_cpu(prog.pop("pid"))
+        pid = prog.pop("pid")
+        prog["throttle"] = cgroup_cpu(pid)
+        prog["limits"] = limits(pid)
     return out
 
 
