@@ -146,7 +146,8 @@ def test_declared_host_over_ssh_deploys_checks_benchmarks_and_tears_down(project
     assert "🟢 healthy" in status and "supervisord: running" in status  # read on the host over SSH
     assert re.search(r"engine-1\s+running \(pid \d+", status)
     if PROMETHEUS:
-        assert "targets up 3/3" in project.make("vllm-monitor").stdout  # Prometheus on the host scrapes all
+        # Prometheus on the host scrapes all: two engines, the router, the node exporter
+        assert "targets up 4/4" in project.make("vllm-monitor").stdout
 
     again = project.make("vllm-deploy")
     assert re.search(rf"{re.escape(host.address)}\s*:.*changed=0\s", again.stdout), again.stdout[-2000:]
@@ -229,7 +230,9 @@ def test_two_host_ab_with_make_vllm(project: SshProject) -> None:
     assert "Error 1" in slow.stderr or slow.returncode != 0  # make reports the A/B's exit 1
     assert "verdict: regression (exit 1)" in slow.stdout
     ttft = next(m for m in comp["metrics"] if m["metric"] == "ttft_p50")
-    assert ttft["verdict"] == "regression" and ttft["dev"] > 1.5 * ttft["baseline"]
+    # Under the quota TTFT is bimodal (a first token before or after the group is throttled: 21, 76,
+    # 77, 26 ms in one run), so its own verdict may stay inconclusive while the other three decide.
+    assert ttft["dev"] > 1.5 * ttft["baseline"] and ttft["verdict"] in ("regression", "inconclusive")
     assert re.search(r"TTFT p50 .*\d\.\d\d× higher", slow.stdout)  # words that match the numbers
     assert throttled["nr_throttled"] > 0  # the kernel did throttle the dev host
     # why: the sysctl difference between the hosts, and the dev engines' throttling
