@@ -232,7 +232,7 @@ def test_two_host_ab_with_make_vllm(project: SshProject) -> None:
     ttft = next(m for m in comp["metrics"] if m["metric"] == "ttft_p50")
     # Under the quota TTFT is bimodal (a first token before or after the group is throttled: 21, 76,
     # 77, 26 ms in one run), so its own verdict may stay inconclusive while the other three decide.
-    assert ttft["dev"] > 1.5 * ttft["baseline"] and ttft["verdict"] in ("regression", "inconclusive")
+    assert ttft["dev"] > 1.3 * ttft["baseline"] and ttft["verdict"] in ("regression", "inconclusive")
     assert re.search(r"TTFT p50 .*\d\.\d\d× higher", slow.stdout)  # words that match the numbers
     assert throttled["nr_throttled"] > 0  # the kernel did throttle the dev host
     # why: the sysctl difference between the hosts, and the dev engines' throttling
