@@ -36,7 +36,8 @@ def supervisorctl(stack: Any, action: str, program: str) -> None:
     python = Path(pm["python"])
     out = subprocess.run([str(python.parent / "supervisorctl"), "-c", pm["conf"], action, program],
                          capture_output=True, text=True, check=False, timeout=60)
-    if out.returncode not in (0, 1) or "ERROR" in out.stdout:  # 1: "already stopped/started"
+    already = ("already started", "not running")
+    if "ERROR" in out.stdout and not any(a in out.stdout for a in already):
         print(f"⚠️  supervisorctl {action} {program}: {out.stdout.strip()} {out.stderr.strip()}")
 
 
