@@ -104,57 +104,66 @@ def net() -> dict[str, int]:
     return total
 
 
-def cgroup_cpu(pid: int) -> dict[str, Any]:
-    """The CPU controller's throttling counters of the cgroup ``pid`` is in (v1 or v2)."""
+def cgroup_dirs(pid: int) -> dict[str, tuple[str, str]] | None:
+    """Where the cgroups ``pid`` is in live: "unified" (v2), and the v1 "cpu" and "memory"
+    hierarchies where mounted, each (directory, cgroup path). None: /proc/<pid>/cgroup unreadable."""
     text = read(f"/proc/{pid}/cgroup")
     if text is None:
-        return unavailable(f"/proc/{pid}/cgroup is not readable")
+        return None
+    dirs: dict[str, tuple[str, str]] = {}
     for line in text.splitlines():
         _, controllers, path = line.split(":", 2)
-        if controllers == "":  # cgroup v2
-            stat = f"/sys/fs/cgroup{path}/cpu.stat"
-        elif "cpu" in controllers.split(","):
-            stat = next((f"/sys/fs/cgroup/{d}{path}/cpu.stat" for d in (controllers, "cpu", "cpu,cpuacct")
-                         if os.path.exists(f"/sys/fs/cgroup/{d}{path}/cpu.stat")), "")
-        else:
+        if not controllers:
+            dirs["unified"] = (f"/sys/fs/cgroup{path}", path)
+        for name in ("cpu", "memory"):
+            if name in controllers.split(","):
+                found = next((f"/sys/fs/cgroup/{d}{path}" for d in (controllers, name, f"{name},{name}acct")
+                              if os.path.isdir(f"/sys/fs/cgroup/{d}{path}")), "")
+                if found:
+                    dirs[name] = (found, path)
+    return dirs
+
+
+def cgroup_cpu(dirs: dict[str, tuple[str, str]] | None) -> dict[str, Any]:
+    """The CPU controller's throttling counters of a process's cgroup (v1 or v2)."""
+    if dirs is None:
+        return unavailable("/proc/<pid>/cgroup is not readable")
+    for key in ("cpu", "unified"):
+        if key not in dirs:
             continue
-        values = keyed(stat, ("nr_periods", "nr_throttled", "throttled_time", "throttled_usec")) if stat else {}
-        if "nr_periods" not in values:
-            continue
-        ns = values.get("throttled_time", values.get("throttled_usec", 0) * 1000)
-        return {"cgroup": path, "nr_periods": values["nr_periods"], "nr_throttled": values["nr_throttled"],
-                "throttled_ns": ns}
+        base, path = dirs[key]
+        values = keyed(f"{base}/cpu.stat", ("nr_periods", "nr_throttled", "throttled_time", "throttled_usec"))
+        if "nr_periods" in values:
+            ns = values.get("throttled_time", values.get("throttled_usec", 0) * 1000)
+            return {"cgroup": path, "nr_periods": values["nr_periods"], "nr_throttled": values["nr_throttled"],
+                    "throttled_ns": ns}
     return unavailable("no cpu.stat with throttling counters for its cgroup (no cpu controller mounted)")
 
 
-def limits(pid: int) -> dict[str, Any]:
-    """The CPU and memory limits of the cgroups ``pid`` is in: CPUs (quota / period; None =
-    unlimited) and memory in MiB (None = unlimited), cgroup v1 or v2."""
-    text = read(f"/proc/{pid}/cgroup")
-    if text is None:
-        return unavailable(f"/proc/{pid}/cgroup is not readable")
+def limits(dirs: dict[str, tuple[str, str]] | None) -> dict[str, Any]:
+    """The CPU and memory limits of a process's cgroups: CPUs (quota / period; None = unlimited)
+    and memory in MiB (None = unlimited), cgroup v2, or v1 where its controllers are mounted."""
+    if dirs is None:
+        return unavailable("/proc/<pid>/cgroup is not readable")
     out: dict[str, Any] = {}
-    for line in text.splitlines():
-        _, controllers, path = line.split(":", 2)
-        names = controllers.split(",") if controllers else []
-        if not controllers:  # v2: one hierarchy holds both
-            cpu_max = (read(f"/sys/fs/cgroup{path}/cpu.max") or "").split()
-            if len(cpu_max) == 2:
-                out["cpus"] = None if cpu_max[0] == "max" else int(cpu_max[0]) / int(cpu_max[1])
-            mem = (read(f"/sys/fs/cgroup{path}/memory.max") or "").strip()
-            if mem:
-                out["memory_mb"] = None if mem == "max" else int(mem) / 2**20
-        if "cpu" in names:
-            base = next((f"/sys/fs/cgroup/{d}{path}" for d in (controllers, "cpu", "cpu,cpuacct")
-                         if os.path.exists(f"/sys/fs/cgroup/{d}{path}/cpu.cfs_quota_us")), "")
-            quota = (read(f"{base}/cpu.cfs_quota_us") or "").strip() if base else ""
-            period = (read(f"{base}/cpu.cfs_period_us") or "").strip() if base else ""
-            if quota.lstrip("-").isdigit() and period.isdigit():
-                out["cpus"] = None if int(quota) < 0 else int(quota) / int(period)
-        if "memory" in names:
-            mem = (read(f"/sys/fs/cgroup/memory{path}/memory.limit_in_bytes") or "").strip()
-            if mem.isdigit():
-                out["memory_mb"] = None if int(mem) >= 2**62 else int(mem) / 2**20
+    if "unified" in dirs:
+        base = dirs["unified"][0]
+        cpu_max = (read(f"{base}/cpu.max") or "").split()
+        if len(cpu_max) == 2:
+            out["cpus"] = None if cpu_max[0] == "max" else int(cpu_max[0]) / int(cpu_max[1])
+        mem = (read(f"{base}/memory.max") or "").strip()
+        if mem:
+            out["memory_mb"] = None if mem == "max" else int(mem) / 2**20
+    if "cpu" in dirs:
+        base = dirs["cpu"][0]
+        quota = (read(f"{base}/cpu.cfs_quota_us") or "").strip()
+        period = (read(f"{base}/cpu.cfs_period_us") or "").strip()
+        if quota.lstrip("-").isdigit() and period.isdigit():
+            out["cpus"] = None if int(quota) < 0 else int(quota) / int(period)
+    if "memory" in dirs:
+        mem = (read(f"{dirs['memory'][0]}/memory.limit_in_bytes") or "").strip()
+        if mem.isdigit():
+            out["memory_mb"] = None if int(mem) >= 2**62 else int(mem) / 2**20
     return out or unavailable("no cpu or memory controller mounted")
 
 
@@ -197,9 +206,9 @@ def programs(root: str) -> dict[str, Any]:
         for key, value in counters.items():
             prog[key] += value
     for prog in out.values():
-        pid = prog.pop("pid")
-        prog["throttle"] = cgroup_cpu(pid)
-        prog["limits"] = limits(pid)
+        dirs = cgroup_dirs(prog.pop("pid"))  # read once for both
+        prog["throttle"] = cgroup_cpu(dirs)
+        prog["limits"] = limits(dirs)
     return out
 
 
@@ -224,14 +233,6 @@ def sysctls() -> dict[str, str]:
 #: perf stat's events: software ones every kernel has, hardware ones where a PMU is exposed.
 PERF_EVENTS = ("task-clock", "context-switches", "cpu-migrations", "page-faults", "cycles", "instructions",
                "cache-misses")
-
-
-def _which(name: str) -> str | None:
-    for folder in os.environ.get("PATH", "/usr/bin:/bin").split(os.pathsep) + ["/usr/sbin", "/usr/bin"]:
-        path = os.path.join(folder, name)
-        if os.path.isfile(path) and os.access(path, os.X_OK):
-            return path
-    return None
 
 
 def _alive(pid: int) -> bool:
@@ -285,7 +286,9 @@ def _start_perf(state: str, output: str, pids: list[int]) -> dict[str, Any]:
     """perf stat counting the engines' processes until the run's end (``_stop_perf``)."""
     import subprocess
 
-    perf = _which("perf")
+    import shutil
+
+    perf = shutil.which("perf", path=os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/usr/bin"]))
     if perf is None:
         return unavailable("perf is not installed on this host (Debian: apt-get install linux-perf)")
     paranoid = (read("/proc/sys/kernel/perf_event_paranoid") or "").strip()
