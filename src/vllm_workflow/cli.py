@@ -166,6 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .fault import cli as fault_cli
 
     fault_cli.register(add)
+    from .history import cli as history_cli
+
+    history_cli.register(add)
     from . import measure
 
     measure.register(add)
@@ -175,8 +178,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _record_results() -> None:
+    """Every bundle and comparison a command writes goes into the results index (issue 26)."""
+    from .benchmark import bundle
+    from .history.index import record
+
+    if record not in bundle.WRITTEN:
+        bundle.WRITTEN.append(record)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    _record_results()
     args = parser.parse_args(argv)
     try:
         return args.handler(args)

@@ -172,6 +172,7 @@ def write(results: Path, comp: dict[str, Any], records: Records) -> Path:
     (out / "report.html").write_text(report.html_page(comp, images))
     (out / "summary.md").write_text(report.ci_summary(comp, out))
     junit.write(out / "junit.xml", [report.junit_suite(comp)])
+    bundle.announce(results, out)
     return out
 
 

@@ -15,7 +15,7 @@ import platform
 import re
 import shutil
 import subprocess
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -206,6 +206,17 @@ def read_kernel_config(folder: Path) -> dict[str, str] | None:
             name, _, value = line[len("CONFIG_"):].partition("=")
             out[name] = value
     return out
+
+
+#: Called with (results folder, new folder) when a bundle or comparison is complete on disk. The
+#: command line registers the results index here (history depends on benchmark, not the reverse).
+WRITTEN: list[Callable[[Path, Path], None]] = []
+
+
+def announce(results: Path, folder: Path) -> None:
+    """A folder under ``results`` is complete: tell whoever records results."""
+    for hook in WRITTEN:
+        hook(results, folder)
 
 
 def write_json(path: Path, data: Any) -> None:

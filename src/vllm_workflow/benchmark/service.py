@@ -201,6 +201,7 @@ def run_one(o: RunOptions, v: dict[str, Any], stack: Stack, key: str, label: str
     bundle.write_kernel_config(out, target_machine)
     _keep_prometheus_series(stack, out, result.started_at, summary)
     report.render(out)
+    bundle.announce(o.results_dir, out)
     if show is not None:
         show(summary, out)
     o.state_dir.mkdir(parents=True, exist_ok=True)
