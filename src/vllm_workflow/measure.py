@@ -30,7 +30,12 @@ def cmd_measure(args: argparse.Namespace) -> int:
     if not v.get("vllm_benchmark_enabled"):
         print("📊 benchmark skipped: CONFIG_VLLM_BENCHMARK_ENABLED is off (`make vllm-benchmark` runs it anyway).")
         return EXIT_OK
-    return service.run(o, v, show=bench.print_summary)
+    code = service.run(o, v, show=bench.print_summary)
+    if code == EXIT_OK and v.get("vllm_history_check"):
+        from .history.cli import check_newest
+
+        return check_newest(o.results_dir, v)
+    return code
 
 
 def register(add: Callable[..., argparse.ArgumentParser]) -> None:

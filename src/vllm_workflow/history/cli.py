@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,42 @@ def _window(args: argparse.Namespace, v: dict[str, Any]) -> int:
     return window
 
 
+@dataclass(frozen=True)
+class HistoryOptions:
+    """What one `vllm-workflow history` call does."""
+
+    results: Path
+    filters: Any  # service.Filters
+    window: int
+    check: bool = False
+    bisect: bool = False
+    reindex: bool = False
+    format: str = ""
+    all_runs: bool = False
+
+
 def cmd_history(args: argparse.Namespace) -> int:
+    from ..benchmark import bundle
+
+    root = Path(args.root).resolve()
+    if args.format and args.format not in EXPORT_FORMATS:
+        raise WorkflowError(f"FORMAT={args.format!r} is not an export format. Fix: FORMAT=csv or FORMAT=json.")
+    v = _settings(root, args.extra_vars)
+    o = HistoryOptions(results=Path(args.results_dir) if args.results_dir else root / bundle.DEFAULT_RESULTS_DIR,
+                       filters=_filters(args), window=_window(args, v), check=args.check, bisect=args.bisect,
+                       reindex=args.reindex, format=args.format or "", all_runs=args.all)
+    return show(o, v)
+
+
+def check_newest(results: Path, v: dict[str, Any]) -> int:
+    """`make vllm` with CONFIG_VLLM_HISTORY_CHECK: the run just made against its history."""
+    from .service import Filters
+
+    window = int(v.get("vllm_history_window") or DEFAULT_WINDOW)
+    return show(HistoryOptions(results=results, filters=Filters(), window=max(window, 3), check=True), v)
+
+
+def show(o: HistoryOptions, v: dict[str, Any]) -> int:
     from ..ab.service import rule_from
     from ..benchmark import bundle
     from ..console import table_lines
@@ -55,32 +91,26 @@ def cmd_history(args: argparse.Namespace) -> int:
     from .index import Index
     from .stats import BISECT_CODES, EXIT_TOO_FEW
 
-    root = Path(args.root).resolve()
-    results = Path(args.results_dir) if args.results_dir else root / bundle.DEFAULT_RESULTS_DIR
-    if args.format and args.format not in EXPORT_FORMATS:
-        raise WorkflowError(f"FORMAT={args.format!r} is not an export format. Fix: FORMAT=csv or FORMAT=json.")
-    filters = _filters(args)
-    v = _settings(root, args.extra_vars)
-    window = _window(args, v)
+    filters, window, results = o.filters, o.window, o.results
     rule = rule_from(v)
-    say = (lambda *a: print(*a, file=sys.stderr)) if args.format else print
+    say = (lambda *a: print(*a, file=sys.stderr)) if o.format else print
     with Index(results) as index:
-        sync = index.rebuild() if args.reindex else index.sync()
+        sync = index.rebuild() if o.reindex else index.sync()
         runs = service.select(index, filters)
         newest, series = service.comparable(runs, filters.last)
         ab = index.ab_of([r.path for r in series])
-        verb = "rebuilt from" if args.reindex else "up to date with"
-        say(f"📚 Results index {index.path} {verb} {results}: {index.conn.execute('SELECT count(*) FROM runs').fetchone()[0]} "
-            f"run(s), {index.conn.execute('SELECT count(*) FROM comparisons').fetchone()[0]} A/B comparison(s)"
-            + ("" if args.reindex else f" ({sync.added} read now, {sync.removed} gone)"))
+        verb = "rebuilt from" if o.reindex else "up to date with"
+        n_runs, n_ab = index.counts()
+        say(f"📚 Results index {index.path} {verb} {results}: {n_runs} run(s), {n_ab} A/B comparison(s)"
+            + ("" if o.reindex else f" ({sync.added} read now, {sync.removed} gone)"))
         for path, why in sync.skipped:
             say(f"⚠️  skipped {path}: {why}")
-        if args.format:
-            sys.stdout.write(report.export(series if not args.all else runs, ab if not args.all else
-                                           index.ab_of([r.path for r in runs]), args.format))
+        if o.format:
+            sys.stdout.write(report.export(series if not o.all_runs else runs, ab if not o.all_runs else
+                                           index.ab_of([r.path for r in runs]), o.format))
             return 0
-        bisect = service.bisect_log(index) if args.bisect else []
-        if args.bisect and not args.check:
+        bisect = service.bisect_log(index) if o.bisect else []
+        if o.bisect and not o.check:
             if not bisect:
                 print("No BISECT=1 runs recorded yet (make vllm-ab BISECT=1, make vllm-history-check BISECT=1).")
             for e in bisect:
@@ -90,7 +120,7 @@ def cmd_history(args: argparse.Namespace) -> int:
         if newest is None:
             print(f"No complete benchmark runs match (filters: {filters.describe()}). Run `make vllm-benchmark`, or "
                   "loosen the filters.")
-            return (125 if args.bisect else EXIT_TOO_FEW) if args.check else 0
+            return (125 if o.bisect else EXIT_TOO_FEW) if o.check else 0
         print(f"\n{len(series)} run(s) comparable with the newest ({newest.path}: {newest.workload} workload, "
               f"{newest.shape['stack'].get('backend')} backend, {newest.shape['stack'].get('engines')} engine(s), "
               f"{newest.shape['stack'].get('routing')} routing; filters: {filters.describe()})")
@@ -122,16 +152,16 @@ def cmd_history(args: argparse.Namespace) -> int:
                                                  "steps": steps})
         report.write(out, context)
         code = 0
-        if args.check:
-            code = BISECT_CODES.get(result["verdict"], 125) if args.bisect else int(result["exit_code"])
+        if o.check:
+            code = BISECT_CODES.get(result["verdict"], 125) if o.bisect else int(result["exit_code"])
             bundle.write_json(out / "check.json", {"schema": "vllm-workflow/history-check", "schema_version": 1,
                                                    "created": _now(), "run": newest.path,
                                                    "verdict": result["verdict"], "exit_code": code,
-                                                   "bisect": bool(args.bisect), "check": result})
+                                                   "bisect": bool(o.bisect), "check": result})
             index.record(out)
         print(f"\nReport: {out / 'report.html'}")
-        if args.check:
-            print(f"Exit {code}: {result['verdict']}" + (" (git bisect: 0 good, 1 bad, 125 skip)" if args.bisect else
+        if o.check:
+            print(f"Exit {code}: {result['verdict']}" + (" (git bisect: 0 good, 1 bad, 125 skip)" if o.bisect else
                                                           " (0 within history, 1 regression, 2 not enough history)"))
         return code
 

@@ -261,6 +261,11 @@ class Index:
 
     # -- reading -----------------------------------------------------------------------------------
 
+    def counts(self) -> tuple[int, int]:
+        """(runs, A/B comparisons) in the index."""
+        return (self.conn.execute("SELECT count(*) FROM runs").fetchone()[0],
+                self.conn.execute("SELECT count(*) FROM comparisons").fetchone()[0])
+
     def skipped(self) -> tuple[tuple[str, str], ...]:
         return tuple(self.conn.execute("SELECT path, reason FROM skipped ORDER BY path").fetchall())
 
