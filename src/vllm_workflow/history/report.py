@@ -81,8 +81,8 @@ def plots(folder: Path, series: Sequence[Run], ab: Mapping[str, tuple[str, str]]
             continue
         x = np.array([i for i, _ in pts], float)
         y = np.array([f.value for _, f in pts], float)
-        lo = np.array([f.value - f.lo if f.lo is not None else 0.0 for _, f in pts])
-        hi = np.array([f.hi - f.value if f.hi is not None else 0.0 for _, f in pts])
+        lo = np.array([max(0.0, f.value - f.lo) if f.lo is not None else 0.0 for _, f in pts])
+        hi = np.array([max(0.0, f.hi - f.value) if f.hi is not None else 0.0 for _, f in pts])
         scale = 100.0 if m.absolute else 1.0
         fig, ax = plt.subplots(figsize=(11, 3.6))
         arm = np.array([ab.get(series[i].path, ("", ""))[1] for i, _ in pts])

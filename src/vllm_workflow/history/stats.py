@@ -103,20 +103,19 @@ def _split(x: np.ndarray) -> tuple[int, float, float] | None:
     n = len(x)
     if n < 3:
         return None
-    best: tuple[int, float, float] | None = None
-    csum, csq = np.cumsum(x), np.cumsum(x * x)
-    total, total_sq = csum[-1], csq[-1]
-    for k in range(1, n):
-        n1, n2 = k, n - k
-        m1, m2 = csum[k - 1] / n1, (total - csum[k - 1]) / n2
-        ss = (csq[k - 1] - n1 * m1 * m1) + ((total_sq - csq[k - 1]) - n2 * m2 * m2)
-        df = n - 2
-        s2 = max(ss / df, 0.0)
-        se = math.sqrt(s2 * (1 / n1 + 1 / n2))
-        t = abs(m2 - m1) / se if se > 1e-12 else (math.inf if abs(m2 - m1) > 1e-12 else 0.0)
-        if best is None or t > best[1]:
-            best = (k, t, float(df))
-    return best
+    x = x - x.mean()  # centred: the sums of squares below keep their precision
+    csum, csq = np.cumsum(x)[:-1], np.cumsum(x * x)[:-1]
+    total, total_sq = float(x.sum()), float((x * x).sum())
+    n1 = np.arange(1, n, dtype=float)
+    n2 = n - n1
+    m1, m2 = csum / n1, (total - csum) / n2
+    ss = (csq - n1 * m1 * m1) + ((total_sq - csq) - n2 * m2 * m2)
+    se = np.sqrt(np.maximum(ss / (n - 2), 0.0) * (1 / n1 + 1 / n2))
+    diff = np.abs(m2 - m1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(se > 1e-12, diff / se, np.where(diff > 1e-12, np.inf, 0.0))
+    k = int(np.argmax(t))
+    return k + 1, float(t[k]), float(n - 2)
 
 
 def change_points(values: Sequence[float], log: bool = True, alpha: float = 0.05, threshold: float = 0.05,
