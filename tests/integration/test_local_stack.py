@@ -603,6 +603,37 @@ def test_ab_arms_share_the_host_compare_and_tear_down(project: Project) -> None:
         project.make("bringup")
 
 
+def test_every_run_is_recorded_in_the_history_and_the_newest_is_checked(project: Project) -> None:
+    """Issue 26: make vllm, vllm-benchmark, vllm-fault-test and vllm-ab recorded their folders when they
+    wrote them (the index is read before `make vllm-history` syncs anything)."""
+    import sqlite3
+
+    results = project.path / "workflows/vllm/results"
+    bundles = sorted(p.name for p in results.iterdir() if (p / "summary.json").is_file())
+    comparisons = sorted(p.name for p in results.iterdir() if (p / "comparison.json").is_file())
+    conn = sqlite3.connect(results / "history.sqlite")
+    assert sorted(r[0] for r in conn.execute("SELECT path FROM runs")) == bundles and len(bundles) >= 6
+    assert sorted(r[0] for r in conn.execute("SELECT path FROM comparisons")) == comparisons
+    assert conn.execute("SELECT count(*) FROM members").fetchone()[0] == 4  # the A/B's two runs per arm
+    assert conn.execute("SELECT count(*) FROM runs WHERE kind = 'fault'").fetchone()[0] >= 1
+    conn.close()
+    out = project.make("vllm-history")
+    assert "0 read now, 0 gone" in out.stdout and "comparable with the newest" in out.stdout
+    assert "of " + comparisons[-1] in out.stdout  # the A/B's runs are linked in the table
+    report = sorted(results.glob("*-history"))[-1]
+    assert (report / "report.html").is_file() and (report / "trend-ttft_p50.png").is_file()
+    csv = project.make("vllm-history", "FORMAT=csv")
+    assert csv.stdout.splitlines()[0].startswith("path,created,label") and len(csv.stdout.splitlines()) >= 2
+    check = project.make("vllm-history-check", check=False)
+    recorded = json.loads((sorted(results.glob("*-history"))[-1] / "check.json").read_text())
+    assert check.returncode == recorded["exit_code"] and check.returncode in (0, 1, 2), check.stdout[-2000:]
+    assert (recorded["verdict"] == "not enough history") == (check.returncode == 2)
+    for name in ("history.sqlite", "history.sqlite-wal", "history.sqlite-shm"):
+        (results / name).unlink(missing_ok=True)  # the last connection's close removes the other two
+    rebuilt = project.make("vllm-history", "REINDEX=1")
+    assert f"{len(bundles)} run(s), {len(comparisons)} A/B comparison(s)" in rebuilt.stdout
+
+
 def test_cleanup_removes_runtimes_and_model_but_keeps_logs(project: Project, tmp_path: Path) -> None:
     """On a runtime directory of its own (the real one keeps its vLLM install for the next run)."""
     runtime = tmp_path / "runtime"
