@@ -22,7 +22,7 @@ ANSIBLE_PLAYBOOK := $(call sq,$(VENV)/bin/ansible-playbook) -i $(call sq,$(INVEN
 	-e $(call sq,@$(SECRETS)) -e $(call sq,topdir=$(TOPDIR))
 
 .DEFAULT_GOAL := all
-.PHONY: all venv menuconfig olddefconfig savedefconfig help test test-slow check test-integration lint lock \
+.PHONY: all venv venv-chart menuconfig olddefconfig savedefconfig help test test-slow check test-integration lint lock \
 	kdevops-plugin-tarball
 
 all: $(EXTRA_VARS) ## Check .config and write extra_vars.yaml (the default target)
@@ -32,6 +32,10 @@ $(VENV_STAMP): $(TOPDIR)/requirements.txt $(TOPDIR)/requirements-dev.txt $(TOPDI
 	@$(call sq,$(TOPDIR))/scripts/bootstrap-venv.sh $(call sq,$(VENV))
 
 venv: $(VENV_STAMP) ## Create or update the project virtualenv (.venv) from pinned requirements
+
+venv-chart: $(VENV_STAMP) ## Add the chart renderer (helm-python-sdk, hash-pinned) so the tests render the real chart
+	@$(call sq,$(VENV))/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes \
+		-r $(call sq,$(TOPDIR)/requirements-chart.txt)
 
 $(CONFIG):
 	@echo "error: no .config. Fix: run 'make defconfig-vllm-local' (see 'make help' for others) or 'make menuconfig'." >&2

@@ -1,6 +1,7 @@
 """Render the real production-stack chart with our values (helm-python-sdk bundles Helm) and check
-what the engines and the router would run. Skips unless the SDK is installed
-(requirements-chart.txt) and VLLM_WORKFLOW_CHART_DIR names a copy of chart vllm-stack 0.1.12."""
+what the engines and the router would run. The chart: VLLM_WORKFLOW_CHART_DIR, else the packaged
+vllm-stack 0.1.12 in ../shared/upstream/production-stack/chart (CI has it). Skips only when the SDK
+is not installed (`make venv-chart`, requirements-chart.txt) or the chart directory is absent."""
 
 from __future__ import annotations
 
@@ -14,9 +15,12 @@ import yaml
 from vllm_workflow.kubernetes import values
 
 helm = pytest.importorskip("helm_python", reason="helm-python-sdk is not installed (pip install -r requirements-chart.txt)")
-CHART = Path(os.environ.get("VLLM_WORKFLOW_CHART_DIR", "/nonexistent"))
+SHARED_CHART = Path(__file__).resolve().parents[2] / "shared" / "upstream" / "production-stack" / "chart"
+CHART = Path(os.environ.get("VLLM_WORKFLOW_CHART_DIR") or SHARED_CHART)
 pytestmark = pytest.mark.skipif(not (CHART / "Chart.yaml").is_file(),
-                                reason="VLLM_WORKFLOW_CHART_DIR does not name a vllm-stack chart directory")
+                                reason=f"no vllm-stack chart at {CHART} (VLLM_WORKFLOW_CHART_DIR names another)")
+KUBERNETES_DEFCONFIGS = ("vllm", "vllm-production-stack-cpu", "vllm-production-stack-declared-hosts",
+                         "vllm-production-stack-gpu", "vllm-production-stack-rocm")
 
 
 def render(v: dict, *, hf_token: bool = False, api_key: bool = False) -> list[dict[str, Any]]:
@@ -35,6 +39,24 @@ def find(docs: list[dict], kind: str, name_part: str) -> dict[str, Any]:
 
 def container(deployment: dict) -> dict[str, Any]:
     return deployment["spec"]["template"]["spec"]["containers"][0]
+
+
+@pytest.mark.parametrize("name", KUBERNETES_DEFCONFIGS)
+def test_every_kubernetes_defconfig_renders_through_the_real_chart(vars_for, name: str) -> None:
+    v = vars_for(name)
+    assert v["vllm_deploy_kubernetes"] is True
+    docs = render(v)
+    engine = find(docs, "Deployment", "deployment-vllm")
+    c = container(engine)
+    assert engine["spec"]["replicas"] == int(v["vllm_replica_count"])
+    args = c["command"] + c.get("args", [])
+    assert ["--max-model-len", str(v["vllm_max_model_len"])] in [args[i:i + 2] for i in range(len(args))]
+    routers = [d for d in docs if d["kind"] == "Deployment" and "deployment-router" in d["metadata"]["name"]]
+    assert len(routers) == (1 if v["vllm_router_enabled"] else 0)
+    services = {d["metadata"]["name"] for d in docs if d["kind"] == "Service"}
+    assert values.engine_service(v) in services
+    if v["vllm_router_enabled"]:
+        assert values.router_service(v) in services
 
 
 def test_cpu_defconfig_renders_what_we_configured(vars_for) -> None:
