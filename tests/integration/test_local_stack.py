@@ -235,8 +235,8 @@ QA_SETTINGS = ("CONFIG_VLLM_BENCHMARK_WORKLOAD_MULTI_ROUND_QA=y", "CONFIG_VLLM_B
 
 
 def bundles(project: Project) -> list[Path]:
-    folder = project.path / "workflows/vllm/results"
-    return sorted(folder.iterdir()) if folder.is_dir() else []
+    folder = project.path / "workflows/vllm/results"  # bundles, beside the history index and its reports
+    return sorted(p for p in folder.iterdir() if (p / "summary.json").is_file()) if folder.is_dir() else []
 
 
 def test_multi_round_qa_benchmark_writes_a_complete_bundle(project: Project) -> None:
