@@ -392,6 +392,10 @@ def test_the_kdevops_plugin_from_a_kdevops_tree(project: SshProject, tmp_path_fa
     status = kd.make("vllm-status-simplified").stdout
     assert status.count("🟢 healthy") == 2, status
     assert "workflows/vllm/results/" in kd.make("ci-results", "CI_WORKFLOW=vllm-workflow").stdout
+    history = kd.make("vllm-history", f"HOST={dev.address}").stdout  # the runs were recorded as written
+    n_dev = len(comp["arms"]["dev"]["bundles"])
+    assert f"{n_dev} run(s) comparable with the newest" in history, history[-3000:]
+    assert history.count(f"dev of {comparison.parent.name}") == n_dev and "baseline of" not in history
     kd.make("vllm-teardown")
     for h in (base, dev):
         assert host_processes(h) == []
