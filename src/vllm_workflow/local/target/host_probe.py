@@ -41,6 +41,33 @@ def run(argv: list[str], timeout: float = 30) -> tuple[int, str]:
     return out.returncode, out.stdout
 
 
+#: The GPU gate's query (kubernetes/gpu.py reads it): one "name, compute capability" line per GPU.
+NVIDIA_SMI_QUERY = ["nvidia-smi", "--query-gpu=name,compute_cap", "--format=csv,noheader"]
+
+
+def nvidia_smi() -> dict[str, Any]:
+    """The GPUs nvidia-smi reports: its exit code (None: not installed), stdout and stderr."""
+    try:
+        out = subprocess.run(NVIDIA_SMI_QUERY, capture_output=True, text=True, timeout=60, check=False)
+    except FileNotFoundError:
+        return {"rc": None, "stdout": "", "stderr": "nvidia-smi: No such file or directory"}
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return {"rc": 1, "stdout": "", "stderr": str(exc)}
+    return {"rc": out.returncode, "stdout": out.stdout, "stderr": out.stderr}
+
+
+def gpu_list(smi: dict[str, Any]) -> list[dict[str, str]]:
+    """Provenance: each GPU's name and compute capability."""
+    if smi.get("rc") != 0:
+        return []
+    out = []
+    for line in str(smi.get("stdout") or "").splitlines():
+        name, _, cap = line.strip().rpartition(",")
+        if line.strip():
+            out.append({"name": name.strip() or line.strip(), "compute_cap": cap.strip()})
+    return out
+
+
 def meminfo() -> dict[str, int]:
     """/proc/meminfo in MiB."""
     out = {}
@@ -253,6 +280,7 @@ def probe(request: dict[str, Any]) -> dict[str, Any]:
     _, node_exporter = run(["dpkg-query", "--show", "--showformat=${Version}", "prometheus-node-exporter"])
     other = str(request.get("other_instance") or "")
     model_path = str(request.get("model_path") or "")
+    smi = nvidia_smi() if request.get("nvidia_smi") else None
     out.update({
         "cpus": cpus(),
         "mem_available_mb": mem.get("MemAvailable", mem.get("MemFree", 0)),
@@ -281,7 +309,9 @@ def probe(request: dict[str, Any]) -> dict[str, Any]:
             "memtotal_mb": mem.get("MemTotal", 0),
             "python": platform.python_version(),
             "kernel_details": kernel_details(uname.release),
+            **({"gpus": gpu_list(smi)} if smi is not None else {}),
         },
+        **({"nvidia_smi": smi} if smi is not None else {}),
     })
     return out
 
