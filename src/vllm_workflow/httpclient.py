@@ -3,6 +3,8 @@ what is safe to retry (a GET whose connection failed), never a request that reac
 
 from __future__ import annotations
 
+from typing import Any
+
 import requests
 from requests.adapters import HTTPAdapter, Retry  # urllib3's, as requests uses it
 
@@ -22,3 +24,11 @@ def session(api_key: str = "", retries: int = 2, backoff_s: float = 0.2) -> requ
     s.mount("http://", adapter)
     s.mount("https://", adapter)
     return s
+
+
+def served_models(body: Any) -> list[str]:
+    """Model names from /v1/models: OpenAI's {"data": [{"id": ...}]}, or the router's inference-gateway
+    mode (several models), which answers {"models": [...]}."""
+    if isinstance(body, dict) and isinstance(body.get("models"), list):
+        return [str(m) for m in body["models"]]
+    return [m.get("id") for m in (body or {}).get("data", []) if isinstance(m, dict)]

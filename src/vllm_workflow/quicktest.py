@@ -15,7 +15,7 @@ from typing import Any
 import requests
 
 from .stack import Endpoint, Stack
-from .httpclient import auth_headers
+from .httpclient import auth_headers, served_models
 
 TIMEOUT_S = 60.0
 
@@ -56,12 +56,16 @@ def check_health(session: requests.Session, base: str, model: str) -> str:
 
 
 def check_models(session: requests.Session, base: str, model: str) -> str:
+    """``model``: one name, or several separated by newlines (every model behind one router)."""
     r = session.get(f"{base}/v1/models", timeout=TIMEOUT_S)
     r.raise_for_status()
-    names = [m.get("id") for m in r.json().get("data", [])]
-    if model not in names:
-        raise AssertionError(f"served models {names} do not include '{model}' (VLLM_MODEL_NAME)")
-    return f"serves {model}"
+    names = served_models(r.json())
+    wanted = model.split("\n")
+    missing = [m for m in wanted if m not in names]
+    if missing:
+        raise AssertionError(f"served models {names} do not include {', '.join(repr(m) for m in missing)} "
+                             "(VLLM_MODEL_NAME / VLLM_MODELn_NAME)")
+    return f"serves {', '.join(wanted)}"
 
 
 def check_completion(session: requests.Session, base: str, model: str) -> str:
@@ -116,14 +120,24 @@ CHECKS: list[tuple[str, Callable[[requests.Session, str, str], str]]] = [
 ]
 
 
-def run_checks(target: str, base: str, model: str, api_key: str) -> list[Check]:
+def run_checks(target: str, base: str, model: str, api_key: str, models: tuple[str, ...] = ()) -> list[Check]:
+    """Every check of one endpoint; with several ``models`` (a router serving them all), /v1/models
+    lists them all and each request check runs once per model, named with it."""
     session = requests.Session()
     session.headers.update(_headers(api_key))
     results = []
+    plan: list[tuple[str, Callable[[requests.Session, str, str], str], str]] = []
     for name, fn in CHECKS:
+        if len(models) > 1 and fn is check_models:
+            plan.append((name, fn, "\n".join(models)))
+        elif len(models) > 1 and fn is not check_health:
+            plan += [(f"{name} [{m}]", fn, m) for m in models]
+        else:
+            plan.append((name, fn, model))
+    for name, fn, arg in plan:
         start = time.perf_counter()
         try:
-            detail = fn(session, base, model)
+            detail = fn(session, base, arg)
             ok = True
         except (requests.RequestException, AssertionError, ValueError, KeyError, IndexError) as exc:
             detail, ok = f"{type(exc).__name__}: {exc}", False
@@ -145,7 +159,9 @@ def run(stack: Stack, api_key: str, emit: Callable[[str], None] = print) -> list
     results: list[Check] = []
     for endpoint in targets(stack):
         label = f"{endpoint.name} ({endpoint.url})"
-        for check in run_checks(endpoint.name, endpoint.url, stack.model, api_key):
+        engine = endpoint in stack.engines
+        models = (stack.serves(endpoint),) if engine else stack.models
+        for check in run_checks(endpoint.name, endpoint.url, models[0], api_key, models):
             mark = "✅" if check.ok else "❌"
             emit(f"{mark} {label:<34} {check.name:<22} {check.ms:7.0f} ms  {check.detail}")
             results.append(check)

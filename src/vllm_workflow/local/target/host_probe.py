@@ -294,6 +294,8 @@ def probe(request: dict[str, Any]) -> dict[str, Any]:
                     for venv in sorted(glob.glob(os.path.join(root, "venv-*")))},
         "models": models(root),
         "model_path_exists": bool(model_path) and os.path.isfile(os.path.join(model_path, "config.json")),
+        "model_paths_exist": {path: os.path.isfile(os.path.join(path, "config.json"))
+                              for path in request.get("model_paths") or [] if isinstance(path, str) and path},
         "prometheus_version": prometheus.strip(),
         "node_exporter_version": node_exporter.strip(),
         "supervisor_status": supervisor_status(root, own),

@@ -24,9 +24,60 @@ import sys
 def router_argv(settings: dict) -> list[str]:
     """The vllm-router arguments from the settings file (no secrets)."""
     argv = list(settings["args"])
-    if settings.get("workers"):
+    if settings.get("workers") and not settings.get("worker_models"):
         argv += ["--worker-urls", *settings["workers"]]
     return argv
+
+
+def router_base(settings: dict) -> str:
+    args = settings["args"]
+    host, port = args[args.index("--host") + 1], args[args.index("--port") + 1]
+    return f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+
+
+def register_workers(settings: dict, timeout: float = 120.0) -> list[str]:
+    """Several models (the router's --enable-igw mode, which ignores --worker-urls): add each worker
+    with its model once the router listens. Returns the URLs registered."""
+    import time
+    import urllib.error
+    import urllib.request
+
+    base = router_base(settings)
+    done: list[str] = []
+    deadline = time.monotonic() + timeout
+    for url, model in settings["worker_models"].items():
+        body = json.dumps({"url": url, "model_id": model}).encode()
+        while True:
+            request = urllib.request.Request(base + "/workers", data=body, method="POST",
+                                             headers={"content-type": "application/json"})
+            if settings.get("api_key"):
+                request.add_header("Authorization", f"Bearer {settings['api_key']}")
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    response.read()
+                done.append(url)
+                break
+            except (OSError, urllib.error.URLError):
+                if time.monotonic() > deadline:
+                    print(f"router_launcher: could not register {url} ({model}) with the router", file=sys.stderr)
+                    break
+                time.sleep(0.3)
+    return done
+
+
+def register_in_background(settings: dict) -> None:
+    """Fork a child that registers the workers while this process becomes the router."""
+    import os
+
+    if os.fork() == 0:
+        code = 0
+        try:
+            register_workers(settings)
+        except Exception as exc:  # noqa: BLE001  (a child must always exit, never return into the router)
+            print(f"router_launcher: registering workers failed: {exc}", file=sys.stderr)
+            code = 1
+        finally:
+            os._exit(code)
 
 
 def main(argv: list[str]) -> int:
@@ -46,6 +97,8 @@ def main(argv: list[str]) -> int:
     if settings.get("api_key"):
         router_args.api_key = settings["api_key"]
     router_args._validate_router_args()  # what vllm-router checks before it starts
+    if settings.get("worker_models"):
+        register_in_background(settings)
     try:
         import setproctitle  # a dependency of vllm-router: the process list shows vllm::router
     except ImportError:
