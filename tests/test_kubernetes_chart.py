@@ -191,3 +191,18 @@ def test_keda_pdb_and_router_autoscaling_render_through_the_chart(vars_for) -> N
     assert engine_pdb["minAvailable"] == 1
     hpa = find(docs, "HorizontalPodAutoscaler", "router")
     assert hpa["spec"]["maxReplicas"] == 3 and hpa["spec"]["minReplicas"] == 1
+
+
+def test_several_models_render_one_engine_deployment_each(vars_for) -> None:
+    v = vars_for("vllm-production-stack-cpu", "CONFIG_VLLM_MODEL2_ENABLED=y", 'CONFIG_VLLM_MODEL2_URL="Qwen/Qwen3-0.6B"',
+                 'CONFIG_VLLM_MODEL2_NAME="qwen3"', "CONFIG_VLLM_MODEL2_REPLICAS=3")
+    docs = render(v)
+    engines = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"
+               and "deployment-vllm" in d["metadata"]["name"]}
+    assert len(engines) == 2, sorted(engines)
+    qwen = next(d for name, d in engines.items() if "qwen3" in name)
+    args = container(qwen)["command"] + container(qwen).get("args", [])
+    assert qwen["spec"]["replicas"] == 3 and args[:3] == ["vllm", "serve", "Qwen/Qwen3-0.6B"]
+    assert ["--served-model-name", "qwen3"] in [args[i:i + 2] for i in range(len(args))]
+    services = {d["metadata"]["name"] for d in docs if d["kind"] == "Service"}
+    assert {f"{v['vllm_helm_release_name']}-qwen3-engine-service", values.engine_service(v)} <= services

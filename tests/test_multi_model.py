@@ -123,3 +123,23 @@ def test_served_models_reads_both_answers_of_v1_models() -> None:
 
     assert served_models({"object": "list", "data": [{"id": "a"}, {"id": "b"}]}) == ["a", "b"]
     assert served_models({"models": ["b", "a"]}) == ["b", "a"]  # the router's inference-gateway mode
+
+
+def test_kubernetes_renders_one_model_spec_per_model_and_sums_their_requests(vars_for) -> None:
+    from vllm_workflow.kubernetes import resources, values
+
+    v = vars_for("vllm-production-stack-cpu", "CONFIG_VLLM_MODEL2_ENABLED=y", 'CONFIG_VLLM_MODEL2_URL="Qwen/Qwen3-0.6B"',
+                 'CONFIG_VLLM_MODEL2_NAME="qwen3"', "CONFIG_VLLM_MODEL2_REPLICAS=3", "CONFIG_VLLM_MODEL2_REQUEST_CPU=2",
+                 'CONFIG_VLLM_MODEL2_REQUEST_MEMORY="8Gi"', 'CONFIG_VLLM_MODEL2_EXTRA_ENGINE_ARGS="--max-num-seqs 4"')
+    too_small = [p for p in validate.check(v) if "Minikube node has 4" in p]
+    assert too_small and "engine qwen3: 3 × (2 CPU, 8.0 GiB)" in too_small[0] and "CONFIG_VLLM_MODELn_REPLICAS" in too_small[0]
+    v = {**v, "vllm_minikube_cpus": 16, "vllm_minikube_memory_mb": 65536}
+    assert validate.check(v) == []
+    rendered = values.render(v, hf_token=False, api_key=False)
+    specs = rendered["servingEngineSpec"]["modelSpec"]
+    assert [(s["name"], s["modelURL"], s["replicaCount"], s["requestCPU"], s["requestMemory"]) for s in specs] == [
+        ("facebook-opt-125m", "facebook/opt-125m", 2, 1, "6Gi"), ("qwen3", "Qwen/Qwen3-0.6B", 3, 2, "8Gi")]
+    assert specs[1]["vllmConfig"]["extraArgs"][:4] == ["--max-num-seqs", "4", "--served-model-name", "qwen3"]
+    assert specs[1]["vllmConfig"]["maxModelLen"] == specs[0]["vllmConfig"]["maxModelLen"]
+    engines = [r for r in resources.requests(rendered, minikube=True) if r.what.startswith("engine")]
+    assert [(r.what, r.count) for r in engines] == [("engine facebook-opt-125m", 2), ("engine qwen3", 3)]

@@ -634,6 +634,44 @@ def test_every_run_is_recorded_in_the_history_and_the_newest_is_checked(project:
     assert f"{len(bundles)} run(s), {len(comparisons)} A/B comparison(s)" in rebuilt.stdout
 
 
+MULTI_MODEL = ("CONFIG_VLLM_MODEL2_ENABLED=y", "CONFIG_VLLM_MODEL2_SOURCE_TINY=y", 'CONFIG_VLLM_MODEL2_NAME="small-llama"',
+               "CONFIG_VLLM_REPLICA_COUNT=1", "CONFIG_VLLM_ROUTER_ROUND_ROBIN=y")
+
+
+def test_two_models_behind_one_router_serve_route_and_fail_apart(project: Project) -> None:
+    """Issue 27: the built-in tiny and small models, one engine each, behind the real router."""
+    from vllm_workflow.httpclient import served_models
+
+    project.use("it-multi", *MULTI_MODEL, drop=("CONFIG_VLLM_ROUTER_SESSION_AFFINITY",))
+    project.make("vllm-deploy", timeout=1200)
+    try:
+        quick = project.make("vllm-quick-test")
+        # router: health, the model list, and completions/chat/stream per model; each engine: its five
+        assert "18 passed, 0 failed" in quick.stdout, quick.stdout[-3000:]
+        assert "/v1/completions [small-llama]" in quick.stdout
+        listed = requests.get(f"http://127.0.0.1:{API_PORT}/v1/models", timeout=10).json()
+        assert sorted(served_models(listed)) == ["small-llama", "tiny-llama"]
+        routing = project.make("vllm-routing-check")
+        assert "'tiny-llama': {'engine-0': 3.0}" in routing.stdout and "'small-llama': {'engine-1': 3.0}" in routing.stdout
+        unknown = requests.post(f"http://127.0.0.1:{API_PORT}/v1/completions", timeout=30,
+                                json={"model": "nobody-serves-this", "prompt": "x", "max_tokens": 1})
+        assert 400 <= unknown.status_code < 500, unknown.text[:300]
+        # Isolation: every engine of one model stopped, the other model serves on with no error.
+        small = project.pids()["engine-1"]
+        os.kill(small, signal.SIGSTOP)
+        try:
+            codes = [requests.post(f"http://127.0.0.1:{API_PORT}/v1/completions", timeout=60,
+                                   json={"model": "tiny-llama", "prompt": f"still here {i}", "max_tokens": 4}).status_code
+                     for i in range(12)]
+            assert codes == [200] * 12
+        finally:
+            os.kill(small, signal.SIGCONT)
+    finally:
+        project.make("vllm-teardown", check=False)
+        project.use("it-local")
+        project.make("bringup")
+
+
 def test_cleanup_removes_runtimes_and_model_but_keeps_logs(project: Project, tmp_path: Path) -> None:
     """On a runtime directory of its own (the real one keeps its vLLM install for the next run)."""
     runtime = tmp_path / "runtime"

@@ -111,6 +111,8 @@ def minikube_problems(values: Mapping[str, Any], v: Mapping[str, Any]) -> list[s
     fixes = ("raise CONFIG_VLLM_MINIKUBE_CPUS / CONFIG_VLLM_MINIKUBE_MEMORY_MB (what this machine can give), or "
              "lower CONFIG_VLLM_REPLICA_COUNT, CONFIG_VLLM_REQUEST_CPU, CONFIG_VLLM_REQUEST_MEMORY, "
              "CONFIG_VLLM_ROUTER_REQUEST_CPU / _MEMORY, CONFIG_VLLM_LMCACHE_CACHE_SERVER_MEMORY")
+    if v.get("vllm_model2_enabled"):
+        fixes += ", or the further models' CONFIG_VLLM_MODELn_REPLICAS / _REQUEST_CPU / _REQUEST_MEMORY"
     if v.get("vllm_k8s_keda_enabled"):
         fixes += " (engines are counted at KEDA's most: CONFIG_VLLM_K8S_KEDA_MAX_REPLICAS)"
     return fit_problems(reqs, int(v["vllm_minikube_cpus"]), int(v["vllm_minikube_memory_mb"]),

@@ -210,6 +210,21 @@ def _service_monitor(v: Mapping[str, Any]) -> dict[str, Any]:
     return {"enabled": True, "interval": f"{interval}s", "scrapeTimeout": f"{max(1, interval - 1)}s"}
 
 
+def more_model_specs(v: Mapping[str, Any], dev: str, hf_token: bool) -> list[dict[str, Any]]:
+    """One modelSpec per further model (issue 27): the first model's engine settings with its own
+    name, hub id, replicas, resources and extra engine arguments (the chart's router finds each
+    model's pods by the model label and routes by the request's "model")."""
+    from ..models import models
+
+    out = []
+    for m in models(v)[1:]:
+        own = {**v, "vllm_model_name": m.name, "vllm_model_url": m.url, "vllm_replica_count": m.replicas,
+               "vllm_request_cpu": m.request_cpu, "vllm_request_memory": m.request_memory,
+               "vllm_request_gpu": m.request_gpu, "vllm_extra_engine_args": m.extra_args}
+        out.append(_model_spec(own, dev, hf_token))
+    return out
+
+
 def render(v: Mapping[str, Any], *, hf_token: bool, api_key: bool, monitoring_stack: bool = True,
            prometheus_namespace: str | None = None) -> dict[str, Any]:
     """The values for one release. ``hf_token``/``api_key``: whether those secrets are set
@@ -228,7 +243,7 @@ def render(v: Mapping[str, Any], *, hf_token: bool, api_key: bool, monitoring_st
         # The chart's default is "nvidia": CPU pods would never schedule on a cluster without it.
         "runtimeClassName": str(v.get("vllm_k8s_runtime_class") or ""),
         "imagePullPolicy": "IfNotPresent",
-        "modelSpec": [spec],
+        "modelSpec": [spec, *more_model_specs(v, dev, hf_token)],
     }
     strategy = resources.engine_strategy(v, dev)
     if strategy:
