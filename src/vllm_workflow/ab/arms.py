@@ -14,7 +14,7 @@ from typing import Any
 ARMS = ("baseline", "dev")
 #: The dev arm's routing choices (Kconfig derives VLLM_AB_DEV_ROUTING_LOGIC from them).
 ROUTER_CHOICES = ("vllm_ab_dev_router_round_robin", "vllm_ab_dev_router_session_affinity",
-                  "vllm_ab_dev_router_prefix_aware", "vllm_ab_dev_router_kv_aware")
+                  "vllm_ab_dev_router_prefix_aware")
 #: Dev bool choice -> (base setting, value).
 SWITCHES = {
     "vllm_ab_dev_prefix_caching_on": ("vllm_enable_prefix_caching", True),
