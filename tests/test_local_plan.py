@@ -162,9 +162,7 @@ def test_missing_model_path_and_unsupported_choices(vars_for) -> None:
     v = dict(vars_for("vllm-local"), vllm_target_device="rocm")
     assert any(e.startswith("CONFIG_VLLM_TARGET_DEVICE_ROCM") and "no ROCm wheels" in e
                for e in lp.preflight(v, facts(), []))
-    v = dict(vars_for("vllm-local"), vllm_routing_logic="kvaware")  # issue 27: vLLM's own KV events
-    assert not any(e.startswith("CONFIG_VLLM_ROUTER_KV_AWARE") for e in lp.preflight(v, facts(), []))
-    v = dict(vars_for("vllm-local-multi-model"), vllm_routing_logic="kvaware")  # one model's events only
+    v = dict(vars_for("vllm-local"), vllm_routing_logic="kvaware")
     assert any(e.startswith("CONFIG_VLLM_ROUTER_KV_AWARE") for e in lp.preflight(v, facts(), []))
 
 

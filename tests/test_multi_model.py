@@ -143,24 +143,3 @@ def test_kubernetes_renders_one_model_spec_per_model_and_sums_their_requests(var
     assert specs[1]["vllmConfig"]["maxModelLen"] == specs[0]["vllmConfig"]["maxModelLen"]
     engines = [r for r in resources.requests(rendered, minikube=True) if r.what.startswith("engine")]
     assert [(r.what, r.count) for r in engines] == [("engine facebook-opt-125m", 2), ("engine qwen3", 3)]
-
-
-def test_kv_aware_routing_locally_wires_engine_events_to_the_router(vars_for) -> None:
-    v = vars_for("vllm-local", "CONFIG_VLLM_ROUTER_KV_AWARE=y")
-    assert v["vllm_routing_logic"] == "kvaware" and validate.check(v) == []
-    out = lp.plan(v, lp.Facts.from_dict(FACTS))
-    assert out["errors"] == []
-    conf = out["supervisord_conf"]
-    for port, events in ((8100, 5557), (8101, 5558)):
-        assert (f'--port {port} ' in conf and '{"enable_kv_cache_events":true,"publisher":"zmq",'
-                f'"endpoint":"tcp://127.0.0.1:{events}","topic":"kv-events"}}' in conf)
-    args = out["router_settings"]["args"]
-    assert args[args.index("--policy") + 1] == "kv_aware"
-    sources = [args[i + 1] for i, a in enumerate(args) if a == "--kv-event-source"]
-    assert sources == ["http://127.0.0.1:8100=tcp://127.0.0.1:5557", "http://127.0.0.1:8101=tcp://127.0.0.1:5558"]
-    assert args[args.index("--kv-event-block-size") + 1] == "128" and args[args.index("--kv-event-model") + 1] == "tiny-llama"
-    assert [p[:2] for p in validate.local_port_plan(v) if "KV events" in p[2]] == [
-        (5557, "VLLM_LOCAL_KV_EVENTS_BASE_PORT+0"), (5558, "VLLM_LOCAL_KV_EVENTS_BASE_PORT+1")]
-    busy = lp.Facts.from_dict(FACTS | {"listeners": 'LISTEN 0 128 127.0.0.1:5558 0.0.0.0:* users:(("nc",pid=77,fd=3))'})
-    errors = lp.plan(v, busy)["errors"]
-    assert any(e.startswith("CONFIG_VLLM_LOCAL_KV_EVENTS_BASE_PORT: port 5558") and "nc (pid 77)" in e for e in errors)

@@ -82,29 +82,10 @@ def check_prefix_aware(stack: Stack, api_key: str, repeats: int = 4) -> Outcome:
     return Outcome(ok, f"first on {first}, repeats on {chosen}; prefix-cache hit tokens by engine: {hits}")
 
 
-def check_kv_aware(stack: Stack, api_key: str, cold: int = 6, repeats: int = 4) -> Outcome:
-    """KV-aware: prompts with prefixes no engine holds spread over the engines; repeats of a long
-    prefix go to the engine that holds its blocks (its prefix-cache hit counter rises)."""
-    import time
-
-    spread = [served_by(stack, api_key, f"cold prefix {i}: " + " ".join(f"topic {i} line {k}." for k in range(60)))
-              for i in range(cold)]
-    prefix = " ".join(f"shared context line {i} about kv events and routing." for i in range(60))
-    first = served_by(stack, api_key, prefix + " question 0")
-    time.sleep(0.5)  # the stored-block events reach the router
-    hits_before = engine_counts(stack, PREFIX_HITS)
-    chosen = [served_by(stack, api_key, prefix + f" question {i}") for i in range(1, repeats + 1)]
-    hits = delta(hits_before, engine_counts(stack, PREFIX_HITS))
-    ok = len(set(spread)) >= 2 and all(c == first for c in chosen) and hits.get(first, 0) > 0
-    return Outcome(ok, f"{cold} cold prefixes on {sorted(set(spread))} ({spread}); a shared prefix first on {first}, "
-                   f"repeats on {chosen}; prefix-cache hit tokens by engine: {hits}")
-
-
 CHECKS: dict[str, Callable[[Stack, str], Outcome]] = {
     "roundrobin": check_round_robin,
     "session": check_session,
     "prefixaware": check_prefix_aware,
-    "kvaware": check_kv_aware,
 }
 
 

@@ -49,10 +49,6 @@ def local_port_plan(v: Mapping[str, Any]) -> list[tuple[int, str, str]]:
         base = int(v["vllm_local_engine_base_port"])
         for i in range(sum(m.replicas for m in models(v))):  # every model's engines, numbered on
             plan.append((base + i, f"VLLM_LOCAL_ENGINE_BASE_PORT+{i}", f"engine-{i}"))
-        if str(v.get("vllm_routing_logic") or "") == "kvaware":  # each engine's KV-cache event publisher
-            events = int(v.get("vllm_local_kv_events_base_port") or 5557)
-            for i in range(sum(m.replicas for m in models(v))):
-                plan.append((events + i, f"VLLM_LOCAL_KV_EVENTS_BASE_PORT+{i}", f"engine-{i} KV events"))
     else:
         plan.append((int(v["vllm_api_port"]), "VLLM_API_PORT", "engine-0"))
     if v.get("vllm_observability_enabled"):

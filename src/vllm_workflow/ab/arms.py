@@ -32,7 +32,6 @@ VALUES = {
 }
 #: Ports moved by the dev arm's offset when both arms share a host.
 PORTS = ("vllm_api_port", "vllm_local_engine_base_port", "vllm_local_router_metrics_port", "vllm_prometheus_port",
-         "vllm_local_kv_events_base_port",
          "vllm_grafana_port", "vllm_local_node_exporter_port")
 
 

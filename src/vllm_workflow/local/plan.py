@@ -124,22 +124,9 @@ def device(v: Mapping[str, Any]) -> str:
     return str(v.get("vllm_target_device") or "cpu")
 
 
-def kv_events_port(v: Mapping[str, Any], engine_port: int) -> int:
-    """The ZMQ port an engine publishes its KV-cache events on (KV-aware routing)."""
-    return int(v.get("vllm_local_kv_events_base_port") or 5557) + engine_port - int(v["vllm_local_engine_base_port"])
-
-
-def kv_events_config(v: Mapping[str, Any], engine_port: int) -> str:
-    """vLLM's --kv-events-config: publish block stored/removed events over ZMQ on loopback."""
-    return json.dumps({"enable_kv_cache_events": True, "publisher": "zmq",
-                       "endpoint": f"tcp://127.0.0.1:{kv_events_port(v, engine_port)}", "topic": "kv-events"},
-                      separators=(",", ":"))
-
-
 def engine_argv(v: Mapping[str, Any], p: Mapping[str, str], port: int, policy: str,
                 model: ModelSpec | None = None) -> list[str]:
     m = model or models(v)[0]
-    events = ["--kv-events-config", kv_events_config(v, port)] if policy == "kv_aware" else []
     argv = [
         f"{p['venv_engine']}/bin/python", "-m", "vllm.entrypoints.openai.api_server",
         "--model", model_location(v, p, m),
@@ -156,7 +143,7 @@ def engine_argv(v: Mapping[str, Any], p: Mapping[str, str], port: int, policy: s
                  "--tensor-parallel-size", str(int(v.get("vllm_tensor_parallel_size") or 1))]
         if policy == "cache_aware":
             argv.append("--enable-scale-out")
-        return argv + events + shlex.split(m.extra_args)
+        return argv + shlex.split(m.extra_args)
     argv[argv.index("--dtype") + 2:argv.index("--dtype") + 2] = ["--block-size", str(v["vllm_local_block_size"])]
     if v.get("vllm_local_enforce_eager"):
         argv.append("--enforce-eager")
@@ -166,18 +153,13 @@ def engine_argv(v: Mapping[str, Any], p: Mapping[str, str], port: int, policy: s
         argv += ["--num-gpu-blocks-override", str(int(v["vllm_local_kv_cache_blocks"]))]
     if policy == "cache_aware":
         argv.append("--enable-scale-out")
-    argv += events + shlex.split(m.extra_args)
+    argv += shlex.split(m.extra_args)
     return argv
 
 
 def gpu_sets(replicas: int, per_engine: int) -> list[str]:
     """CUDA_VISIBLE_DEVICES per engine: ``per_engine`` GPUs of its own, in order."""
     return [",".join(str(i * per_engine + k) for k in range(per_engine)) for i in range(replicas)]
-
-
-def block_size(v: Mapping[str, Any]) -> int:
-    """The engines' KV block size: the CPU engines' setting, vLLM's default of 16 on GPUs."""
-    return int(v["vllm_local_block_size"]) if device(v) == "cpu" else 16
 
 
 def engine_env(v: Mapping[str, Any], cores: str, gpus: str = "") -> dict[str, str]:
@@ -255,10 +237,6 @@ def router_settings(v: Mapping[str, Any], workers: list[str], policy: str) -> di
         "--request-timeout-secs", str(int(v.get("vllm_router_request_timeout_s") or 1800)),
         "--log-level", "info",
     ]
-    if policy == "kv_aware":  # the engines' KV-cache events, one static source per worker
-        for url, engine in zip(workers, engines_of(v, "127.0.0.1")):
-            args += ["--kv-event-source", f"{url}=tcp://127.0.0.1:{kv_events_port(v, engine.port)}"]
-        args += ["--kv-event-block-size", str(block_size(v)), "--kv-event-model", models(v)[0].name]
     out: dict[str, Any] = {"args": args, "workers": workers, "api_key": str(v.get("vllm_api_key") or "")}
     if several(v):
         # Several models: the router's inference-gateway mode keeps one worker set per model and
@@ -408,11 +386,10 @@ def preflight(v: Mapping[str, Any], facts: Facts, engines: Sequence[str], other_
                         "(make defconfig-vllm-production-stack-rocm), or the CPU or an NVIDIA GPU locally.")
     elif device(v) == "cuda":
         problems += gpu_problems(v, facts, len(engines))
-    if routing(v)[0] == "kvaware" and several(v):
+    if routing(v)[0] == "kvaware":
         problems.append(
-            "CONFIG_VLLM_ROUTER_KV_AWARE: the router's kv_aware policy follows one model's KV-cache events "
-            "(--kv-event-model), and several models are configured. Fix: choose round-robin, session affinity or "
-            "prefix-aware routing, or serve one model."
+            "CONFIG_VLLM_ROUTER_KV_AWARE: kv-aware routing needs LMCache KV events, which the local backend "
+            "does not run. Fix: choose round-robin, session affinity or prefix-aware routing."
         )
     if facts.architecture not in ("x86_64", "aarch64"):
         problems.append(f"the host architecture {facts.architecture} has no vLLM wheels (x86_64, aarch64 only).")
