@@ -82,9 +82,11 @@ def test_replicas_that_do_not_fit_are_refused_before_deploy(vars_for) -> None:
 
 
 def test_the_launcher_registers_each_worker_with_its_model(monkeypatch: pytest.MonkeyPatch) -> None:
-    posted = []
+    posted, probed = [], []
 
     class Response:
+        status = 200
+
         def __enter__(self):
             return self
 
@@ -95,6 +97,9 @@ def test_the_launcher_registers_each_worker_with_its_model(monkeypatch: pytest.M
             return b"{}"
 
     def urlopen(request, timeout):
+        if isinstance(request, str):  # the engine's /health, before it is registered
+            probed.append(request)
+            return Response()
         posted.append((request.full_url, json.loads(request.data), request.get_header("Authorization")))
         return Response()
 
@@ -104,6 +109,7 @@ def test_the_launcher_registers_each_worker_with_its_model(monkeypatch: pytest.M
                 "worker_models": {"http://127.0.0.1:8100": "a", "http://127.0.0.1:8101": "b"}}
     assert router_launcher.router_argv(settings) == settings["args"]  # the gateway mode ignores --worker-urls
     assert router_launcher.register_workers(settings) == settings["workers"]
+    assert probed == ["http://127.0.0.1:8100/health", "http://127.0.0.1:8101/health"]
     assert posted == [("http://127.0.0.1:8000/workers", {"url": "http://127.0.0.1:8100", "model_id": "a"}, "Bearer k"),
                       ("http://127.0.0.1:8000/workers", {"url": "http://127.0.0.1:8101", "model_id": "b"}, "Bearer k")]
 
@@ -143,3 +149,28 @@ def test_kubernetes_renders_one_model_spec_per_model_and_sums_their_requests(var
     assert specs[1]["vllmConfig"]["maxModelLen"] == specs[0]["vllmConfig"]["maxModelLen"]
     engines = [r for r in resources.requests(rendered, minikube=True) if r.what.startswith("engine")]
     assert [(r.what, r.count) for r in engines] == [("engine facebook-opt-125m", 2), ("engine qwen3", 3)]
+
+
+def test_deploy_waits_until_the_router_lists_every_engine_as_healthy(vars_for, monkeypatch: pytest.MonkeyPatch) -> None:
+    import requests as rq
+
+    from vllm_workflow import readiness
+
+    stack = Stack.from_dict(lp.plan(vars_for("vllm-local-multi-model"), lp.Facts.from_dict(FACTS))["stack"])
+    answers = [{"workers": [{"url": "http://127.0.0.1:8100", "is_healthy": True}]},
+               {"workers": [{"url": "http://127.0.0.1:8100", "is_healthy": True},
+                            {"url": "http://127.0.0.1:8101", "is_healthy": False}]},
+               {"workers": [{"url": "http://127.0.0.1:8100", "is_healthy": True},
+                            {"url": "http://127.0.0.1:8101", "is_healthy": True}]}]
+
+    class Answer:
+        def __init__(self, body):
+            self.body = body
+
+        def json(self):
+            return self.body
+
+    monkeypatch.setattr(rq, "get", lambda url, headers, timeout: Answer(answers.pop(0)))
+    assert [readiness.router_knows_workers(stack, "") for _ in range(3)] == [False, False, True]
+    single = Stack.from_dict(lp.plan(vars_for("vllm-local"), lp.Facts.from_dict(FACTS))["stack"])
+    assert readiness.router_knows_workers(single, "")  # one model: nothing to ask

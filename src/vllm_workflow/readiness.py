@@ -85,6 +85,23 @@ def log_tail(stack: Stack, name: str, root: Path, lines: int = 15) -> str:
         return f"(log {path} not readable from here)\n"
 
 
+def router_knows_workers(stack: Stack, key: str) -> bool:
+    """Several models (the router's inference-gateway mode, workers registered after it starts): the
+    router lists every engine as a healthy worker. One model: its workers are on its command line."""
+    if len(stack.models) < 2 or stack.router is None:
+        return True
+    import requests
+
+    from .httpclient import auth_headers
+
+    try:
+        workers = requests.get(f"{stack.router.url}/workers", headers=auth_headers(key), timeout=5).json()["workers"]
+    except (requests.RequestException, ValueError, KeyError, TypeError):
+        return False
+    healthy = {urlsplit(str(w.get("url"))).port for w in workers if isinstance(w, dict) and w.get("is_healthy")}
+    return {urlsplit(e.url).port for e in stack.engines} <= healthy
+
+
 def wait_healthy(stacks: list[Stack], key: str, timeout: float, interval: float, root: Path,
                  say: Say = print) -> int:
     """Poll every engine, router and Prometheus of ``stacks`` until all answer in one pass; 0, or 1
@@ -112,7 +129,8 @@ def wait_healthy(stacks: list[Stack], key: str, timeout: float, interval: float,
             if prom and (not down or (stack.host, "prometheus") not in ready):
                 if not answers(stack, "prometheus", f"{prom}/-/ready", ""):
                     pending.append((stack, "prometheus"))
-            if stack.router and (down or not answers(stack, "router", f"{stack.router.url}/health", key)):
+            if stack.router and (down or not answers(stack, "router", f"{stack.router.url}/health", key)
+                                 or not router_knows_workers(stack, key)):
                 pending.append((stack, "router"))
         elapsed = time.monotonic() - start
         if not pending:

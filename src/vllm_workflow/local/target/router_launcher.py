@@ -35,7 +35,7 @@ def router_base(settings: dict) -> str:
     return f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
 
 
-def register_workers(settings: dict, timeout: float = 120.0) -> list[str]:
+def register_workers(settings: dict, timeout: float = 900.0) -> list[str]:
     """Several models (the router's --enable-igw mode, which ignores --worker-urls): add each worker
     with its model once the router listens. Returns the URLs registered."""
     import time
@@ -47,6 +47,14 @@ def register_workers(settings: dict, timeout: float = 120.0) -> list[str]:
     deadline = time.monotonic() + timeout
     for url, model in settings["worker_models"].items():
         body = json.dumps({"url": url, "model_id": model}).encode()
+        while time.monotonic() < deadline:  # an engine that is still starting would be marked unhealthy
+            try:
+                with urllib.request.urlopen(url + "/health", timeout=5) as response:
+                    if response.status == 200:
+                        break
+            except (OSError, urllib.error.URLError):
+                pass
+            time.sleep(0.5)
         while True:
             request = urllib.request.Request(base + "/workers", data=body, method="POST",
                                              headers={"content-type": "application/json"})
