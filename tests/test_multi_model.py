@@ -174,3 +174,19 @@ def test_deploy_waits_until_the_router_lists_every_engine_as_healthy(vars_for, m
     assert [readiness.router_knows_workers(stack, "") for _ in range(3)] == [False, False, True]
     single = Stack.from_dict(lp.plan(vars_for("vllm-local"), lp.Facts.from_dict(FACTS))["stack"])
     assert readiness.router_knows_workers(single, "")  # one model: nothing to ask
+
+
+def test_a_benchmark_measures_one_model_through_the_router(vars_for) -> None:
+    from vllm_workflow.benchmark.service import model_view
+    from vllm_workflow.errors import WorkflowError
+
+    stack = Stack.from_dict(lp.plan(vars_for("vllm-local-multi-model"), lp.Facts.from_dict(FACTS))["stack"])
+    first = model_view(stack, None)
+    assert first.model == "tiny-llama" and [e.name for e in first.engines] == ["engine-0"]
+    small = model_view(stack, "small-llama")
+    assert small.model == "small-llama" and [e.name for e in small.engines] == ["engine-1"]
+    assert small.api_url == stack.api_url  # through the router, like every client
+    with pytest.raises(WorkflowError, match="MODEL='nobody': h1 serves tiny-llama, small-llama. Fix"):
+        model_view(stack, "nobody")
+    single = Stack.from_dict(lp.plan(vars_for("vllm-local"), lp.Facts.from_dict(FACTS))["stack"])
+    assert model_view(single, None) is single and model_view(single, "tiny-llama") is single

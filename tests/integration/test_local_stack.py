@@ -638,7 +638,7 @@ def test_every_run_is_recorded_in_the_history_and_the_newest_is_checked(project:
 
 
 MULTI_MODEL = ("CONFIG_VLLM_MODEL2_ENABLED=y", "CONFIG_VLLM_MODEL2_SOURCE_TINY=y", 'CONFIG_VLLM_MODEL2_NAME="small-llama"',
-               "CONFIG_VLLM_REPLICA_COUNT=1", "CONFIG_VLLM_ROUTER_ROUND_ROBIN=y")
+               "CONFIG_VLLM_REPLICA_COUNT=1", "CONFIG_VLLM_ROUTER_ROUND_ROBIN=y", "CONFIG_VLLM_BENCHMARK_DURATION=5")
 
 
 def test_two_models_behind_one_router_serve_route_and_fail_apart(project: Project) -> None:
@@ -659,6 +659,11 @@ def test_two_models_behind_one_router_serve_route_and_fail_apart(project: Projec
         unknown = requests.post(f"http://127.0.0.1:{API_PORT}/v1/completions", timeout=30,
                                 json={"model": "nobody-serves-this", "prompt": "x", "max_tokens": 1})
         assert 400 <= unknown.status_code < 500, unknown.text[:300]
+        project.make("vllm-benchmark", "MODEL=small-llama", "LABEL=it-small")
+        summary = json.loads((bundles(project)[-1] / "summary.json").read_text())
+        assert summary["label"] == "it-small" and summary["target"]["model"] == "small-llama"
+        assert summary["target"]["engines"] == ["engine-1"] and summary["requests"]["ok"] == summary["requests"]["measured"] > 0
+        assert summary["engine_metrics"]["total"]["requests_finished"] >= summary["requests"]["ok"]
         # Isolation: every engine of one model stopped, the other model serves on with no error.
         small = project.pids()["engine-1"]
         os.kill(small, signal.SIGSTOP)

@@ -32,6 +32,7 @@ def options(args: argparse.Namespace) -> RunOptions:
         workload=args.workload,
         progress=not args.no_progress,
         host=getattr(args, "host", None),
+        model=getattr(args, "model", None),
     )
 
 
@@ -103,6 +104,8 @@ def register(add: Callable[..., argparse.ArgumentParser]) -> None:
             "failed, 130 stopped early (the partial bundle is kept, marked incomplete)")
     add_run_options(p)
     p.add_argument("--host", default=None, help="only the stack on this inventory host")
+    p.add_argument("--model", default=None, help="with several models behind the router: benchmark this one "
+                                                 "(default: the first); its engines' counters only")
     p = add("results", cmd_results,
             "list results bundles and (re)render the report of the newest one, or of the one named")
     p.add_argument("name", nargs="?", default=None, help="bundle folder name or path (default: the newest)")

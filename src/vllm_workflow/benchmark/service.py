@@ -39,6 +39,7 @@ class RunOptions:
     workload: str | None = None  # run this workload instead of the configured one
     progress: bool = True  # live progress bar
     host: str | None = None  # only this deployed host
+    model: str | None = None  # with several models behind the router: measure this one (default: the first)
 
 
 def parse_sets(items: list[str]) -> dict[str, Any]:
@@ -226,6 +227,18 @@ def settings(o: RunOptions) -> dict[str, Any]:
     return select_workload(load_vars(o.extra_vars) | parse_sets(list(o.sets)), o.workload)
 
 
+def model_view(stack: Stack, model: str | None) -> Stack:
+    """The stack as one model's clients see it: that model's engines, requests naming it (several
+    models behind one router); the stack itself for its first model."""
+    if len(stack.models) == 1 and (not model or model == stack.model):
+        return stack
+    model = model or stack.model
+    if model not in stack.models:
+        raise WorkflowError(f"MODEL={model!r}: {stack.host} serves {', '.join(stack.models)}. Fix: MODEL= one of them "
+                            "(CONFIG_VLLM_MODEL_NAME, CONFIG_VLLM_MODELn_NAME).")
+    return stack.for_model(model)
+
+
 def run(o: RunOptions, v: dict[str, Any], show: Show = None) -> int:
     """The workload on every deployed stack (or ``o.host``'s), one bundle each; the worst exit code."""
     if o.label:  # bad input first, before looking for a stack
@@ -238,7 +251,7 @@ def run(o: RunOptions, v: dict[str, Any], show: Show = None) -> int:
     key = secrets(o.root)["vllm_api_key"]
     worst = EXIT_OK
     for stack in stacks:
-        worst = max(worst, run_one(o, v, stack, key, show=show)[0])
+        worst = max(worst, run_one(o, v, model_view(stack, o.model), key, show=show)[0])
         if worst == EXIT_INTERRUPTED:
             break
     return worst
