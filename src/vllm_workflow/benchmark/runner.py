@@ -34,11 +34,12 @@ OVERRUN = f"cancelled: still running {DRAIN_GRACE_S:g} s after the configured du
 class HttpTokenizer:
     """The served model's tokenizer through the OpenAI server's /tokenize and /detokenize."""
 
-    def __init__(self, target: Target) -> None:
+    def __init__(self, target: Target, base: str = "") -> None:
         self.target = target
+        self.base = base or target.api_url  # several models behind the router: one of the model's engines
 
     def _post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
-        url = self.target.api_url + path
+        url = self.base + path
         try:
             r = requests.post(url, json={"model": self.target.model, **payload},
                               headers=self.target.headers(), timeout=30)

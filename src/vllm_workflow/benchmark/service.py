@@ -163,7 +163,9 @@ def run_one(o: RunOptions, v: dict[str, Any], stack: Stack, key: str, label: str
     runner = Runner(target, workload, [(e.name, e.metrics_url) for e in stack.engines],
                     show_progress=o.progress, fault=driver)
     runner.replicas = sampler
-    runner.prepare(HttpTokenizer(target))
+    # With several models the router's gateway mode routes the OpenAI routes by model; the tokenizer
+    # is asked on one of the measured model's own engines.
+    runner.prepare(HttpTokenizer(target, stack.engines[0].url if len(stack.models) > 1 and stack.engines else ""))
     counters = bool(v.get("vllm_benchmark_host_metrics", True))
     perf = counters and bool(v.get("vllm_benchmark_perf_stat", True))
     host_before = hostmetrics.take(stack, root, "start" if perf else "") if counters else None
