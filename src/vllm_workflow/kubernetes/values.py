@@ -197,14 +197,6 @@ def keda(v: Mapping[str, Any], prometheus_namespace: str) -> dict[str, Any]:
     }
 
 
-def most_engines(v: Mapping[str, Any]) -> int:
-    """The most engine pods the release can run (KEDA's maximum when it scales them)."""
-    count = int(v["vllm_replica_count"])
-    if v.get("vllm_k8s_keda_enabled"):
-        count = max(count, int(v.get("vllm_k8s_keda_max_replicas") or count))
-    return count
-
-
 def _service_monitor(v: Mapping[str, Any]) -> dict[str, Any]:
     interval = int(v.get("vllm_prometheus_scrape_interval") or 5)
     return {"enabled": True, "interval": f"{interval}s", "scrapeTimeout": f"{max(1, interval - 1)}s"}
