@@ -96,7 +96,7 @@ def test_benchmark_writes_a_complete_bundle_and_results_renders_it(project) -> N
     assert out.returncode == 0, out.stderr + out.stdout
     assert "✅ complete" in out.stdout and "TTFT" in out.stdout
     results = root / "workflows/vllm/results"
-    (folder,) = list(results.iterdir())
+    (folder,) = [p for p in results.iterdir() if p.is_dir()]  # the bundle, beside the history index
     assert folder.name.endswith("-stubrun")
     names = {p.name for p in folder.iterdir()}
     assert {"summary.json", "requests.jsonl", "engine-metrics.jsonl", "provenance.json", "report.md",
@@ -143,7 +143,7 @@ def test_interrupt_keeps_a_partial_bundle_marked_incomplete(project) -> None:
         stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
     assert "INCOMPLETE (stopped by SIGINT)" in stdout
-    (folder,) = list((root / "workflows/vllm/results").iterdir())
+    (folder,) = [p for p in (root / "workflows/vllm/results").iterdir() if p.is_dir()]
     s = json.loads((folder / "summary.json").read_text())
     assert s["complete"] is False and s["stop_reason"] == "stopped by SIGINT"
     assert s["requests"]["ok"] > 0 and s["requests"]["cancelled"] > 0 and s["requests"]["failed"] == 0
