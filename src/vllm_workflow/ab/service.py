@@ -19,7 +19,7 @@ from ..benchmark.service import EXIT_INTERRUPTED, RunOptions, Show, run_one
 from ..errors import WorkflowError
 from ..stack import Stack, require_stacks
 from ..config import secrets
-from ..arms import ARMS, config_diff, dev_choices
+from .arms import ARMS, config_diff, dev_choices
 
 if TYPE_CHECKING:
     from . import stats
