@@ -126,15 +126,3 @@ def load_vars(path: Path) -> dict[str, VarValue]:
     if not isinstance(data, dict):
         raise WorkflowError(f"{path} is not a mapping. Fix: run `make` to regenerate it.")
     return data
-
-
-def secrets(root: Path) -> dict[str, str]:
-    """The API key, HF token and Grafana token from the 0600 secrets file `make` writes (here:
-    `write_if_changed` of `secret_vars`), else the environment; never printed."""
-    try:
-        data = yaml.safe_load((root / ".secrets.yaml").read_text()) or {}
-    except OSError:
-        data = {}
-    return {"vllm_api_key": str(data.get("vllm_api_key") or os.environ.get("VLLM_API_KEY", "")),
-            "vllm_hf_token": str(data.get("vllm_hf_token") or os.environ.get("HF_TOKEN", "")),
-            "vllm_grafana_api_token": str(data.get("vllm_grafana_api_token") or os.environ.get("GRAFANA_API_TOKEN", ""))}

@@ -16,7 +16,7 @@ import yaml
 from ..config import load_vars
 from ..errors import WorkflowError
 from ..stack import GENERATED_DIR, Stack, require_stacks
-from ..config import secrets
+from ..readiness import secrets
 from . import bundle
 from .workloads import check_fits, from_vars
 
