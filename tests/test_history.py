@@ -352,3 +352,4 @@ def test_scan_does_not_descend_into_bundles_or_hidden_folders(results: Path) -> 
     (results / ".trash").mkdir()
     shutil.copytree(folder, results / ".trash" / "old")
     assert [f.path for f in scan(results)] == [folder.name]
+
