@@ -113,8 +113,6 @@ def welch(baseline: Sequence[float], dev: Sequence[float], log: bool = True,
           floor: tuple[float, float] = (0.0, 0.0), level: float = 0.95) -> TestResult:
     """Welch's t-test of dev vs baseline on run values; ``floor``: each arm's smallest credible
     variance of one run's value (on the analysis scale), from its requests. Needs two runs per arm."""
-    from scipy.special import stdtr, stdtrit
-
     xa, xb = _scale(baseline, log), _scale(dev, log)
     na, nb = len(xa), len(xb)
     if na < 2 or nb < 2:
@@ -125,6 +123,16 @@ def welch(baseline: Sequence[float], dev: Sequence[float], log: bool = True,
     wa, wb = va / na, vb / nb
     se = math.sqrt(wa + wb)
     df = (wa + wb) ** 2 / (wa ** 2 / (na - 1) + wb ** 2 / (nb - 1)) if se > 0 else float(na + nb - 2)
+    d, lo, hi, p = t_interval(d, se, df, level, log)
+    return TestResult(d, (lo, hi), p, df, se, (math.sqrt(va), math.sqrt(vb)), (va > sa2, vb > sb2))
+
+
+def t_interval(d: float, se: float, df: float, level: float = 0.95, log: bool = True
+               ) -> tuple[float, float, float, float]:
+    """A difference ``d`` on the analysis scale with standard error ``se``: (change, CI low, CI high,
+    two-sided p) from Student's t with ``df``; back on the ratio scale (``expm1``) when ``log``."""
+    from scipy.special import stdtr, stdtrit
+
     if se == 0:
         p, lo, hi = (1.0 if d == 0 else 0.0), d, d
     else:
@@ -133,7 +141,7 @@ def welch(baseline: Sequence[float], dev: Sequence[float], log: bool = True,
         lo, hi = d - half, d + half
     if log:
         d, lo, hi = math.expm1(d), math.expm1(lo), math.expm1(hi)
-    return TestResult(d, (lo, hi), p, df, se, (math.sqrt(va), math.sqrt(vb)), (va > sa2, vb > sb2))
+    return d, lo, hi, p
 
 
 def run_value_variance(values: np.ndarray, q: float, log: bool, rng: np.random.Generator,

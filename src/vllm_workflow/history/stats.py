@@ -49,7 +49,6 @@ def shift(history: Sequence[float], newest: float, errors: Sequence[float] = (),
           log: bool = True, level: float = 0.95) -> Shift:
     """The newest value against N earlier ones (N >= 2). ``errors``: each history run's measurement
     variance on the analysis scale; ``newest_error``: the newest run's."""
-    from scipy.special import stdtr, stdtrit
 
     x = np.log(np.asarray(history, float)) if log else np.asarray(history, float)
     y = math.log(newest) if log else float(newest)
@@ -62,14 +61,7 @@ def shift(history: Sequence[float], newest: float, errors: Sequence[float] = (),
     se = math.sqrt(v_new + v_hist / n)
     d = y - float(x.mean())
     df = float(n - 1)
-    if se == 0:
-        p, lo, hi = (1.0 if d == 0 else 0.0), d, d
-    else:
-        p = float(min(1.0, 2 * stdtr(df, -abs(d) / se)))
-        half = float(stdtrit(df, (1 + level) / 2)) * se
-        lo, hi = d - half, d + half
-    if log:
-        d, lo, hi = math.expm1(d), math.expm1(lo), math.expm1(hi)
+    d, lo, hi, p = ab_stats.t_interval(d, se, df, level, log)
     return Shift(d, (lo, hi), p, df, math.sqrt(max(v_hist, v_new)), max(v_hist, v_new) > s2)
 
 
