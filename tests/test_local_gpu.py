@@ -99,3 +99,10 @@ def test_the_host_probe_reads_the_gpus_for_the_gate_and_for_provenance(monkeypat
     monkeypatch.setenv("PATH", "/nonexistent")
     assert host_probe.nvidia_smi()["rc"] is None  # not installed: the gate names it
     assert machine.from_host_facts({"hostname": "g", "gpus": host_probe.gpu_list(smi)})["gpus"][0]["name"] == "NVIDIA H200"
+
+
+def test_the_host_probe_asks_nvidia_smi_what_the_gpu_gate_parses() -> None:
+    from vllm_workflow.kubernetes import gpu
+    from vllm_workflow.local.target import host_probe
+
+    assert host_probe.NVIDIA_SMI_QUERY == gpu.NVIDIA_SMI_QUERY  # the probe is stdlib-only: a copy, kept equal

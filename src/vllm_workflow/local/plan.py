@@ -502,8 +502,8 @@ def plan(base: Mapping[str, Any], facts: Facts) -> dict[str, Any]:
     workers = [u for _, _, u in engine_urls(v, "127.0.0.1" if v["vllm_local_bind_address"] in _WILDCARD
                                                      else str(v["vllm_local_bind_address"]))]
     copy = helpers_to_copy(facts.helper_sums)
-    model = model_plan(base, v, p, facts)
     builds = model_builds(base, v, p, facts)
+    model = model_plan(base, v, p, builds)
     prom = prometheus_plan(v, p, facts)
     conf = supervisord_conf(progs, p)
     router = router_settings(v, workers, policy) if v.get("vllm_router_enabled") else None
@@ -535,10 +535,11 @@ def plan(base: Mapping[str, Any], facts: Facts) -> dict[str, Any]:
     }
 
 
-def model_plan(base: Mapping[str, Any], v: Mapping[str, Any], p: Mapping[str, str], facts: Facts) -> dict[str, Any]:
+def model_plan(base: Mapping[str, Any], v: Mapping[str, Any], p: Mapping[str, str],
+               builds: list[dict[str, Any]]) -> dict[str, Any]:
     """The first model the engines load; ``build``: the built-in one is missing or differs (the arms
-    share one model: it comes from the base settings, long enough for both arms)."""
-    builds = model_builds(base, v, p, facts)
+    share one model: it comes from the base settings, long enough for both arms). ``builds``:
+    ``model_builds`` of the same settings."""
     first = models(base)[0]
     location = model_location(base, p, first)
     own = next((b for b in builds if b["location"] == location), None)
