@@ -233,7 +233,9 @@ def _check_benchmark(v: Mapping[str, Any]) -> list[str]:
     if v.get("vllm_benchmark_workload") == "fault":
         problems += _check_fault(v)
     try:
-        w = from_vars(v)
+        from .models import models
+
+        w = from_vars(v, [m.name for m in models(v)])
         if v.get("vllm_max_model_len"):
             check_fits(w, int(v["vllm_max_model_len"]))
         if v.get("vllm_benchmark_label"):
@@ -245,6 +247,8 @@ def _check_benchmark(v: Mapping[str, Any]) -> list[str]:
 
 def _check_fault(v: Mapping[str, Any]) -> list[str]:
     """The fault workload needs a router and an engine to fail over to; the engines it kills must exist."""
+    if str(v.get("vllm_fault_model") or ""):
+        return _check_model_fault(v)
     engines = int(v.get("vllm_replica_count") or 1)
     if not v.get("vllm_router_enabled") or engines < 2:
         return [_fix("vllm_benchmark_workload_fault", f"{engines} engine(s)"
@@ -261,6 +265,21 @@ def _check_fault(v: Mapping[str, Any]) -> list[str]:
             problems.append(_fix(name, f"engine-{index} does not exist (CONFIG_VLLM_REPLICA_COUNT={engines})",
                                  f"choose 0 to {engines - 1}"))
     return problems
+
+
+def _check_model_fault(v: Mapping[str, Any]) -> list[str]:
+    """One model's outage: that model must be served, and another model must keep serving."""
+    from .models import models
+
+    names = [m.name for m in models(v)]
+    name = str(v.get("vllm_fault_model"))
+    if name not in names:
+        return [_fix("vllm_fault_model", f"'{name}' is not a served model ({', '.join(names)})",
+                     "name one of them, or leave it empty to kill one engine")]
+    if len(names) < 2:
+        return [_fix("vllm_fault_model", "only one model is served: its outage leaves nothing to show isolation",
+                     "enable CONFIG_VLLM_MODEL2_ENABLED")]
+    return []
 
 
 ROCM_LOCAL = ("the local backend installs vLLM from PyPI, and vLLM publishes no ROCm wheels there: its ROCm "

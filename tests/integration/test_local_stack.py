@@ -641,6 +641,15 @@ MULTI_MODEL = ("CONFIG_VLLM_MODEL2_ENABLED=y", "CONFIG_VLLM_MODEL2_SOURCE_TINY=y
                "CONFIG_VLLM_REPLICA_COUNT=1", "CONFIG_VLLM_ROUTER_ROUND_ROBIN=y", "CONFIG_VLLM_BENCHMARK_DURATION=5")
 
 
+#: The isolation fault test: every engine of the small model killed under a load on both. Serving
+#: again is seen when a request completes: the small model's first ones after its restart take
+#: several seconds (measured: readmitted to first success 5.8 s and 9.1 s), hence the wider margin.
+OUTAGE = ("CONFIG_VLLM_BENCHMARK_WORKLOAD_FAULT=y", 'CONFIG_VLLM_FAULT_MODEL="small-llama"',
+          "CONFIG_VLLM_BENCHMARK_CONCURRENT_USERS=4", "CONFIG_VLLM_BENCHMARK_WARMUP_SECONDS=2",
+          "CONFIG_VLLM_FAULT_KILL_AT_S=6", "CONFIG_VLLM_FAULT_AFTER_RECOVERY_S=4",
+          "CONFIG_VLLM_FAULT_RECOVERY_MARGIN_S=30")
+
+
 def test_two_models_behind_one_router_serve_route_and_fail_apart(project: Project) -> None:
     """Issue 27: the built-in tiny and small models, one engine each, behind the real router."""
     from vllm_workflow.httpclient import served_models
@@ -664,16 +673,35 @@ def test_two_models_behind_one_router_serve_route_and_fail_apart(project: Projec
         assert summary["label"] == "it-small" and summary["target"]["model"] == "small-llama"
         assert summary["target"]["engines"] == ["engine-1"] and summary["requests"]["ok"] == summary["requests"]["measured"] > 0
         assert summary["engine_metrics"]["total"]["requests_finished"] >= summary["requests"]["ok"]
-        # Isolation: every engine of one model stopped, the other model serves on with no error.
-        small = project.pids()["engine-1"]
-        os.kill(small, signal.SIGSTOP)
-        try:
-            codes = [requests.post(f"http://127.0.0.1:{API_PORT}/v1/completions", timeout=60,
-                                   json={"model": "tiny-llama", "prompt": f"still here {i}", "max_tokens": 4}).status_code
-                     for i in range(12)]
-            assert codes == [200] * 12
-        finally:
-            os.kill(small, signal.SIGCONT)
+        # One run, a load mixing both models: figures per model and overall, each model on its engine.
+        project.make("vllm-benchmark", "MIX=tiny-llama=1,small-llama=1", "LABEL=it-mix")
+        mixed = json.loads((bundles(project)[-1] / "summary.json").read_text())
+        assert mixed["workload"]["model_mix"] == {"tiny-llama": 1.0, "small-llama": 1.0}
+        per = mixed["models"]
+        assert sorted(per) == ["small-llama", "tiny-llama"]
+        assert all(m["requests"]["ok"] == m["requests"]["measured"] > 0 for m in per.values()), per
+        assert sum(m["requests"]["measured"] for m in per.values()) == mixed["requests"]["measured"]
+        assert per["tiny-llama"]["latency_ms"]["ttft"]["p50"] < per["small-llama"]["latency_ms"]["ttft"]["p50"]
+        engines = mixed["engine_metrics"]["engines"]
+        assert engines["engine-0"]["requests_finished"] >= per["tiny-llama"]["requests"]["ok"]
+        assert engines["engine-1"]["requests_finished"] >= per["small-llama"]["requests"]["ok"]
+        assert "Models (the load's mix" in (bundles(project)[-1] / "report.md").read_text()
+        # Isolation: every engine of one model killed under the mixed load; the other serves on, no error.
+        project.use("it-multi", *MULTI_MODEL, *OUTAGE,
+                    drop=("CONFIG_VLLM_ROUTER_SESSION_AFFINITY", "CONFIG_VLLM_BENCHMARK_WORKLOAD_CONCURRENT"))
+        before = project.pids()
+        out = project.make("vllm-fault-test", "LABEL=it-outage", timeout=600)
+        assert "outage of small-llama" in out.stdout and "goals met on localhost" in out.stdout
+        fault = json.loads((bundles(project)[-1] / "summary.json").read_text())["fault"]
+        iso = fault["isolation"]
+        print(json.dumps(iso, indent=1))
+        assert fault["verdict"] == "pass" and iso["goal"]["verdict"] == "pass"
+        assert iso["models"]["tiny-llama"]["failed"] == 0 and iso["models"]["tiny-llama"]["ok"] > 0
+        assert [f["engine"] for f in fault["faults"]] == ["engine-1"]
+        after = project.pids()
+        assert after["engine-0"] == before["engine-0"] and after["engine-1"] != before["engine-1"]
+        junit = (project.path / "workflows/vllm/reports/fault-test.xml").read_text()
+        assert "outage of small-llama: other models unaffected" in junit and "<failure" not in junit
     finally:
         project.make("vllm-teardown", check=False)
         project.use("it-local")

@@ -35,6 +35,7 @@ class Metric:
     unit: str = "ms"
     primary: bool = False  # decides the verdict (Holm over these); the others explain it
     host: bool = False  # a host figure (issue 25): explains, corrected among the host figures
+    model: str = ""  # one model's figure of a mixed load (issue 27): explains, corrected among those
 
 
 METRICS = (
@@ -69,6 +70,25 @@ METRICS = (
            False, absolute=True, unit="fraction", host=True),
 )
 PRIMARY = tuple(m.key for m in METRICS if m.primary)
+#: The figures compared for each model of a mixed load (the load's model mix).
+PER_MODEL = ("ttft_p50", "tpot_p50", "e2e_p50", "requests_per_s", "error_rate")
+
+
+def _of_model(name: str, read: Callable[[Mapping[str, Any]], float | None]) -> Callable[[Mapping[str, Any]], float | None]:
+    def of(summary: Mapping[str, Any]) -> float | None:
+        figures = (summary.get("models") or {}).get(name)
+        return read(figures) if isinstance(figures, Mapping) else None
+    return of
+
+
+def model_metrics(summaries: Sequence[Mapping[str, Any]]) -> list[Metric]:
+    """Per-model copies of the PER_MODEL metrics, for every model the runs' summaries give figures of
+    (none when no run mixed models)."""
+    names = sorted({str(n) for s in summaries for n in (s.get("models") or {})})
+    by_key = {m.key: m for m in METRICS}
+    return [Metric(f"{name}:{key}", f"{name}: {by_key[key].label}", _of_model(name, by_key[key].read),
+                   by_key[key].higher_is_better, absolute=by_key[key].absolute, unit=by_key[key].unit, model=name)
+            for name in names for key in PER_MODEL]
 POWER = 0.8  # the power at which the minimum detectable effect is stated
 
 MAX_REQUEST_VALUES = 10000  # per arm, for the over-requests bootstrap
@@ -211,17 +231,20 @@ def compare(base: Sequence[Mapping[str, Any]], dev: Sequence[Mapping[str, Any]],
         floors = (run_floors(base_records, seed) if base_records else None,
                   run_floors(dev_records, seed) if dev_records else None)
     pairs = [(m, compare_metric(m, base, dev, rule, seed, base_records, dev_records, level=1 - level_alpha,
-                                floors=floors, request_ci=request_ci)) for m in METRICS]
+                                floors=floors, request_ci=request_ci))
+             for m in (*METRICS, *model_metrics([*base, *dev]))]
     # Host figures neither arm recorded (Kubernetes, bundles from before them, switched off): left out.
     pairs = [(m, r) for m, r in pairs if not (m.host and r["n"] == [0, 0])]
     metrics = [m for m, _ in pairs]
     rows = [r for _, r in pairs]
     for m, r in pairs:
-        r["family"] = "primary" if m.primary else "host" if m.host else "explanatory"
+        r["family"] = "primary" if m.primary else "host" if m.host else "model" if m.model else "explanatory"
+        if m.model:
+            r["model"] = m.model
     # Holm within each family: the primary metrics decide (their correction counts only them); the
     # others explain — the latency and throughput ones corrected among themselves, the host figures
-    # among theirs — and never change the verdict.
-    for family_name in ("primary", "explanatory", "host"):
+    # among theirs, each model's figures of a mixed load among theirs — and never change the verdict.
+    for family_name in ("primary", "explanatory", "host", "model"):
         tested = [r for r in rows if r["family"] == family_name and r["p_value"] is not None]
         for r, adj in zip(tested, stats.holm([r["p_value"] for r in tested])):
             r["p_adjusted"] = adj

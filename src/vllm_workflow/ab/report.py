@@ -64,7 +64,8 @@ def table(comp: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
         name = m["label"] + (" ★" if m.get("primary") else "")
         verdict = f"{ICONS[m['verdict']]} {m['verdict']}" + ("" if m.get("primary", True) else
                                                            " (host, explanatory)" if m.get("family") == "host"
-                                                           else " (explanatory)")
+                                                           else " (per model, explanatory)"
+                                                           if m.get("family") == "model" else " (explanatory)")
         rows.append([name, m["better"], _num(m["baseline"], m["unit"]), _num(m["dev"], m["unit"]),
                      _delta(m["delta"], m["kind"]), _ci(m["ci"], m["kind"]),
                      _ci(m.get("ci_requests"), "relative"), p, eff, verdict])

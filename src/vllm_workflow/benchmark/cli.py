@@ -28,7 +28,7 @@ def options(args: argparse.Namespace) -> RunOptions:
         results_dir=Path(args.results_dir) if args.results_dir else root / bundle.DEFAULT_RESULTS_DIR,
         extra_vars=Path(args.extra_vars) if args.extra_vars else extra_vars_path(root),
         label=args.label,
-        sets=tuple(args.set),
+        sets=tuple(args.set) + ((f"vllm_benchmark_model_mix={args.mix}",) if getattr(args, "mix", None) else ()),
         workload=args.workload,
         progress=not args.no_progress,
         host=getattr(args, "host", None),
@@ -94,6 +94,9 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
                         "(repeatable; the .config is not changed)")
     p.add_argument("--workload", choices=WORKLOADS, default=None,
                    help="run this workload instead of the configured one (its settings still come from the config)")
+    p.add_argument("--mix", default=None, metavar="NAME=WEIGHT,...",
+                   help="with several models behind the router: spread the load over them by weight, e.g. "
+                        "tiny-llama=3,small-llama=1, or 'all' (CONFIG_VLLM_BENCHMARK_MODEL_MIX for this run)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 

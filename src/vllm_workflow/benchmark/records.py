@@ -28,6 +28,7 @@ class RequestRecord:
     error: str | None = None
     cancelled: bool = False
     engine: str | None = None
+    model: str | None = None  # the model the request named, when the load mixes several
 
     @property
     def ok(self) -> bool:

@@ -94,6 +94,14 @@ def tables(summary: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]
     host = summary.get("host") or {}
     if host:
         out.append(host_table(host))
+    if summary.get("models"):
+        out.append(("Models (the load's mix; each model's requests and window)",
+                    ["model", "share", "ok", "failed", "req/s", "TTFT p50", "TTFT p95", "TPOT p50", "E2E p50"],
+                    [[name, _pct(m["share"]), str(m["requests"]["ok"]), str(m["requests"]["failed"]),
+                      _fmt(m["throughput"]["requests_per_s"], 2),
+                      _fmt(m["latency_ms"]["ttft"]["p50"]), _fmt(m["latency_ms"]["ttft"]["p95"]),
+                      _fmt(m["latency_ms"]["tpot"]["p50"]), _fmt(m["latency_ms"]["e2e"]["p50"])]
+                     for name, m in summary["models"].items()]))
     if summary.get("stages"):
         out.append(("Stages", ["stage", "ok", "failed", "req/s", "TTFT p50", "TTFT p95", "E2E p50", "E2E p95"],
                     [[s["name"], str(s["requests"]["ok"]), str(s["requests"]["failed"]),

@@ -8,7 +8,7 @@ import random
 import signal
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,8 +19,8 @@ from ..errors import WorkflowError
 from . import engine_metrics
 from .client import Target, TokenPromptBody, chat_body, monotonic_clock, stream_request
 from .records import RequestRecord
-from .workloads import (Workload, chat_messages, conversation_system, poisson_arrivals, qa_script, token_prompt,
-                        vocabulary)
+from .workloads import (ModelPicker, Tokenizer, Workload, chat_messages, conversation_system, poisson_arrivals,
+                        qa_script, token_prompt, vocabulary)
 
 PREFLIGHT_TIMEOUT_S = 5.0
 SAMPLE_INTERVAL_S = 1.0
@@ -28,20 +28,23 @@ SAMPLE_INTERVAL_S = 1.0
 #: are cancelled and counted as cancelled (a request to a dead engine must not hold the run for
 #: the whole request timeout and stretch the measured window).
 DRAIN_GRACE_S = 10.0
+#: With a model mix, a user whose request failed waits this long before its next one.
+MIX_FAILURE_PAUSE_S = 0.2
 OVERRUN = f"cancelled: still running {DRAIN_GRACE_S:g} s after the configured duration"
 
 
 class HttpTokenizer:
     """The served model's tokenizer through the OpenAI server's /tokenize and /detokenize."""
 
-    def __init__(self, target: Target, base: str = "") -> None:
+    def __init__(self, target: Target, base: str = "", model: str = "") -> None:
         self.target = target
         self.base = base or target.api_url  # several models behind the router: one of the model's engines
+        self.model = model or target.model
 
     def _post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
         url = self.base + path
         try:
-            r = requests.post(url, json={"model": self.target.model, **payload},
+            r = requests.post(url, json={"model": self.model, **payload},
                               headers=self.target.headers(), timeout=30)
             r.raise_for_status()
             return r.json()
@@ -56,8 +59,9 @@ class HttpTokenizer:
         return str(self._post("/detokenize", {"tokens": list(ids)})["prompt"])
 
 
-def preflight(target: Target) -> None:
-    """Fail in seconds, naming the URL, when the endpoint is not serving the model."""
+def preflight(target: Target, models: Sequence[str] = ()) -> None:
+    """Fail in seconds, naming the URL, when the endpoint is not serving the model (or every model
+    of the mix)."""
     url = target.api_url + "/v1/models"
     try:
         r = requests.get(url, headers=target.headers(), timeout=PREFLIGHT_TIMEOUT_S)
@@ -72,8 +76,9 @@ def preflight(target: Target) -> None:
     from ..httpclient import served_models
 
     served = served_models(r.json())
-    if target.model not in served:
-        raise WorkflowError(f"{url} serves {served}, not {target.model!r}. Fix: redeploy with `make vllm-deploy`.")
+    for model in models or (target.model,):
+        if model not in served:
+            raise WorkflowError(f"{url} serves {served}, not {model!r}. Fix: redeploy with `make vllm-deploy`.")
 
 
 @dataclass
@@ -166,19 +171,40 @@ class Runner:
         self.overrun = 0  # requests cancelled for running past the duration plus DRAIN_GRACE_S
         self._vocab: list[int] = []
         self._script: tuple[str, list[Any]] = ("", [])
+        # a model mix: each request's model drawn by weight, prompts from that model's tokenizer
+        self.picker = ModelPicker(workload.model_mix) if workload.model_mix else None
+        self._vocabs: dict[str, list[int]] = {}
+        self._scripts: dict[str, tuple[str, list[Any]]] = {}
         self.fault = fault  # a fault.driver.FaultDriver for the fault workload
         self.replicas: Any = None  # an async sampler of the cluster's replica counts (scale workload)
         self._end = 0.0
 
     # -- preparation (blocking, before the clock matters) ------------------------------------------
-    def prepare(self, tokenizer: Any) -> None:
+    def prepare(self, tokenizer: Tokenizer, per_model: Mapping[str, Tokenizer] | None = None) -> None:
+        """Prompts from the measured model's tokenizer; with a model mix, each model's from its own
+        (``per_model``, by served name)."""
         self._vocab = vocabulary(tokenizer, self.w.seed)
         if self.w.name == "multi-round-qa":
             self._script = qa_script(self.w, tokenizer, self._vocab)
+        for name, _ in self.w.model_mix:
+            tok = (per_model or {}).get(name)
+            if tok is None:
+                raise WorkflowError(f"no tokenizer for {name!r}, a model of the mix")
+            self._vocabs[name] = vocabulary(tok, self.w.seed)
+            if self.w.name == "multi-round-qa":
+                self._scripts[name] = qa_script(self.w, tok, self._vocabs[name])
+
+    def _model(self, rng: random.Random) -> str | None:
+        """The model of the next request (None: the one measured model)."""
+        return self.picker.pick(rng) if self.picker else None
+
+    def _prompt(self, model: str | None, rng: random.Random) -> list[int]:
+        return token_prompt(rng, self._vocabs[model] if model else self._vocab, self.w.prompt_tokens)
 
     # -- one request -------------------------------------------------------------------------------
-    def _new_record(self, session: str | None = None, stage: str | None = None) -> RequestRecord:
-        rec = RequestRecord(index=len(self.records), send=self.clock(), session=session, stage=stage)
+    def _new_record(self, session: str | None = None, stage: str | None = None,
+                    model: str | None = None) -> RequestRecord:
+        rec = RequestRecord(index=len(self.records), send=self.clock(), session=session, stage=stage, model=model)
         rec.warmup = rec.send < self.w.warmup_s
         self.records.append(rec)
         return rec
@@ -194,17 +220,31 @@ class Runner:
     def _users(self, http: aiohttp.ClientSession) -> list[Any]:
         """The closed loop's users; each stops sending at ``self._end`` (the fault driver moves it)."""
         headers = self.t.headers()
-        make_body = TokenPromptBody(self.t.model, self.w.output_tokens)
+        bodies = self._bodies()
 
         async def user(u: int) -> None:
             rng = random.Random(self.w.seed * 7919 + u)
+            picks = random.Random(self.w.seed * 104729 + u)  # its own stream: the prompts stay as without a mix
             session = f"user-{self.w.seed}-{u:04d}"
             mine = headers | {self.t.session_header: session}
             while not self.stop.is_set() and self.clock() < self._end:
-                body = make_body(token_prompt(rng, self._vocab, self.w.prompt_tokens))
-                await self._send(http, "/v1/completions", body, self._new_record(session=session), mine)
+                model = self._model(picks)
+                body = bodies[model](self._prompt(model, rng))
+                rec = self._new_record(session=session, model=model)
+                await self._send(http, "/v1/completions", body, rec, mine)
+                if model and not rec.ok and not self.stop.is_set():
+                    # a mixed load while one model is down: its refusals come at once; pause as a
+                    # client would rather than spin on them
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.stop.wait(), MIX_FAILURE_PAUSE_S)
 
         return [user(u) for u in range(self.w.users)]
+
+    def _bodies(self) -> dict[str | None, TokenPromptBody]:
+        """The completion body builder of each model (None: the measured model)."""
+        out = {None: TokenPromptBody(self.t.model, self.w.output_tokens)}
+        out.update({name: TokenPromptBody(name, self.w.output_tokens) for name, _ in self.w.model_mix})
+        return out
 
     async def _concurrent(self, http: aiohttp.ClientSession) -> None:
         self._end = self.w.warmup_s + self.w.duration_s
@@ -236,7 +276,8 @@ class Runner:
     async def _rate_sweep(self, http: aiohttp.ClientSession) -> None:
         headers = self.t.headers()
         rng = random.Random(self.w.seed)
-        make_body = TokenPromptBody(self.t.model, self.w.output_tokens)
+        picks = random.Random(self.w.seed * 104729)
+        bodies = self._bodies()
         stages = self.w.stage_plan()
         plan = [("warmup", stages[0][1], self.w.warmup_s)] if self.w.warmup_s > 0 else []
         plan += stages
@@ -250,9 +291,10 @@ class Runner:
                         await asyncio.wait_for(self.stop.wait(), delay)
                 if self.stop.is_set():
                     return
-                body = make_body(token_prompt(rng, self._vocab, self.w.prompt_tokens))
+                model = self._model(picks)
+                body = bodies[model](self._prompt(model, rng))
                 rec = self._new_record(session=f"req-{self.w.seed}-{len(self.records)}",
-                                       stage=None if name == "warmup" else name)
+                                       stage=None if name == "warmup" else name, model=model)
                 self._spawn(self._send(http, "/v1/completions", body, rec,
                                        headers | {self.t.session_header: rec.session or ""}))
             start += length
@@ -270,8 +312,10 @@ class Runner:
         gap = w.qa_users / w.qa_qps if w.qa_qps > 0 else 0.0
 
         async def user(u: int) -> None:
-            conv = users[u]
-            mine = conversation_system(system, conv)
+            model = self._model(random.Random(w.seed * 104729 + u))  # one model per conversation
+            shared, convs = self._scripts[model] if model else (system, users)
+            conv = convs[u]
+            mine = conversation_system(shared, conv)
             headers = self.t.headers() | {self.t.session_header: conv.session}
             history: list[tuple[str, str]] = []
             next_send = u / w.qa_qps if w.qa_qps > 0 else 0.0
@@ -282,8 +326,8 @@ class Runner:
                         await asyncio.wait_for(self.stop.wait(), delay)
                 if self.stop.is_set():
                     return
-                body = chat_body(self.t.model, chat_messages(mine, history, question), w.qa_answer_tokens)
-                rec = self._new_record(session=conv.session, stage=f"round-{rnd + 1}")
+                body = chat_body(model or self.t.model, chat_messages(mine, history, question), w.qa_answer_tokens)
+                rec = self._new_record(session=conv.session, stage=f"round-{rnd + 1}", model=model)
                 next_send = rec.send + gap
                 answer = await self._send(http, "/v1/chat/completions", body, rec, headers, keep_text=True)
                 history.append((question, answer))

@@ -78,9 +78,25 @@ def _engine_version(stack: Stack, key: str) -> str | None:
 
 
 def _target_info(stack: Stack) -> dict[str, Any]:
-    return {"backend": stack.backend, "host": stack.host, "model": stack.model, "routing": stack.routing,
-            "router_policy": stack.router_policy, "session_header": stack.session_header,
-            "api_url": stack.api_url, "engines": [e.name for e in stack.engines]}
+    out = {"backend": stack.backend, "host": stack.host, "model": stack.model, "routing": stack.routing,
+           "router_policy": stack.router_policy, "session_header": stack.session_header,
+           "api_url": stack.api_url, "engines": [e.name for e in stack.engines]}
+    if len({stack.serves(e) for e in stack.engines}) > 1:  # a mixed load: which engine serves which model
+        out["engine_models"] = {e.name: stack.serves(e) for e in stack.engines}
+    return out
+
+
+def _tokenizers(stack: Stack, target: Any, models: Any) -> dict[str, Any]:
+    """Each model's tokenizer, asked on one of its own engines (the router routes by model)."""
+    from .runner import HttpTokenizer
+
+    out = {}
+    for name in models:
+        engine = next((e for e in stack.engines if stack.serves(e) == name), None)
+        if engine is None:
+            raise WorkflowError(f"no engine of {stack.host} serves {name!r}. Fix: `make vllm-deploy`.")
+        out[name] = HttpTokenizer(target, engine.url, name)
+    return out
 
 
 def copy_config(root: Path, dest: Path, v: dict[str, Any], stack: Stack, secrets: list[str]) -> None:
@@ -135,7 +151,9 @@ def run_one(o: RunOptions, v: dict[str, Any], stack: Stack, key: str, label: str
     from .runner import HttpTokenizer, Runner, preflight
 
     root = o.root
-    workload = from_vars(v)
+    # A model mix needs every model's engines in view (not one model's: MODEL=).
+    whole = {stack.serves(e) for e in stack.engines} == set(stack.models)
+    workload = from_vars(v, stack.models if whole else ())
     check_fits(workload, int(v.get("vllm_max_model_len") or 2048))
     label = label or o.label or str(v.get("vllm_benchmark_label") or "") or workload.name
     bundle.check_label(label)
@@ -159,13 +177,17 @@ def run_one(o: RunOptions, v: dict[str, Any], stack: Stack, key: str, label: str
         from ..kubernetes.replicas import ReplicaSampler
 
         sampler = ReplicaSampler(stack)
-    preflight(target)
+    mix = [name for name, _ in workload.model_mix]
+    if mix:
+        print("🔀 model mix: " + ", ".join(f"{name} × {weight:g}" for name, weight in workload.model_mix))
+    preflight(target, mix)
     runner = Runner(target, workload, [(e.name, e.metrics_url) for e in stack.engines],
                     show_progress=o.progress, fault=driver)
     runner.replicas = sampler
     # With several models the router's gateway mode routes the OpenAI routes by model; the tokenizer
     # is asked on one of the measured model's own engines.
-    runner.prepare(HttpTokenizer(target, stack.engines[0].url if len(stack.models) > 1 and stack.engines else ""))
+    runner.prepare(HttpTokenizer(target, stack.engines[0].url if len(stack.models) > 1 and stack.engines else ""),
+                   _tokenizers(stack, target, mix) if mix else None)
     counters = bool(v.get("vllm_benchmark_host_metrics", True))
     perf = counters and bool(v.get("vllm_benchmark_perf_stat", True))
     host_before = hostmetrics.take(stack, root, "start" if perf else "") if counters else None
@@ -229,10 +251,16 @@ def settings(o: RunOptions) -> dict[str, Any]:
     return select_workload(load_vars(o.extra_vars) | parse_sets(list(o.sets)), o.workload)
 
 
-def model_view(stack: Stack, model: str | None) -> Stack:
+def model_view(stack: Stack, model: str | None, mixed: bool = False) -> Stack:
     """The stack as one model's clients see it: that model's engines, requests naming it (several
-    models behind one router); the stack itself for its first model."""
+    models behind one router); the stack itself for its first model, and for a load mixing its
+    models (``mixed``: CONFIG_VLLM_BENCHMARK_MODEL_MIX set; every engine is measured)."""
     if len(stack.models) == 1 and (not model or model == stack.model):
+        return stack
+    if mixed:
+        if model:
+            raise WorkflowError(f"MODEL={model!r} and CONFIG_VLLM_BENCHMARK_MODEL_MIX both choose the models to "
+                                "measure. Fix: MODEL= for one model alone, or MIX= (the mix) without MODEL=.")
         return stack
     model = model or stack.model
     if model not in stack.models:
@@ -253,7 +281,9 @@ def run(o: RunOptions, v: dict[str, Any], show: Show = None) -> int:
     key = secrets(o.root)["vllm_api_key"]
     worst = EXIT_OK
     for stack in stacks:
-        worst = max(worst, run_one(o, v, model_view(stack, o.model), key, show=show)[0])
+        mixed = bool(str(v.get("vllm_benchmark_model_mix") or "").strip())
+        view = model_view(stack, o.model, mixed)
+        worst = max(worst, run_one(o, v, view, key, show=show)[0])
         if worst == EXIT_INTERRUPTED:
             break
     return worst

@@ -22,6 +22,21 @@ def stage_summaries(records: Sequence[RequestRecord], stages: Sequence[Mapping[s
     return out
 
 
+def model_summaries(records: Sequence[RequestRecord], slo: Slo) -> dict[str, dict[str, Any]]:
+    """Statistics per model of a mixed load (empty when every request named the one model); each
+    model's throughput is over its own requests' window, its share of the measured requests beside."""
+    names = sorted({r.model for r in records if r.model})
+    if not names:
+        return {}
+    total = sum(1 for r in records if not r.warmup and not r.cancelled)
+    out = {}
+    for name in names:
+        mine = [r for r in records if r.model == name]
+        figures = summarize(mine, slo)
+        out[name] = {"share": figures["requests"]["measured"] / total if total else None, **figures}
+    return out
+
+
 def compose(
     *,
     label: str,
@@ -48,6 +63,7 @@ def compose(
         **summarize(records, slo),
         "engine_metrics": dict(engine_metrics or {}),
         "stages": stage_summaries(records, stages, slo),
+        "models": model_summaries(records, slo),
     }
 
 

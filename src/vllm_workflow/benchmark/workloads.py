@@ -66,6 +66,9 @@ class Workload:
     scale_steps: int = 4
     scale_step_s: float = 60.0
     scale_hold_s: float = 300.0
+    # several models behind one router: (served name, weight) of each model the load is spread over;
+    # empty: every request names the one measured model
+    model_mix: tuple[tuple[str, float], ...] = ()
 
     def stage_plan(self) -> list[tuple[str, float, float]]:
         """(name, rate, seconds) of every stage of an open-loop workload (rate sweep, scale)."""
@@ -79,6 +82,8 @@ class Workload:
     def describe(self) -> dict[str, Any]:
         """The parameters that matter for this workload (for the results)."""
         common = {"name": self.name, "warmup_s": self.warmup_s, "seed": self.seed, "timeout_s": self.timeout_s}
+        if self.model_mix:
+            common["model_mix"] = dict(self.model_mix)
         if self.name == "scale":
             return common | {"peak_rate": self.scale_peak_rate, "steps": self.scale_steps,
                              "step_s": self.scale_step_s, "hold_s": self.scale_hold_s,
@@ -104,6 +109,55 @@ class Workload:
             return (self.qa_system_tokens + self.qa_user_history_tokens + r * self.qa_question_tokens
                     + r * self.qa_answer_tokens)
         return self.prompt_tokens + self.output_tokens
+
+
+#: VLLM_BENCHMARK_MODEL_MIX's value for "every served model, equal weights".
+EVERY_MODEL = "all"
+
+
+def parse_mix(text: str, served: Sequence[str]) -> tuple[tuple[str, float], ...]:
+    """``"tiny-llama=3, small-llama=1"`` -> ((name, weight), ...); ``"all"`` weighs every served model
+    equally; ``""`` is no mix. Every name must be one of ``served``, every weight a number > 0."""
+    text = str(text or "").strip()
+    if not text:
+        return ()
+    if text == EVERY_MODEL:
+        return tuple((name, 1.0) for name in served)
+    out: dict[str, float] = {}
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        name, sep, weight = part.rpartition("=")
+        if not sep:
+            name, weight = part, "1"
+        name = name.strip()
+        if name not in served:
+            raise WorkflowError(f"CONFIG_VLLM_BENCHMARK_MODEL_MIX={text!r}: {name!r} is not a served model "
+                                f"({', '.join(served)}). Fix: name served models, e.g. "
+                                f"\"{'=1,'.join(served)}=1\", or \"{EVERY_MODEL}\".")
+        if name in out:
+            raise WorkflowError(f"CONFIG_VLLM_BENCHMARK_MODEL_MIX={text!r}: {name!r} appears twice. Fix: name each "
+                                "model once.")
+        value = _number(weight.strip(), "vllm_benchmark_model_mix")
+        if value <= 0:
+            raise WorkflowError(f"CONFIG_VLLM_BENCHMARK_MODEL_MIX={text!r}: {name!r} has weight {weight.strip()}. "
+                                "Fix: give every model a weight > 0 (leave a model out to send it nothing).")
+        out[name] = value
+    if not out:
+        raise WorkflowError(f"CONFIG_VLLM_BENCHMARK_MODEL_MIX={text!r} names no model. Fix: e.g. "
+                            f"\"{served[0]}=1\", \"{EVERY_MODEL}\", or empty for one model.")
+    return tuple(out.items())
+
+
+class ModelPicker:
+    """Draws the model of each request (or conversation) from the mix, by weight."""
+
+    def __init__(self, mix: Sequence[tuple[str, float]]) -> None:
+        self.names = [name for name, _ in mix]
+        self.weights = [weight for _, weight in mix]
+
+    def pick(self, rng: random.Random) -> str:
+        return rng.choices(self.names, weights=self.weights)[0]
 
 
 def _number(text: str, setting: str) -> float:
@@ -155,8 +209,9 @@ SETTINGS: dict[str, tuple[str, Any]] = {
 DECIMALS = (("qa_qps", "vllm_benchmark_qa_qps", "multi-round-qa"), ("scale_peak_rate", "vllm_scale_peak_rate", "scale"))
 
 
-def from_vars(v: Mapping[str, Any]) -> Workload:
-    """The workload the configuration selects (extra vars from ``make``)."""
+def from_vars(v: Mapping[str, Any], served: Sequence[str] = ()) -> Workload:
+    """The workload the configuration selects (extra vars from ``make``); ``served``: the models the
+    stack serves (the model mix is read only with several)."""
     name = str(v.get("vllm_benchmark_workload") or "concurrent")
     if name not in WORKLOADS:
         raise WorkflowError(f"CONFIG_VLLM_BENCHMARK_WORKLOAD={name!r} is not a workload ({', '.join(WORKLOADS)}). "
@@ -170,6 +225,14 @@ def from_vars(v: Mapping[str, Any]) -> Workload:
                if name == workload and given(setting)}
     if name == "rate-sweep":
         values["rates"] = parse_rates(v.get("vllm_benchmark_rates") or "")
+    mix = str(v.get("vllm_benchmark_model_mix") or "").strip()
+    if not mix and name == "fault" and given("vllm_fault_model"):
+        mix = EVERY_MODEL  # one model's outage: the load on every model, so the others show isolation
+    if mix and len(served) == 1:
+        raise WorkflowError(f"CONFIG_VLLM_BENCHMARK_MODEL_MIX={mix!r}, but only {served[0]!r} is served. Fix: enable "
+                            "more models (CONFIG_VLLM_MODEL2_ENABLED) and `make vllm-deploy`, or leave the mix empty.")
+    if mix and served:
+        values["model_mix"] = parse_mix(mix, served)
     return Workload(name=name, **values)
 
 

@@ -211,16 +211,49 @@ def goal_verdicts(figures: Mapping[str, Any], goals: Goals) -> list[dict[str, An
     return out
 
 
+def isolation(model: str, faults: Sequence[Mapping[str, Any]], records: Sequence[RequestRecord],
+              run_end: float) -> dict[str, Any]:
+    """One model's outage (every engine of it killed at once): what requests for each model saw
+    from the first kill until the last killed engine served again (or the run ended), and the goal
+    that the other models saw no error (not measurable when none of their requests fell in it)."""
+    start = min(float(f["t"]) for f in faults)
+    ends = [f["events"]["serving"] for f in faults]
+    end = run_end if any(e is None for e in ends) else max(ends)
+    inside = [r for r in records if start <= r.send < end or (r.send < start and (r.end is None or r.end > start))]
+    per_model: dict[str, dict[str, Any]] = {}
+    for r in inside:
+        row = per_model.setdefault(r.model or "", {"sent": 0, "ok": 0, "failed": 0, "failed_kinds": {}})
+        row["sent"] += 1
+        if r.ok:
+            row["ok"] += 1
+        else:
+            row["failed"] += 1
+            kind = "cancelled" if r.cancelled else error_kind(failure(r))
+            row["failed_kinds"][kind] = row["failed_kinds"].get(kind, 0) + 1
+    others = {name: row for name, row in per_model.items() if name != model}
+    sent = sum(row["sent"] for row in others.values())
+    failed = sum(row["failed"] for row in others.values())
+    goal = {"goal": "other models unaffected",
+            "detail": f"requests for the models other than {model} during its outage ({end - start:.1f} s) "
+                      "all succeed",
+            "value": failed, "limit": 0,
+            "verdict": "not measurable" if sent == 0 else ("pass" if failed == 0 else "fail")}
+    return {"model": model, "start": start, "end": end, "models": dict(sorted(per_model.items())),
+            "goal": goal}
+
+
 def analyse(faults: Sequence[Mapping[str, Any]], observations: Sequence[Mapping[str, Any]],
             pm_events: Sequence[Mapping[str, Any]], records: Sequence[RequestRecord], run_end: float,
-            warmup_s: float, goals: Goals) -> dict[str, Any]:
-    """summary["fault"]: one entry per fault with timeline, figures and goals; overall verdict."""
+            warmup_s: float, goals: Goals, outage_model: str | None = None) -> dict[str, Any]:
+    """summary["fault"]: one entry per fault with timeline, figures and goals; overall verdict.
+    ``outage_model``: the faults are one model's engines killed together (each fault's window then
+    runs to its own recovery, and the isolation of the other models is a goal of its own)."""
     out = []
     for i, fault in enumerate(faults):
         tl = timeline(fault, observations, pm_events)
         ev = tl["events"]
         k = float(fault["t"])
-        nxt = float(faults[i + 1]["t"]) if i + 1 < len(faults) else run_end
+        nxt = float(faults[i + 1]["t"]) if i + 1 < len(faults) and not outage_model else run_end
         until = min(ev["serving"] if ev["serving"] is not None else run_end, nxt)
         rows = _rows(observations, fault["engine"])
 
@@ -240,7 +273,11 @@ def analyse(faults: Sequence[Mapping[str, Any]], observations: Sequence[Mapping[
         verdicts = goal_verdicts(figures, goals)
         out.append({**dict(fault), **tl, "figures": figures, "goals": verdicts})
     verdicts = [g["verdict"] for f in out for g in f["goals"]]
+    extra: dict[str, Any] = {}
+    if outage_model and out:
+        extra["isolation"] = isolation(outage_model, out, records, run_end)
+        verdicts.append(extra["isolation"]["goal"]["verdict"])
     overall = "fail" if "fail" in verdicts else ("not measurable" if "not measurable" in verdicts else "pass")
-    return {"faults": out, "verdict": overall,
+    return {"faults": out, "verdict": overall, **extra,
             "goal_limits": {"max_inflight_end_s": goals.max_inflight_end_s,
                             "recovery_margin_s": goals.recovery_margin_s}}

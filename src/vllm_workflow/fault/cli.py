@@ -23,6 +23,13 @@ def junit_suite(host: str, fault: dict[str, Any], bundle: Path) -> Any:
                               failure=text if g["verdict"] == "fail" else None,
                               skipped=text if g["verdict"] == "not measurable" else None,
                               output=f"bundle: {bundle}"))
+    iso = fault.get("isolation")
+    if iso:
+        g = iso["goal"]
+        text = f"{g['detail']}: {g['value']} failed"
+        cases.append(Case(f"outage of {iso['model']}: {g['goal']}", f"fault-test.{host}",
+                          failure=text if g["verdict"] == "fail" else None,
+                          skipped=text if g["verdict"] == "not measurable" else None, output=f"bundle: {bundle}"))
     if not cases:
         cases.append(Case("fault injected", f"fault-test.{host}", failure=str(fault.get("note") or "no fault")))
     return Suite(f"fault-test {host}", cases)

@@ -27,9 +27,17 @@ class FaultPlan:
     after_recovery_s: float = 10.0
     recovery_timeout_s: float = 300.0
     goals: Goals = Goals()
+    model: str | None = None  # the isolation variant: every engine of this model killed at once
+    together: tuple[str, ...] = ()  # the model's other engines, killed right after ``engine``
+
+    @property
+    def outage(self) -> tuple[str, ...]:
+        """The engines killed at the first kill time."""
+        return (self.engine, *self.together)
 
     def describe(self) -> dict[str, Any]:
-        return {"engine": self.engine, "kill_at_s": self.kill_at_s, "second_engine": self.second_engine,
+        return {"engine": self.engine, "model": self.model, "engines": list(self.outage),
+                "kill_at_s": self.kill_at_s, "second_engine": self.second_engine,
                 "second_after_s": self.second_after_s if self.second_engine else None,
                 "after_recovery_s": self.after_recovery_s, "recovery_timeout_s": self.recovery_timeout_s,
                 "max_inflight_end_s": self.goals.max_inflight_end_s,
@@ -42,7 +50,9 @@ class FaultPlan:
         return warmup_s + self.kill_at_s + one + two + self.after_recovery_s
 
 
-def plan_from_vars(v: Mapping[str, Any], engines: list[str]) -> FaultPlan:
+def plan_from_vars(v: Mapping[str, Any], engines: list[str],
+                   engine_models: Mapping[str, str] | None = None) -> FaultPlan:
+    """The fault plan; ``engine_models`` (engine -> served model) for the isolation variant."""
     from ..errors import WorkflowError
 
     def num(key: str, default: float) -> float:
@@ -58,6 +68,23 @@ def plan_from_vars(v: Mapping[str, Any], engines: list[str]) -> FaultPlan:
         return engines[index]
 
     second_at = num("vllm_fault_second_at_s", 0)
+    model = str(v.get("vllm_fault_model") or "")
+    if model:
+        served = dict(engine_models or {})
+        mine = [e for e in engines if served.get(e) == model]
+        others = sorted({m for e, m in served.items() if m != model})
+        if not mine:
+            raise WorkflowError(f"CONFIG_VLLM_FAULT_MODEL={model!r}: no engine serves it (served: "
+                                f"{', '.join(sorted(set(served.values())))}). Fix: name a served model, or leave it empty.")
+        if not others:
+            raise WorkflowError(f"CONFIG_VLLM_FAULT_MODEL={model!r} is the only model served: its outage leaves no "
+                                "other model to show isolation. Fix: enable CONFIG_VLLM_MODEL2_ENABLED and deploy.")
+        return FaultPlan(
+            engine=mine[0], together=tuple(mine[1:]), model=model, kill_at_s=num("vllm_fault_kill_at_s", 10),
+            after_recovery_s=num("vllm_fault_after_recovery_s", 10),
+            recovery_timeout_s=num("vllm_fault_recovery_timeout_s", 300),
+            goals=Goals(num("vllm_fault_max_inflight_end_s", 5), num("vllm_fault_recovery_margin_s", 10)),
+        )
     return FaultPlan(
         engine=engine("vllm_fault_engine", 1),
         kill_at_s=num("vllm_fault_kill_at_s", 10),
@@ -113,6 +140,9 @@ class FaultDriver:
     async def run(self, clock: Callable[[], float], warmup_s: float, stop: asyncio.Event,
                   set_end: Callable[[float], None]) -> None:
         plan = self.plan
+        if plan.model:
+            await self._outage(clock, warmup_s, stop, set_end)
+            return
         targets = [(plan.engine, warmup_s + plan.kill_at_s)]
         if plan.second_engine:
             targets.append((plan.second_engine, plan.second_after_s))
@@ -123,6 +153,24 @@ class FaultDriver:
             if not await self._wait_until(clock, at, stop):
                 return
             kill_t = await self._kill(n, engine, clock)
+            if await self._recovery(engine, kill_t, clock, stop) is None:
+                if not stop.is_set():
+                    self.note = (f"{engine} did not serve through the router again within "
+                                 f"{plan.recovery_timeout_s:g} s of its kill")
+                    print(f"❌ {self.note}", flush=True)
+                set_end(clock())
+                return
+        set_end(clock() + plan.after_recovery_s)
+
+    async def _outage(self, clock: Callable[[], float], warmup_s: float, stop: asyncio.Event,
+                      set_end: Callable[[float], None]) -> None:
+        """The isolation variant: every engine of one model killed at once, then each awaited."""
+        plan = self.plan
+        if not await self._wait_until(clock, warmup_s + plan.kill_at_s, stop):
+            return
+        print(f"💥 outage of {plan.model}: every engine of it killed ({', '.join(plan.outage)})", flush=True)
+        kills = [(engine, await self._kill(n, engine, clock)) for n, engine in enumerate(plan.outage, start=1)]
+        for engine, kill_t in kills:
             if await self._recovery(engine, kill_t, clock, stop) is None:
                 if not stop.is_set():
                     self.note = (f"{engine} did not serve through the router again within "

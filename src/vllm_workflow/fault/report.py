@@ -61,6 +61,16 @@ def tables(fault: Mapping[str, Any]) -> list[tuple[str, list[str], list[list[str
         out.append((f"Fault {f['n']}: goals", ["goal", "value", "limit", "verdict", "what"],
                     [[g["goal"], _s(g["value"], 2), _s(g["limit"], 2), MARKS[g["verdict"]], g["detail"]]
                      for g in f["goals"]]))
+    iso = fault.get("isolation")
+    if iso:
+        g = iso["goal"]
+        rows = [[name or "(unnamed)", "killed" if name == iso["model"] else "serving", str(m["sent"]), str(m["ok"]),
+                 str(m["failed"]), ", ".join(f"{k} × {v}" for k, v in m["failed_kinds"].items())]
+                for name, m in iso["models"].items()]
+        out.append((f"Outage of {iso['model']}: requests per model from {_s(iso['start'])} s to {_s(iso['end'])} s",
+                    ["model", "engines", "sent", "ok", "failed", "failed by kind"], rows))
+        out.append(("Outage: isolation goal", ["goal", "value", "limit", "verdict", "what"],
+                    [[g["goal"], str(g["value"]), str(g["limit"]), MARKS[g["verdict"]], g["detail"]]]))
     if fault.get("note"):
         out.append(("Fault run note", ["note"], [[str(fault["note"])]]))
     return out

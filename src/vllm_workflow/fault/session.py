@@ -29,7 +29,7 @@ def check_stack(stack: Stack) -> None:
 def driver_for(stack: Stack, v: Mapping[str, Any], root: Path, headers: dict[str, str],
                clock: Callable[[], float]) -> FaultDriver:
     check_stack(stack)
-    plan = plan_from_vars(v, [e.name for e in stack.engines])
+    plan = plan_from_vars(v, [e.name for e in stack.engines], {e.name: stack.serves(e) for e in stack.engines})
     observer = Observer([(e.name, e.url) for e in stack.engines],
                         stack.router.metrics_url if stack.router else None, headers, clock)
     return FaultDriver(plan, inject.for_stack(stack, root), observer)
@@ -48,7 +48,7 @@ def finish(driver: FaultDriver, records: Sequence[RequestRecord], warmup_s: floa
             note = (note + "; " if note else "") + f"process manager record unreadable: {exc}"
     run_end = max([r.end for r in records if r.end is not None] + [0.0])
     out = analysis.analyse(driver.faults, driver.observer.rows, pm, records, run_end, warmup_s,
-                           driver.plan.goals)
+                           driver.plan.goals, outage_model=driver.plan.model)
     if not driver.faults:
         out["verdict"] = "fail"
         note = note or "the run ended before the fault was injected"
