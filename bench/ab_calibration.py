@@ -137,12 +137,12 @@ def main() -> int:
     ap.add_argument("--reuse", default=None, help="analyse the runs of an earlier output JSON instead of running")
     args = ap.parse_args()
 
-    from vllm_workflow.ab.arms import config_diff
+    from vllm_workflow.arms import config_diff
     from vllm_workflow.ab.design import run_noise
     from vllm_workflow.ab.service import arm_stacks, rule_from
     from vllm_workflow.benchmark import bundle
     from vllm_workflow.benchmark.service import RunOptions, settings
-    from vllm_workflow.readiness import secrets
+    from vllm_workflow.config import secrets
     from vllm_workflow.stack import DEFAULT_STATE_DIR, require_stacks
 
     results = Path(args.results_dir)

@@ -51,7 +51,7 @@ def main() -> int:
     from vllm_workflow.ab import stats
     from vllm_workflow.ab.compare import schedule
     from vllm_workflow.benchmark.service import RunOptions, run_one, settings
-    from vllm_workflow.readiness import secrets
+    from vllm_workflow.config import secrets
     from vllm_workflow.stack import DEFAULT_STATE_DIR, require_stacks
 
     o = RunOptions(root=ROOT, state_dir=ROOT / DEFAULT_STATE_DIR, results_dir=Path(args.results_dir),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from vllm_workflow import validate
-from vllm_workflow.ab.arms import arm_vars, config_diff, dev_choices
+from vllm_workflow.arms import arm_vars, config_diff, dev_choices
 from vllm_workflow.local.plan import Facts, plan
 
 FACTS = dict(home="/home/u", cpus=8, mem_available_mb=64000)

@@ -120,14 +120,12 @@ def package_graph() -> dict[str, set[str]]:
     return out
 
 
-#: The package-level tangle the structure pass (issue 28) has to undo. It may only shrink.
-KNOWN_PACKAGE_CYCLE = {"ab", "benchmark", "fault", "kubernetes", "local", "readiness", "stack_cli", "status",
-                       "validate"}
-
-
-def test_package_level_cycles_only_shrink_and_the_history_stays_out() -> None:
-    found = [{n.removeprefix("vllm_workflow.") for n in c} for c in cycles(package_graph())]
-    assert all(c <= KNOWN_PACKAGE_CYCLE for c in found), found
-    members = set().union(*found) if found else set()
-    assert not members & {"history", "models", "httpclient", "stack", "routing"}
+def test_no_package_imports_another_that_imports_it_back() -> None:
+    """Issue 28: no package-level cycle (a subpackage, or a module directly under vllm_workflow, is
+    one unit). The fault workload plugs into the benchmark through benchmark/extensions.py, the A/B
+    arms' settings are arms.py (both backends read them), secrets are read in config.py."""
+    graph = package_graph()
+    assert cycles(graph) == [], cycles(graph)
+    assert "vllm_workflow.fault" not in graph["vllm_workflow.benchmark"]
+    assert "vllm_workflow.ab" not in graph["vllm_workflow.local"] | graph["vllm_workflow.kubernetes"]
     assert cycles({"a": {"b"}, "b": {"a"}}) == [["a", "b"]]  # the finder sees package cycles too

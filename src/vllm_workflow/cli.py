@@ -179,12 +179,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _record_results() -> None:
-    """Every bundle and comparison a command writes goes into the results index (issue 26)."""
-    from .benchmark import bundle
+    """Every bundle and comparison a command writes goes into the results index (issue 26), and the
+    fault workload plugs into the benchmark (so benchmark does not import fault)."""
+    from .benchmark import bundle, extensions
+    from .fault.session import extension
     from .history.index import record
 
     if record not in bundle.WRITTEN:
         bundle.WRITTEN.append(record)
+    extensions.register(extension())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

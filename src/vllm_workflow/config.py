@@ -117,6 +117,22 @@ def extra_vars_path(root: Path) -> Path:
     return Path(os.environ.get(EXTRA_VARS_ENV) or root / "extra_vars.yaml")
 
 
+#: The secrets file `make` writes beside .config (mode 0600).
+SECRETS_FILE = ".secrets.yaml"
+
+
+def secrets(root: Path) -> dict[str, str]:
+    """The API key, HF token and Grafana token from the 0600 secrets file `make` writes, else the
+    environment; never printed."""
+    try:
+        data = yaml.safe_load((root / SECRETS_FILE).read_text()) or {}
+    except OSError:
+        data = {}
+    return {"vllm_api_key": str(data.get("vllm_api_key") or os.environ.get("VLLM_API_KEY", "")),
+            "vllm_hf_token": str(data.get("vllm_hf_token") or os.environ.get("HF_TOKEN", "")),
+            "vllm_grafana_api_token": str(data.get("vllm_grafana_api_token") or os.environ.get("GRAFANA_API_TOKEN", ""))}
+
+
 def load_vars(path: Path) -> dict[str, VarValue]:
     """Read a generated extra vars file back."""
     try:

@@ -8,7 +8,6 @@ Output goes through ``say`` one line at a time: printed by the CLI, shown live b
 from __future__ import annotations
 
 import json
-import os
 import socket
 import time
 from collections.abc import Callable, Mapping
@@ -17,25 +16,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
-
+from .config import secrets
 from .errors import WorkflowError
 from .stack import Stack, grafana_state_path
 
 Say = Callable[[str], None]
 RECORDED = "📝 stack description recorded"
-
-
-def secrets(root: Path) -> dict[str, str]:
-    """The API key, HF token and Grafana token from the 0600 secrets file `make` writes, else the
-    environment; never printed."""
-    try:
-        data = yaml.safe_load((root / ".secrets.yaml").read_text()) or {}
-    except OSError:
-        data = {}
-    return {"vllm_api_key": str(data.get("vllm_api_key") or os.environ.get("VLLM_API_KEY", "")),
-            "vllm_hf_token": str(data.get("vllm_hf_token") or os.environ.get("HF_TOKEN", "")),
-            "vllm_grafana_api_token": str(data.get("vllm_grafana_api_token") or os.environ.get("GRAFANA_API_TOKEN", ""))}
 
 
 def record_stack(state: Path, host: str, text: str) -> bool:

@@ -18,7 +18,7 @@ def _state_dir(args: argparse.Namespace) -> Path:
 
 
 def api_key(args: argparse.Namespace) -> str:
-    from .readiness import secrets
+    from .config import secrets
 
     return secrets(Path(args.root).resolve())["vllm_api_key"]
 

@@ -200,7 +200,7 @@ def _check_declared(v: Mapping[str, Any]) -> list[str]:
 
 def _check_ab(v: Mapping[str, Any]) -> list[str]:
     """The dev arm must be valid on its own, and arms sharing a host must not share a port."""
-    from .ab.arms import arm_vars
+    from .arms import arm_vars
     from .inventory import colocated
 
     shared = colocated(v)

@@ -11,7 +11,7 @@ from typing import Any
 from ..benchmark import cli as bench_cli
 from ..errors import WorkflowError
 from ..stack import DEFAULT_STATE_DIR
-from ..readiness import secrets
+from ..config import secrets
 
 # The parser of every command is built on each CLI start: the statistics (NumPy, SciPy) and
 # requests are imported by the functions that run a comparison.

@@ -18,8 +18,8 @@ from ..benchmark.records import RequestRecord
 from ..benchmark.service import EXIT_INTERRUPTED, RunOptions, Show, run_one
 from ..errors import WorkflowError
 from ..stack import Stack, require_stacks
-from ..readiness import secrets
-from .arms import ARMS, config_diff, dev_choices
+from ..config import secrets
+from ..arms import ARMS, config_diff, dev_choices
 
 if TYPE_CHECKING:
     from . import stats

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .bundle import load_summary, read_jsonl, read_records
+from .extensions import sections
 from .records import RequestRecord
 from .stats import measured, per_second
 
@@ -114,10 +115,8 @@ def tables(summary: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]
                     ["deployment", "ready min", "ready max", "desired max", "first at max (s)"],
                     [[name, str(r["ready_min"]), str(r["ready_max"]), str(r["desired_max"]), _fmt(r["first_at_max_s"])]
                      for name, r in summary["replicas"].items()]))
-    if summary.get("fault"):
-        from ..fault.report import tables as fault_tables
-
-        out += fault_tables(summary["fault"])
+    for ext, section in sections(summary):
+        out += ext.tables(section)
     return out
 
 
@@ -202,13 +201,11 @@ def plots(bundle: Path, summary: dict[str, Any], records: list[RequestRecord],
         a1.legend()
         a1.set_title(PLOTS["kv-cache-over-time.png"])
         save(fig, "kv-cache-over-time.png")
-    if summary.get("fault"):
-        from ..fault.report import plot as fault_plot
-
+    for ext, section in sections(summary):
         fig, ax = plt.subplots(figsize=(9, 4.5))
-        fault_plot(ax, summary["fault"], records)
-        ax.set_title(PLOTS["fault-timeline.png"])
-        save(fig, "fault-timeline.png")
+        ext.plot(ax, section, records)
+        ax.set_title(PLOTS.get(ext.plot_file, ext.workload))
+        save(fig, ext.plot_file)
     if replicas:
         fig, ax = plt.subplots(figsize=(9, 4.5))
         for name in sorted({r["deployment"] for r in replicas if "deployment" in r}):

@@ -16,8 +16,9 @@ import yaml
 from ..config import load_vars
 from ..errors import WorkflowError
 from ..stack import GENERATED_DIR, Stack, require_stacks
-from ..readiness import secrets
+from ..config import secrets
 from . import bundle
+from .extensions import for_workload
 from .workloads import check_fits, from_vars
 
 EXIT_OK, EXIT_ALL_FAILED, EXIT_INTERRUPTED = 0, 1, 130
@@ -162,11 +163,8 @@ def run_one(o: RunOptions, v: dict[str, Any], stack: Stack, key: str, label: str
               float(v.get("vllm_benchmark_slo_e2e_ms") or 0))
     print(f"📊 {workload.name} benchmark of {stack.host} ({stack.backend}, {stack.routing} routing, "
           f"{len(stack.engines)} engine(s)) at {stack.api_url}")
-    driver = None
-    if workload.name == "fault":
-        from ..fault.session import driver_for
-
-        driver = driver_for(stack, v, root, target.headers(), lambda: runner.clock())
+    extension = for_workload(workload.name)
+    driver = extension.start(stack, v, root, target.headers(), lambda: runner.clock()) if extension else None
     sampler = None
     if workload.name == "scale":
         if stack.backend != "kubernetes":
@@ -200,11 +198,8 @@ def run_one(o: RunOptions, v: dict[str, Any], stack: Stack, key: str, label: str
                       target=_target_info(stack), slo=slo, complete=result.complete,
                       stop_reason=result.stop_reason, started_at=result.started_at,
                       engine_metrics=result.engines, stages=result.stages)
-    if driver is not None:
-        from ..fault.session import finish
-
-        summary["fault"] = finish(driver, result.records, workload.warmup_s)
-        bundle.write_jsonl(out / "fault-observations.jsonl", driver.observer.rows)
+    if extension is not None:
+        summary[extension.workload] = extension.finish(driver, result.records, workload.warmup_s, out)
     if sampler is not None:
         from ..kubernetes.replicas import summarize as replica_summary
 

@@ -18,6 +18,8 @@ from ..errors import WorkflowError
 
 #: The workloads by the names Kconfig's derived VLLM_BENCHMARK_WORKLOAD gives them.
 WORKLOADS = ("concurrent", "multi-round-qa", "rate-sweep", "fault", "scale")
+#: Those the benchmark runs alone; the others need a registered extension (benchmark/extensions.py).
+OWN = ("concurrent", "multi-round-qa", "rate-sweep", "scale")
 
 _WORDS = (
     "the of and to in is that for it as was with be by on not he this are or his from at which but have an "

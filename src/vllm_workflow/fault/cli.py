@@ -40,7 +40,7 @@ def cmd_fault_test(args: argparse.Namespace) -> int:
 
     from ..benchmark.cli import options, print_summary
     from ..benchmark.service import EXIT_INTERRUPTED, run_one, settings
-    from ..readiness import secrets
+    from ..config import secrets
     from ..stack_cli import _write_ci_reports
 
     o = replace(options(args), workload="fault")

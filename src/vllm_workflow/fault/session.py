@@ -35,8 +35,14 @@ def driver_for(stack: Stack, v: Mapping[str, Any], root: Path, headers: dict[str
     return FaultDriver(plan, inject.for_stack(stack, root), observer)
 
 
-def finish(driver: FaultDriver, records: Sequence[RequestRecord], warmup_s: float) -> dict[str, Any]:
-    """Read the process manager's record, then analyse; ``observations`` for the bundle's file."""
+def finish(driver: FaultDriver, records: Sequence[RequestRecord], warmup_s: float,
+           out: Path | None = None) -> dict[str, Any]:
+    """Read the process manager's record, then analyse; with ``out`` (the bundle folder) also keep
+    the observations there (fault-observations.jsonl)."""
+    if out is not None:
+        from ..benchmark.bundle import write_jsonl
+
+        write_jsonl(out / "fault-observations.jsonl", driver.observer.rows)
     engines = sorted({f["engine"] for f in driver.faults})
     pm: list[dict[str, Any]] = []
     note = driver.note
@@ -53,3 +59,12 @@ def finish(driver: FaultDriver, records: Sequence[RequestRecord], warmup_s: floa
         out["verdict"] = "fail"
         note = note or "the run ended before the fault was injected"
     return {**out, "plan": driver.plan.describe(), "note": note}
+
+
+def extension() -> Any:
+    """The fault workload as the benchmark runs it (registered by the command line)."""
+    from ..benchmark.extensions import Extension
+    from .report import plot, tables
+
+    return Extension(workload="fault", start=driver_for, finish=finish, tables=tables, plot=plot,
+                     plot_file="fault-timeline.png")

@@ -139,7 +139,7 @@ def fingerprint(shape: Mapping[str, Any]) -> str:
 def shape_of(summary: Mapping[str, Any], settings: Mapping[str, Any], provenance: Mapping[str, Any],
              arm: str) -> dict[str, Any]:
     """What makes runs comparable: the workload, the stack's shape and the serving versions."""
-    from ..ab.arms import arm_vars
+    from ..arms import arm_vars
 
     target = summary.get("target") or {}
     effective = arm_vars(settings, arm if arm in ("baseline", "dev") else "") if settings else {}

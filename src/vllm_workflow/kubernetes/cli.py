@@ -29,7 +29,7 @@ def _stdin_json(command: str, needs: str) -> dict[str, Any]:
 
 def cmd_values(args: argparse.Namespace) -> int:
     from .. import config
-    from ..readiness import secrets
+    from ..config import secrets
     from .plan import values_yaml
 
     root = Path(args.root).resolve()

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from ..ab.arms import arm_vars, port_offset
+from ..arms import arm_vars, port_offset
 from ..supervision import Program, expand_home, paths as local_paths, process_manager, supervisord_conf
 from ..stack import description_head
 from . import gpu, manifests, tools, values

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..ab.arms import arm_vars
+from ..arms import arm_vars
 from ..routing import routing
 from .. import machine
 from ..observability import prometheus
