@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from ..arms import arm_vars, port_offset
+from ..plans import K8sPlan, StackDescription
 from ..supervision import Program, expand_home, paths as local_paths, process_manager, supervisord_conf
 from ..stack import description_head
 from . import gpu, manifests, tools, values
@@ -155,7 +156,7 @@ def dashboard_configmap(v: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def stack_description(v: Mapping[str, Any], facts: Facts, p: Mapping[str, str], c: Mapping[str, str],
-                      progs: list[Program] | None = None, mon: dict[str, Any] | None = None) -> dict[str, Any]:
+                      progs: list[Program] | None = None, mon: dict[str, Any] | None = None) -> StackDescription:
     address = facts.client_address
     api_port = int(v["vllm_api_port"])
     router_on = bool(v.get("vllm_router_enabled"))
@@ -242,7 +243,7 @@ def keda_install(v: Mapping[str, Any], p: Mapping[str, str]) -> dict[str, Any] |
             "release": "keda", "crd": "scaledobjects.keda.sh"}
 
 
-def plan(base: Mapping[str, Any], facts: Facts) -> dict[str, Any]:
+def plan(base: Mapping[str, Any], facts: Facts) -> K8sPlan:
     v = arm_settings(base, facts)
     errors = tools.problems(v)
     p = paths(v, facts.home, facts.instance)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..arms import arm_vars
+from ..plans import LocalPlan, StackDescription
 from ..routing import routing
 from .. import machine
 from ..observability import prometheus
@@ -414,7 +415,7 @@ def preflight(v: Mapping[str, Any], facts: Facts, engines: Sequence[str], other_
     return problems
 
 
-def stack_description(v: Mapping[str, Any], facts: Facts, p: Mapping[str, str]) -> dict[str, Any]:
+def stack_description(v: Mapping[str, Any], facts: Facts, p: Mapping[str, str]) -> StackDescription:
     """The backend-neutral description every later phase reads."""
     address = facts.client_address
     router_on = bool(v.get("vllm_router_enabled"))
@@ -485,7 +486,7 @@ def helpers_to_copy(sha256sum_output: str) -> list[str]:
             if installed.get(name) != hashlib.sha256((here / name).read_bytes()).hexdigest()]
 
 
-def plan(base: Mapping[str, Any], facts: Facts) -> dict[str, Any]:
+def plan(base: Mapping[str, Any], facts: Facts) -> LocalPlan:
     """Everything the deploy play needs, or the reasons it must not start.
 
     ``base`` are the configured settings; an A/B arm deploys ``arm_vars`` of them.
@@ -591,7 +592,7 @@ def prometheus_plan(v: Mapping[str, Any], p: Mapping[str, str], facts: Facts) ->
     }
 
 
-def plan_from_input(data: Mapping[str, Any]) -> dict[str, Any]:
+def plan_from_input(data: Mapping[str, Any]) -> LocalPlan:
     """The plan from the playbook's ``{"vars": ..., "facts": ...}`` (the settings and what the host
     probe read). On a host reached over SSH, the address clients use is resolved here."""
     from ..remote import controller_address
