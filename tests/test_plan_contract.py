@@ -150,3 +150,17 @@ def test_no_playbook_reads_a_plan_key_the_type_does_not_declare() -> None:
 def test_a_misspelt_plan_path_is_caught(var: str, path: str, words: str) -> None:
     why = resolve(PLAN_VARS[var], path.split("."))
     assert why is not None and words in why
+
+
+def test_the_stack_reader_reads_only_declared_keys() -> None:
+    """``stack.Stack`` (the typed reader every later phase uses) and ``StackDescription`` (what the
+    plans write) name the same fields on purpose; this holds the reader to the contract."""
+    import inspect
+
+    from vllm_workflow.stack import Stack
+
+    source = inspect.getsource(Stack)
+    read = set(re.findall(r"""data(?:\.get\(|\[)["']([a-z_]+)["']""", source))
+    read |= set(re.findall(r"""self\.raw\.get\(["']([a-z_]+)["']""", source))
+    assert {"host", "backend", "engines", "router", "models"} <= read
+    assert read <= set(get_type_hints(plans.StackDescription)), read - set(get_type_hints(plans.StackDescription))
