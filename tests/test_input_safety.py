@@ -18,7 +18,8 @@ SECRET = "sk-test-0123456789abcdef"
 @pytest.fixture()
 def project(tmp_path: Path) -> Path:
     """A copy of the project's Kconfig, Makefiles and defconfigs (no stack, no inventory)."""
-    for rel in ("Kconfig", "Makefile", "ansible.cfg", "workflows/vllm/Kconfig", "workflows/vllm/Makefile", "defconfigs"):
+    kconfigs = [str(k.relative_to(ROOT)) for k in sorted((ROOT / "workflows/vllm").glob("Kconfig*"))]
+    for rel in ("Kconfig", "Makefile", "ansible.cfg", *kconfigs, "workflows/vllm/Makefile", "defconfigs"):
         src, dst = ROOT / rel, tmp_path / rel
         dst.parent.mkdir(parents=True, exist_ok=True)
         (shutil.copytree if src.is_dir() else shutil.copy2)(src, dst)

@@ -26,7 +26,7 @@ def _kconfig_script():
 
 
 GEN = _kconfig_script()
-OURS = (ROOT / "workflows/vllm/Kconfig").read_text()
+OURS = GEN.expand_sources(ROOT / "workflows/vllm/Kconfig", ROOT)
 MADE = GEN.for_kdevops(OURS)
 
 

@@ -8,7 +8,8 @@ kdevops' Kconfig sources this plugin's ``Kconfig``, whose one line runs this scr
 1. it finds the workflow's source tree (``tree/`` beside this plugin: made on first use from the
    plugin's registered source — a directory is used in place, a git URL is cloned at its ref, a
    release tarball brings ``payload.tar.gz``);
-2. it writes ``generated/Kconfig`` from the tree's ``workflows/vllm/Kconfig`` when that changed:
+2. it writes ``generated/Kconfig`` from the tree's ``workflows/vllm/Kconfig`` (its ``source``d
+   menu-area files inlined) when that changed:
    every symbol renamed ``VLLM_X`` -> ``VLLM_WF_X`` (kdevops' built-in vllm workflow defines 32
    ``VLLM_`` symbols of its own, some in choices, which cannot be defined twice), ``output yaml``
    on every symbol but the secrets (kdevops writes those into extra_vars.yaml), the whole inside
@@ -85,6 +86,22 @@ config {PREFIX}AB_TESTING
 
 '''
 FOOTER = "endmenu\n\nendif # " + ENABLE + "\n"
+
+
+SOURCE = re.compile(r'^source\s+"([^"]+)"\s*$')
+
+
+def expand_sources(path: Path, root: Path, depth: int = 0) -> str:
+    """The Kconfig file with every ``source "rel/path"`` (relative to the tree's root, as kconfig
+    resolves it) replaced by that file's text: the workflow's menu areas are files of their own,
+    and inside kdevops those paths would point into kdevops' tree instead."""
+    if depth > 8:
+        raise RuntimeError(f"{path}: Kconfig sources nest too deep")
+    out = []
+    for line in path.read_text().splitlines():
+        m = SOURCE.match(line)
+        out.append(expand_sources(root / m.group(1), root, depth + 1).rstrip("\n") if m else line)
+    return "\n".join(out) + "\n"
 
 
 def symbols(text: str) -> set[str]:
@@ -199,8 +216,8 @@ def main() -> int:
         return 0
     try:
         link_fragments(plugin, home)
-        source = tree(plugin, home) / "workflows/vllm/Kconfig"
-        text = for_kdevops(source.read_text())
+        root = tree(plugin, home)
+        text = for_kdevops(expand_sources(root / "workflows/vllm/Kconfig", root))
         out = generated / "Kconfig"
         if not out.exists() or out.read_text() != text:
             out.write_text(text)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .config import secrets
+from .config import secrets, write_if_changed
 from .errors import WorkflowError
 from .stack import Stack, grafana_state_path
 
@@ -38,9 +38,7 @@ def record_stack(state: Path, host: str, text: str) -> bool:
         if path.is_file() and path.read_text() == text:
             return False
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(text)
-        tmp.replace(path)
+        write_if_changed(path, text, 0o644)
     except OSError as exc:
         raise WorkflowError(f"cannot record the stack description {path} ({exc.strerror or exc}). Fix: make "
                             f"{state} a writable directory, then `make vllm-deploy` again.") from None
