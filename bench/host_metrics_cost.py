@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-READER = ROOT / "src/vllm_workflow/local/target/host_counters.py"
+READER = ROOT / "src/vllm_workflow/target/host_counters.py"
 
 
 def default_conf() -> str:

@@ -15,10 +15,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def load_target(name: str) -> ModuleType:
-    """Import a target-side helper (src/vllm_workflow/local/target/NAME.py), which is not a package module."""
+    """Import a target-side helper (src/vllm_workflow/target/NAME.py, or a backend's own under
+    local/target or kubernetes/target), which is not a package module."""
     if name in sys.modules:
         return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / f"src/vllm_workflow/local/target/{name}.py")
+    src = ROOT / "src/vllm_workflow"
+    path = next(p for p in (src / "target", src / "local/target", src / "kubernetes/target") if (p / f"{name}.py").is_file())
+    spec = importlib.util.spec_from_file_location(name, path / f"{name}.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # dataclasses look their module up

@@ -15,7 +15,7 @@ from vllm_workflow.ab import hostdiff
 from vllm_workflow.benchmark import bundle
 
 ROOT = Path(__file__).resolve().parents[1]
-PROBE = ROOT / "src/vllm_workflow/local/target/host_probe.py"
+PROBE = ROOT / "src/vllm_workflow/target/host_probe.py"
 
 
 def probe_here() -> dict:

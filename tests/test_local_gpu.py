@@ -91,7 +91,7 @@ def test_the_cpu_plan_is_unchanged(vars_for) -> None:
 
 def test_the_host_probe_reads_the_gpus_for_the_gate_and_for_provenance(monkeypatch: pytest.MonkeyPatch) -> None:
     from vllm_workflow import machine
-    from vllm_workflow.local.target import host_probe
+    from vllm_workflow.target import host_probe
 
     smi = {"rc": 0, "stdout": (SMI / "h200-captured.csv").read_text(), "stderr": ""}
     assert host_probe.gpu_list(smi) == [{"name": "NVIDIA H200", "compute_cap": "9.0"}]
@@ -103,6 +103,6 @@ def test_the_host_probe_reads_the_gpus_for_the_gate_and_for_provenance(monkeypat
 
 def test_the_host_probe_asks_nvidia_smi_what_the_gpu_gate_parses() -> None:
     from vllm_workflow.kubernetes import gpu
-    from vllm_workflow.local.target import host_probe
+    from vllm_workflow.target import host_probe
 
     assert host_probe.NVIDIA_SMI_QUERY == gpu.NVIDIA_SMI_QUERY  # the probe is stdlib-only: a copy, kept equal

@@ -226,10 +226,11 @@ def test_helpers_are_copied_only_when_their_checksum_differs(tmp_path) -> None:
     import hashlib
     from pathlib import Path
 
-    here = Path(lp.__file__).parent / "target"
-    sums = "".join(f"{hashlib.sha256((here / n).read_bytes()).hexdigest()}  /rt/bin/{n}\n" for n in lp.HELPERS)
+    package = Path(lp.__file__).parents[1]
+    sums = "".join(f"{hashlib.sha256((package / d / n).read_bytes()).hexdigest()}  /rt/bin/{n}\n"
+                   for n, d in lp.HELPERS.items())
     assert lp.helpers_to_copy(sums) == []
-    stale = sums.replace(hashlib.sha256((here / "tiny_model.py").read_bytes()).hexdigest(), "0" * 64)
+    stale = sums.replace(hashlib.sha256((package / "local/target/tiny_model.py").read_bytes()).hexdigest(), "0" * 64)
     assert lp.helpers_to_copy(stale) == ["tiny_model.py"]
     assert lp.helpers_to_copy("") == list(lp.HELPERS)  # first deploy: sha256sum found nothing
     facts = lp.Facts.from_dict({"home": "/h", "cpus": 2, "mem_available_mb": 9000, "helper_sums": sums,
@@ -294,7 +295,7 @@ def test_host_probe_reads_what_the_plan_needs(tmp_path, monkeypatch) -> None:
     probe = load_target("host_probe")
     root = tmp_path / "rt"
     (root / "bin").mkdir(parents=True)
-    agent = Path(lp.__file__).parent / "target/supervisor_agent.py"
+    agent = Path(lp.__file__).parents[1] / "target/supervisor_agent.py"
     (root / "bin/supervisor_agent.py").write_bytes(agent.read_bytes())
     (root / "venv-router").mkdir()
     (root / "venv-router/.vllm-workflow-installed").write_text("vllm-router==0.1.9\n")
@@ -357,8 +358,9 @@ def _current_sums(bin_dir: str) -> str:
     import hashlib
     from pathlib import Path
 
-    here = Path(lp.__file__).parent / "target"
-    return "\n".join(f"{hashlib.sha256((here / n).read_bytes()).hexdigest()}  {bin_dir}/{n}" for n in lp.HELPERS)
+    package = Path(lp.__file__).parents[1]
+    return "\n".join(f"{hashlib.sha256((package / d / n).read_bytes()).hexdigest()}  {bin_dir}/{n}"
+                     for n, d in lp.HELPERS.items())
 
 
 def test_finish_deploy_records_waits_and_reports_each_component(tmp_path) -> None:
@@ -436,7 +438,7 @@ def test_event_listener_speaks_supervisors_protocol(tmp_path) -> None:
     conf.write_text(f"[supervisord]\ndirectory={tmp_path}\n")
     payload = "processname:engine-0 groupname:engine-0 from_state:STARTING pid:999999"
     header = f"ver:3.0 server:supervisor serial:1 pool:reaper poolserial:1 eventname:PROCESS_STATE_RUNNING len:{len(payload)}\n"
-    agent = Path(lp.__file__).parent / "target/supervisor_agent.py"
+    agent = Path(lp.__file__).parents[1] / "target/supervisor_agent.py"
     proc = subprocess.Popen([sys.executable, str(agent), "listen", str(conf)], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -460,7 +462,7 @@ def test_host_probe_reads_the_names_the_other_helpers_write() -> None:
 
     probe = load_target("host_probe")
     root = Path(lp.__file__).resolve().parents[3]
-    assert probe.HELPERS == lp.HELPERS
+    assert probe.HELPERS == tuple(lp.HELPERS)
     assert f'"{probe.MODEL_MANIFEST}"' in (root / "src/vllm_workflow/local/target/tiny_model.py").read_text()
     assert f"/{probe.MARKER}" in (root / "playbooks/roles/vllm_local/tasks/runtime.yml").read_text()
 
@@ -495,7 +497,7 @@ def test_shutdown_kills_engines_still_starting_and_stops_serving_ones_gracefully
                     f"[supervisord]\nlogfile={tmp_path}/logs/supervisord.log\npidfile={tmp_path}/state/s.pid\n"
                     f"directory={tmp_path}\n\n[rpcinterface:supervisor]\n"
                     "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n\n" + programs)
-    agent = str(Path(lp.__file__).parent / "target/supervisor_agent.py")
+    agent = str(Path(lp.__file__).parents[1] / "target/supervisor_agent.py")
 
     def run(*args: str) -> dict:
         out = subprocess.run([sys.executable, agent, *args, str(conf)], capture_output=True, text=True, timeout=90)

@@ -165,7 +165,7 @@ def test_missing_prometheus_binary_stops_deploy_with_the_fix(tmp_path: Path) -> 
     conf, prom_conf = tmp_path / "state/supervisord.conf", tmp_path / "state/prometheus.yml"
     plan = {"prometheus": {"package": "prometheus=2.42.0+ds-5+b5", "promtool": str(tmp_path / "no/promtool")},
             "paths": {"venv_supervisor": str(tmp_path / "venv-supervisor"), "prometheus_conf": str(prom_conf),
-                      "agent": str(root / "src/vllm_workflow/local/target/supervisor_agent.py"),
+                      "agent": str(root / "src/vllm_workflow/target/supervisor_agent.py"),
                       "supervisord_conf": str(conf), "router_settings": str(tmp_path / "state/router.json")},
             "router_settings": None,
             "up": {"supervisord_conf": "[supervisord]\n", "router_settings": None,

@@ -43,7 +43,7 @@ def test_a_slot_claims_its_pod_and_becomes_the_port_forward(tmp_path: Path) -> N
     claims = tmp_path / "claims"
     claims.mkdir()
     (claims / "slot-0").write_text("eng-a\n")
-    out = subprocess.run([sys.executable, str(ROOT / "src/vllm_workflow/local/target/pod_forward.py"), "--slot", "1",
+    out = subprocess.run([sys.executable, str(ROOT / "src/vllm_workflow/kubernetes/target/pod_forward.py"), "--slot", "1",
                           "--claims", str(claims), "--port", "8003", "--selector", "model=m", "--", str(fake),
                           "--namespace=ns"], capture_output=True, text=True, timeout=20, check=True,
                          env={**os.environ})

@@ -155,7 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", default="hosts", help="inventory file (default: hosts)")
     p.add_argument("--python", default=sys.executable, help="Python for localhost (default: this one)")
     from . import stack_cli
+    from .local import cli as local_cli
 
+    local_cli.register(add)
     stack_cli.register(add)
     from .benchmark import cli as benchmark_cli
 

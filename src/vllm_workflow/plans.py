@@ -126,6 +126,7 @@ class LocalPlan(TypedDict):
     errors: list[str]
     paths: RuntimePaths
     helpers_to_copy: list[str]
+    helper_dirs: dict[str, str]  # each helper to copy -> its folder under src/vllm_workflow
     create_dirs: bool
     model: ModelPlan
     model_builds: list[dict[str, Any]]

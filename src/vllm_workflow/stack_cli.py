@@ -1,15 +1,13 @@
-"""Subcommands that act on a deployed stack: local-plan, wait, quick-test, status."""
+"""Subcommands that act on a deployed stack: wait, quick-test, status, monitor, grafana, routing-check."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .errors import WorkflowError
 from .stack import DEFAULT_STATE_DIR, quick_test_path, require_stacks
 
 
@@ -21,19 +19,6 @@ def api_key(args: argparse.Namespace) -> str:
     from .config import secrets
 
     return secrets(Path(args.root).resolve())["vllm_api_key"]
-
-
-def cmd_local_plan(args: argparse.Namespace) -> int:
-    """The local deploy plan as JSON, from ``{"vars", "facts"}`` on stdin (what deploy computes
-    in-process through the vllm_local_plan filter; here for inspection and debugging)."""
-    from .local.plan import plan_from_input
-
-    try:
-        result = plan_from_input(json.load(sys.stdin))
-    except (ValueError, KeyError, TypeError) as exc:
-        raise WorkflowError(f"local-plan needs JSON {{'vars': ..., 'facts': ...}} on stdin: {exc}") from exc
-    json.dump(result, sys.stdout)
-    return 0
 
 
 def cmd_wait(args: argparse.Namespace) -> int:
@@ -111,8 +96,6 @@ def register(add: Callable[..., argparse.ArgumentParser]) -> None:
         p.add_argument("--state-dir", default=None, help=f"deploy state (default: ROOT/{DEFAULT_STATE_DIR})")
         return p
 
-    add("local-plan", cmd_local_plan,
-        "plan the local stack from JSON {vars, facts} on stdin; print the plan as JSON (used by deploy)")
     p = with_state(add("wait", cmd_wait, "wait until every engine and router of the deployed stack is healthy"))
     p.add_argument("--timeout", type=float, default=600, help="give up after this many seconds (default 600)")
     p.add_argument("--interval", type=float, default=0.1, help="seconds between polls (default 0.1)")

@@ -2,7 +2,7 @@
 target, the supervisord configuration, and how later phases reach a stack's process manager.
 
 The local backend supervises engines, the router and Prometheus; the Kubernetes backend its
-port-forwards. Both run the same target-side agent (local/target/supervisor_agent.py).
+port-forwards. Both run the same target-side agent (target/supervisor_agent.py).
 """
 
 from __future__ import annotations

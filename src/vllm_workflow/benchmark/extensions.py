@@ -46,9 +46,9 @@ def register(ext: Extension) -> None:
 
 def for_workload(name: str) -> Extension | None:
     """The extension a workload needs (None for the benchmark's own workloads)."""
-    from .workloads import OWN
+    from .workloads import PROFILES
 
-    if name in OWN:
+    if PROFILES[name].own:
         return None
     ext = EXTENSIONS.get(name)
     if ext is None:

@@ -1,5 +1,5 @@
 """The host's share of a benchmark run: kernel counters read on the stack's own host before and
-after the run (``local/target/host_counters.py``), turned into figures over the run and per
+after the run (``target/host_counters.py``), turned into figures over the run and per
 request (issue 25).
 
 The two snapshots bracket the whole run, warm-up included: taking one costs an SSH round trip
@@ -21,7 +21,7 @@ from typing import Any
 
 from .records import RequestRecord
 
-READER = Path(__file__).resolve().parents[1] / "local" / "target" / "host_counters.py"
+READER = Path(__file__).resolve().parents[1] / "target" / "host_counters.py"
 CPU_MODES = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
 
 

@@ -184,14 +184,15 @@ class Runner:
         """Prompts from the measured model's tokenizer; with a model mix, each model's from its own
         (``per_model``, by served name)."""
         self._vocab = vocabulary(tokenizer, self.w.seed)
-        if self.w.name == "multi-round-qa":
+        chats = self.w.profile.conversations
+        if chats:
             self._script = qa_script(self.w, tokenizer, self._vocab)
         for name, _ in self.w.model_mix:
             tok = (per_model or {}).get(name)
             if tok is None:
                 raise WorkflowError(f"no tokenizer for {name!r}, a model of the mix")
             self._vocabs[name] = vocabulary(tok, self.w.seed)
-            if self.w.name == "multi-round-qa":
+            if chats:
                 self._scripts[name] = qa_script(self.w, tok, self._vocabs[name])
 
     def _model(self, rng: random.Random) -> str | None:
@@ -384,14 +385,12 @@ class Runner:
             return None
 
     def _total(self) -> tuple[str, float | None, Callable[[], float]]:
-        w = self.w
-        if w.name == "multi-round-qa":
-            return "requests", float(w.qa_users * w.qa_rounds), lambda: float(
-                sum(1 for r in self.records if r.end is not None))
-        if w.name == "fault":
-            return "s", None, lambda: round(self.clock())
-        total = w.warmup_s + (w.duration_s if w.name == "concurrent" else sum(t for _, _, t in w.stage_plan()))
-        return "s", total, lambda: round(min(self.clock(), total))
+        label, total = self.w.profile.progress(self.w)
+        if label == "requests":
+            return label, total, lambda: float(sum(1 for r in self.records if r.end is not None))
+        if total is None:
+            return label, None, lambda: round(self.clock())
+        return label, total, lambda: round(min(self.clock(), total))
 
     async def run(self) -> RunResult:
         loop = asyncio.get_running_loop()

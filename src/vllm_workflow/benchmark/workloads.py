@@ -12,14 +12,10 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from ..errors import WorkflowError
 
-#: The workloads by the names Kconfig's derived VLLM_BENCHMARK_WORKLOAD gives them.
-WORKLOADS = ("concurrent", "multi-round-qa", "rate-sweep", "fault", "scale")
-#: Those the benchmark runs alone; the others need a registered extension (benchmark/extensions.py).
-OWN = ("concurrent", "multi-round-qa", "rate-sweep", "scale")
 
 _WORDS = (
     "the of and to in is that for it as was with be by on not he this are or his from at which but have an "
@@ -72,45 +68,140 @@ class Workload:
     # empty: every request names the one measured model
     model_mix: tuple[tuple[str, float], ...] = ()
 
+    @property
+    def profile(self) -> Profile:
+        """This workload's own behaviour (one class per workload, registered in PROFILES)."""
+        return PROFILES[self.name]
+
     def stage_plan(self) -> list[tuple[str, float, float]]:
         """(name, rate, seconds) of every stage of an open-loop workload (rate sweep, scale)."""
-        if self.name == "scale":
-            n, peak = self.scale_steps, self.scale_peak_rate
-            up = [(f"up {peak * i / n:g}/s", peak * i / n, self.scale_step_s) for i in range(1, n)]
-            down = [(f"down {peak * i / n:g}/s", peak * i / n, self.scale_step_s) for i in range(n - 1, 0, -1)]
-            return [*up, (f"hold {peak:g}/s", peak, self.scale_hold_s), *down]
-        return [(f"{r:g}/s", r, self.stage_s) for r in self.rates]
+        return self.profile.stage_plan(self)
 
     def describe(self) -> dict[str, Any]:
         """The parameters that matter for this workload (for the results)."""
         common = {"name": self.name, "warmup_s": self.warmup_s, "seed": self.seed, "timeout_s": self.timeout_s}
         if self.model_mix:
             common["model_mix"] = dict(self.model_mix)
-        if self.name == "scale":
-            return common | {"peak_rate": self.scale_peak_rate, "steps": self.scale_steps,
-                             "step_s": self.scale_step_s, "hold_s": self.scale_hold_s,
-                             "prompt_tokens": self.prompt_tokens, "output_tokens": self.output_tokens}
-        if self.name == "fault":
-            return common | {"users": self.users, "prompt_tokens": self.prompt_tokens,
-                             "output_tokens": self.output_tokens}
-        if self.name == "concurrent":
-            return common | {"users": self.users, "duration_s": self.duration_s,
-                             "prompt_tokens": self.prompt_tokens, "output_tokens": self.output_tokens}
-        if self.name == "rate-sweep":
-            return common | {"rates": list(self.rates), "stage_s": self.stage_s,
-                             "prompt_tokens": self.prompt_tokens, "output_tokens": self.output_tokens}
-        return common | {"users": self.qa_users, "rounds": self.qa_rounds,
-                         "system_prompt_tokens": self.qa_system_tokens,
-                         "user_history_tokens": self.qa_user_history_tokens, "question_tokens": self.qa_question_tokens,
-                         "answer_tokens": self.qa_answer_tokens, "qps": self.qa_qps}
+        return common | self.profile.describe(self)
 
     def longest_context(self) -> int:
         """Most tokens one request can need (prompt plus output), chat template excluded."""
-        if self.name == "multi-round-qa":
-            r = self.qa_rounds
-            return (self.qa_system_tokens + self.qa_user_history_tokens + r * self.qa_question_tokens
-                    + r * self.qa_answer_tokens)
-        return self.prompt_tokens + self.output_tokens
+        return self.profile.longest_context(self)
+
+
+class Profile:
+    """One workload: the settings it reads from the shared ``Workload`` record, how it is described,
+    how long its requests get, its stages, and how its progress is counted. The runner drives it
+    by ``name``; ``conversations``: it sends chats built from a script (multi-round QA)."""
+
+    name: ClassVar[str]
+    conversations: ClassVar[bool] = False
+    #: False: a package built on the benchmark completes it through a registered extension
+    #: (benchmark/extensions.py), as fault/ does for the fault workload.
+    own: ClassVar[bool] = True
+
+    def describe(self, w: Workload) -> dict[str, Any]:
+        return {"prompt_tokens": w.prompt_tokens, "output_tokens": w.output_tokens}
+
+    def longest_context(self, w: Workload) -> int:
+        return w.prompt_tokens + w.output_tokens
+
+    def stage_plan(self, w: Workload) -> list[tuple[str, float, float]]:
+        return []
+
+    def progress(self, w: Workload) -> tuple[str, float | None]:
+        """What the progress bar counts ("s" of the run, or "requests" finished) and its total."""
+        return "s", w.warmup_s + sum(t for _, _, t in self.stage_plan(w))
+
+    def too_long(self, w: Workload, need: int, max_model_len: int) -> str:
+        return (f"prompt {w.prompt_tokens} + output {w.output_tokens} tokens exceed CONFIG_VLLM_MAX_MODEL_LEN="
+                f"{max_model_len}. Fix: lower CONFIG_VLLM_BENCHMARK_PROMPT_TOKENS or _OUTPUT_TOKENS, or raise "
+                "CONFIG_VLLM_MAX_MODEL_LEN.")
+
+
+class Concurrent(Profile):
+    """N users in a closed loop for a fixed duration."""
+
+    name = "concurrent"
+
+    def describe(self, w: Workload) -> dict[str, Any]:
+        return {"users": w.users, "duration_s": w.duration_s, **super().describe(w)}
+
+    def progress(self, w: Workload) -> tuple[str, float | None]:
+        return "s", w.warmup_s + w.duration_s
+
+
+class Fault(Profile):
+    """The closed loop while engines are killed; it runs until they serve again (fault/)."""
+
+    name = "fault"
+    own = False
+
+    def describe(self, w: Workload) -> dict[str, Any]:
+        return {"users": w.users, **super().describe(w)}
+
+    def progress(self, w: Workload) -> tuple[str, float | None]:
+        return "s", None  # the fault driver decides when it ends
+
+
+class RateSweep(Profile):
+    """Poisson arrivals at each configured rate, one stage per rate."""
+
+    name = "rate-sweep"
+
+    def describe(self, w: Workload) -> dict[str, Any]:
+        return {"rates": list(w.rates), "stage_s": w.stage_s, **super().describe(w)}
+
+    def stage_plan(self, w: Workload) -> list[tuple[str, float, float]]:
+        return [(f"{r:g}/s", r, w.stage_s) for r in w.rates]
+
+
+class Scale(Profile):
+    """Poisson arrivals stepping up to a peak, held, stepping down (Kubernetes' autoscaler)."""
+
+    name = "scale"
+
+    def describe(self, w: Workload) -> dict[str, Any]:
+        return {"peak_rate": w.scale_peak_rate, "steps": w.scale_steps, "step_s": w.scale_step_s,
+                "hold_s": w.scale_hold_s, **super().describe(w)}
+
+    def stage_plan(self, w: Workload) -> list[tuple[str, float, float]]:
+        n, peak = w.scale_steps, w.scale_peak_rate
+        up = [(f"up {peak * i / n:g}/s", peak * i / n, w.scale_step_s) for i in range(1, n)]
+        down = [(f"down {peak * i / n:g}/s", peak * i / n, w.scale_step_s) for i in range(n - 1, 0, -1)]
+        return [*up, (f"hold {peak:g}/s", peak, w.scale_hold_s), *down]
+
+
+class MultiRoundQA(Profile):
+    """Users holding multi-round chats over a shared system prompt and their own history."""
+
+    name = "multi-round-qa"
+    conversations = True
+
+    def describe(self, w: Workload) -> dict[str, Any]:
+        return {"users": w.qa_users, "rounds": w.qa_rounds, "system_prompt_tokens": w.qa_system_tokens,
+                "user_history_tokens": w.qa_user_history_tokens, "question_tokens": w.qa_question_tokens,
+                "answer_tokens": w.qa_answer_tokens, "qps": w.qa_qps}
+
+    def longest_context(self, w: Workload) -> int:
+        r = w.qa_rounds
+        return w.qa_system_tokens + w.qa_user_history_tokens + r * w.qa_question_tokens + r * w.qa_answer_tokens
+
+    def progress(self, w: Workload) -> tuple[str, float | None]:
+        return "requests", float(w.qa_users * w.qa_rounds)
+
+    def too_long(self, w: Workload, need: int, max_model_len: int) -> str:
+        return (f"multi-round QA needs up to {need} tokens per request (system prompt {w.qa_system_tokens} + "
+                f"user history {w.qa_user_history_tokens} + "
+                f"{w.qa_rounds} rounds × ({w.qa_question_tokens} question + {w.qa_answer_tokens} answer)) but "
+                f"CONFIG_VLLM_MAX_MODEL_LEN is {max_model_len}. Fix: lower CONFIG_VLLM_BENCHMARK_QA_ROUNDS, "
+                "_QA_SYSTEM_PROMPT_TOKENS, _QA_USER_HISTORY_TOKENS, _QA_QUESTION_TOKENS or _QA_ANSWER_TOKENS, or raise "
+                "CONFIG_VLLM_MAX_MODEL_LEN.")
+
+
+#: Every workload by name (the names Kconfig's VLLM_BENCHMARK_WORKLOAD gives them).
+PROFILES: dict[str, Profile] = {p.name: p for p in (Concurrent(), MultiRoundQA(), RateSweep(), Fault(), Scale())}
+WORKLOADS = tuple(PROFILES)
 
 
 #: VLLM_BENCHMARK_MODEL_MIX's value for "every served model, equal weights".
@@ -241,21 +332,8 @@ def from_vars(v: Mapping[str, Any], served: Sequence[str] = ()) -> Workload:
 def check_fits(w: Workload, max_model_len: int) -> None:
     """Refuse a workload whose longest request cannot fit the engines' context."""
     need = w.longest_context()
-    if need <= max_model_len:
-        return
-    if w.name == "multi-round-qa":
-        raise WorkflowError(
-            f"multi-round QA needs up to {need} tokens per request (system prompt {w.qa_system_tokens} + "
-            f"user history {w.qa_user_history_tokens} + "
-            f"{w.qa_rounds} rounds × ({w.qa_question_tokens} question + {w.qa_answer_tokens} answer)) but "
-            f"CONFIG_VLLM_MAX_MODEL_LEN is {max_model_len}. Fix: lower CONFIG_VLLM_BENCHMARK_QA_ROUNDS, "
-            "_QA_SYSTEM_PROMPT_TOKENS, _QA_USER_HISTORY_TOKENS, _QA_QUESTION_TOKENS or _QA_ANSWER_TOKENS, or raise "
-            "CONFIG_VLLM_MAX_MODEL_LEN."
-        )
-    raise WorkflowError(
-        f"prompt {w.prompt_tokens} + output {w.output_tokens} tokens exceed CONFIG_VLLM_MAX_MODEL_LEN={max_model_len}. "
-        "Fix: lower CONFIG_VLLM_BENCHMARK_PROMPT_TOKENS or _OUTPUT_TOKENS, or raise CONFIG_VLLM_MAX_MODEL_LEN."
-    )
+    if need > max_model_len:
+        raise WorkflowError(w.profile.too_long(w, need, max_model_len))
 
 
 def corpus_text(seed: int, words: int) -> str:

@@ -468,8 +468,9 @@ def runtimes(v: Mapping[str, Any], p: Mapping[str, str], home: str = "~") -> lis
     return out
 
 
-#: The target-side helpers deploy copies into <runtime>/bin (standard library and supervisor only).
-HELPERS = ("supervisor_agent.py", "router_launcher.py", "tiny_model.py")
+#: The target-side helpers deploy copies into <runtime>/bin (standard library and supervisor only), and
+#: the folder of each under src/vllm_workflow: the agent both backends run, or the local backend's own.
+HELPERS = {"supervisor_agent.py": "target", "router_launcher.py": "local/target", "tiny_model.py": "local/target"}
 
 
 def helpers_to_copy(sha256sum_output: str) -> list[str]:
@@ -481,9 +482,9 @@ def helpers_to_copy(sha256sum_output: str) -> list[str]:
     for line in sha256sum_output.splitlines():
         digest, _, path = line.partition("  ")
         installed[path.rsplit("/", 1)[-1]] = digest.strip()
-    here = Path(__file__).parent / "target"
-    return [name for name in HELPERS
-            if installed.get(name) != hashlib.sha256((here / name).read_bytes()).hexdigest()]
+    package = Path(__file__).resolve().parents[1]
+    return [name for name, folder in HELPERS.items()
+            if installed.get(name) != hashlib.sha256((package / folder / name).read_bytes()).hexdigest()]
 
 
 def plan(base: Mapping[str, Any], facts: Facts) -> LocalPlan:
@@ -519,6 +520,7 @@ def plan(base: Mapping[str, Any], facts: Facts) -> LocalPlan:
         "paths": p,
         # A no-op or warm deploy skips both when the helpers are current and the state directory exists.
         "helpers_to_copy": copy,
+        "helper_dirs": {name: HELPERS[name] for name in copy},
         "create_dirs": bool(copy) or not facts.state_exists,
         "model": model,
         "model_builds": builds,
