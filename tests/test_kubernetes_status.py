@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from vllm_workflow import status
+from vllm_workflow.kubernetes import forwards
 from vllm_workflow.kubernetes import status as k8s
 from vllm_workflow.stack import Stack
 
@@ -84,7 +85,7 @@ def test_quick_test_restarts_dead_port_forwards(tmp_path: Path) -> None:
     conf.write_text("")
     raw = k8s_stack("kubectl").raw | {"process_manager": {"python": sys.executable, "agent": str(agent),
                                                           "conf": str(conf)}}
-    note = k8s.ensure_forwards(Stack.from_dict(raw), timeout=0.5)
+    note = forwards.ensure_forwards(Stack.from_dict(raw), timeout=0.5)
     assert (tmp_path / "calls").read_text().split() == ["ensure-daemon", "apply"]
     assert note == "port-forwards restarted, but http://127.0.0.1:9 does not answer yet"
-    assert k8s.ensure_forwards(Stack.from_dict(raw | {"backend": "local"})) is None
+    assert forwards.ensure_forwards(Stack.from_dict(raw | {"backend": "local"})) is None

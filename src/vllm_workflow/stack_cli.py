@@ -30,7 +30,7 @@ def cmd_wait(args: argparse.Namespace) -> int:
 
 def cmd_quick_test(args: argparse.Namespace) -> int:
     from . import quicktest
-    from .kubernetes.status import ensure_forwards
+    from .kubernetes.forwards import ensure_forwards
 
     state = _state_dir(args)
     key = api_key(args)
