@@ -515,3 +515,24 @@ def test_shutdown_kills_engines_still_starting_and_stops_serving_ones_gracefully
     log = (tmp_path / "logs/supervisord.log").read_text()
     assert "stopped: engine-0 (terminated by SIGKILL)" in log and "killing 'engine-0'" not in log
     assert "stopped: engine-1 (terminated by SIGTERM)" in log
+
+
+def test_drain_waits_for_a_quiet_second_not_one_idle_read() -> None:
+    """Scaling down: an engine reads idle for a moment between requests (one the router sent just
+    before the removal is not yet counted); drained only after 1 s with nothing running."""
+    from tests.helpers import load_target
+
+    agent = load_target("supervisor_agent")
+    now = [0.0]
+    reads = iter([1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0])  # idle at 0.2 s, busy again, then idle from 0.8 s
+
+    def busy(url: str, key: str) -> float:
+        return float(next(reads, 0))
+
+    def sleep(s: float) -> None:
+        now[0] = round(now[0] + s, 3)
+
+    waited = agent.drain(["http://e2"], "", busy=busy, clock=lambda: now[0], sleep=sleep)
+    assert waited == {"http://e2": 1.8}  # idle since 0.8 s, quiet for 1 s
+    stuck = agent.drain(["http://e3"], "", timeout=3, busy=lambda u, k: 1.0, clock=lambda: now[0], sleep=sleep)
+    assert stuck == {"http://e3": round(now[0] - 1.8, 1)} and 2.9 <= stuck["http://e3"] <= 3.1

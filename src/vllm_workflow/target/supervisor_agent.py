@@ -264,14 +264,27 @@ def engine_busy(url: str, key: str) -> float:
     return busy
 
 
-def drain(urls: list[str], key: str, timeout: float = 60.0) -> dict[str, float]:
-    """Wait until engines taken out of the router have finished their requests (or ``timeout``)."""
-    start = time.monotonic()
+def drain(urls: list[str], key: str, timeout: float = 60.0, quiet_s: float = 1.0,
+          busy: Any = None, clock: Any = time.monotonic, sleep: Any = time.sleep) -> dict[str, float]:
+    """Wait until engines taken out of the router have finished their requests (or ``timeout``).
+    An engine counts as drained once it has shown no running or waiting request for ``quiet_s`` in a
+    row: a request the router sent just before the removal can still be in the engine's API server,
+    not yet counted by its scheduler (a stream was seen cut that way while scaling down)."""
+    busy = busy or engine_busy
+    start = clock()
     waited: dict[str, float] = {}
     for url in urls:
-        while engine_busy(url, key) > 0 and time.monotonic() - start < timeout:
-            time.sleep(0.2)
-        waited[url] = round(time.monotonic() - start, 1)
+        idle_since = None
+        while clock() - start < timeout:
+            now = clock()
+            if busy(url, key) > 0:
+                idle_since = None
+            elif idle_since is None:
+                idle_since = now
+            elif now - idle_since >= quiet_s:
+                break
+            sleep(0.2)
+        waited[url] = round(clock() - start, 1)
     return waited
 
 
