@@ -681,7 +681,12 @@ def test_two_models_behind_one_router_serve_route_and_fail_apart(project: Projec
         assert sorted(per) == ["small-llama", "tiny-llama"]
         assert all(m["requests"]["ok"] == m["requests"]["measured"] > 0 for m in per.values()), per
         assert sum(m["requests"]["measured"] for m in per.values()) == mixed["requests"]["measured"]
-        assert per["tiny-llama"]["latency_ms"]["ttft"]["p50"] < per["small-llama"]["latency_ms"]["ttft"]["p50"]
+        # each model's figures from its own requests (latency comparisons between the two models are not
+        # asserted: on two shared cores their queueing decides them, seen both ways)
+        output = mixed["workload"]["output_tokens"]
+        for m in per.values():
+            assert m["latency_ms"]["ttft"]["n"] == m["requests"]["ok"]
+            assert m["tokens"]["output"] == m["requests"]["ok"] * output
         engines = mixed["engine_metrics"]["engines"]
         assert engines["engine-0"]["requests_finished"] >= per["tiny-llama"]["requests"]["ok"]
         assert engines["engine-1"]["requests_finished"] >= per["small-llama"]["requests"]["ok"]
