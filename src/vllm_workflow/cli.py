@@ -184,12 +184,12 @@ def _record_results() -> None:
     """Every bundle and comparison a command writes goes into the results index (issue 26), and the
     fault workload plugs into the benchmark (so benchmark does not import fault)."""
     from .benchmark import bundle, extensions
-    from .fault.session import extension
+    from .fault.extension import EXTENSION
     from .history.index import record
 
     if record not in bundle.WRITTEN:
         bundle.WRITTEN.append(record)
-    extensions.register(extension())
+    extensions.register(EXTENSION)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

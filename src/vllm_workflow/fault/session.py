@@ -59,12 +59,3 @@ def finish(driver: FaultDriver, records: Sequence[RequestRecord], warmup_s: floa
         out["verdict"] = "fail"
         note = note or "the run ended before the fault was injected"
     return {**out, "plan": driver.plan.describe(), "note": note}
-
-
-def extension() -> Any:
-    """The fault workload as the benchmark runs it (registered by the command line)."""
-    from ..benchmark.extensions import Extension
-    from .report import plot, tables
-
-    return Extension(workload="fault", start=driver_for, finish=finish, tables=tables, plot=plot,
-                     plot_file="fault-timeline.png")
