@@ -109,7 +109,7 @@ def wait_healthy(stacks: list[Stack], key: str, timeout: float, interval: float,
         for stack in stacks:
             down = [e.name for e in stack.engines if not answers(stack, e.name, f"{e.url}/health", key)]
             pending += [(stack, name) for name in down]
-            prom = stack.raw.get("prometheus_url")
+            prom = stack.prometheus_url
             if prom and (not down or (stack.host, "prometheus") not in ready):
                 if not answers(stack, "prometheus", f"{prom}/-/ready", ""):
                     pending.append((stack, "prometheus"))
@@ -145,12 +145,12 @@ def provision_dashboards(root: Path, state: Path, v: Mapping[str, Any], stacks: 
     configured = str(v.get("vllm_grafana_url") or "")
     changed, failed = False, False
     for stack in stacks:
-        prom = stack.raw.get("prometheus_url")
+        prom = stack.prometheus_url
         if stack.backend != "local" or not prom:
             continue
         url = configured or f"http://{urlsplit(prom).hostname}:{v.get('vllm_grafana_port') or 3000}"
         try:
-            outcome = provision(url, prom, token, stack.raw.get("arm") or "")
+            outcome = provision(url, prom, token, stack.arm)
         except GrafanaError as exc:
             say(f"❌ {stack.host}: {exc}.")
             failed = failed or bool(configured)

@@ -25,7 +25,7 @@ class Result:
 
 
 def is_remote(stack: Stack) -> bool:
-    target = stack.raw.get("target") or {}
+    target = stack.target
     return str(target.get("connection") or "local") != "local"
 
 
@@ -37,7 +37,7 @@ def run(stack: Stack, argv: list[str], root: Path, timeout: float = 30) -> Resul
         except (OSError, subprocess.SubprocessError) as exc:
             return Result(255, "", str(exc))
         return Result(out.returncode, out.stdout, out.stderr)
-    host = str((stack.raw.get("target") or {}).get("inventory_hostname") or stack.host)
+    host = str(stack.target.get("inventory_hostname") or stack.host)
     ansible = Path(sys.executable).parent / "ansible"
     env = {**os.environ, "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1", "ANSIBLE_STDOUT_CALLBACK": "json"}
     env.setdefault("ANSIBLE_CONFIG", str(root / "ansible.cfg"))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,13 @@ class Stack:
     engines: tuple[Endpoint, ...]
     process_manager: dict[str, Any]
     logs_dir: str
-    raw: dict[str, Any]
+    raw: dict[str, Any]  # the whole description as recorded (stack.json in every bundle)
+    arm: str = ""  # the A/B arm ("" outside an A/B)
+    prometheus_url: str | None = None
+    runtime_dir: str = ""
+    target: dict[str, Any] = field(default_factory=dict)  # local: inventory host, connection, machine
+    kubernetes: dict[str, Any] = field(default_factory=dict)  # Kubernetes: release, services, forwards
+    grafana: dict[str, Any] = field(default_factory=dict)  # Kubernetes: where Grafana is
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Stack:
@@ -66,6 +72,12 @@ class Stack:
             process_manager=data.get("process_manager") or {},
             logs_dir=data.get("logs_dir", ""),
             raw=data,
+            arm=str(data.get("arm") or ""),
+            prometheus_url=data.get("prometheus_url") or None,
+            runtime_dir=str(data.get("runtime_dir") or ""),
+            target=dict(data.get("target") or {}),
+            kubernetes=dict(data.get("kubernetes") or {}),
+            grafana=dict(data.get("grafana") or {}),
         )
 
 

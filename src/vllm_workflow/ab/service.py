@@ -48,7 +48,7 @@ def rule_from(v: Mapping[str, Any]) -> stats.Rule:
 
 
 def arm_stacks(stacks: Sequence[Stack]) -> dict[str, Stack]:
-    found = {str(s.raw.get("arm")): s for s in stacks if s.raw.get("arm") in ARMS}
+    found = {s.arm: s for s in stacks if s.arm in ARMS}
     missing = [a for a in ARMS if a not in found]
     if missing:
         raise WorkflowError(
@@ -258,7 +258,7 @@ def same_machine(a: Stack, b: Stack) -> bool:
     from urllib.parse import urlsplit
 
     def where(s: Stack) -> tuple[str, str]:
-        machine = (s.raw.get("target") or {}).get("machine") or {}
+        machine = s.target.get("machine") or {}
         return str(urlsplit(s.api_url).hostname), str(machine.get("hostname") or s.host)
 
     return where(a) == where(b)
@@ -289,7 +289,7 @@ def arms_ready(state: Path, key: str) -> list[str]:
     from ..stack import load_stacks
     from ..status import http_ok
 
-    found = {str(s.raw.get("arm")): s for s in load_stacks(state) if s.raw.get("arm") in ARMS}
+    found = {s.arm: s for s in load_stacks(state) if s.arm in ARMS}
     out = []
     for arm in ARMS:
         stack = found.get(arm)

@@ -31,7 +31,7 @@ def take(stack: Any, root: Path, perf: str = "") -> dict[str, Any]:
     on the engines' processes, "stop" stops it and reads its counts."""
     from .. import remote
 
-    pm = stack.raw.get("process_manager") or {}
+    pm = stack.process_manager
     if stack.backend != "local" or not pm.get("conf"):
         return {"unavailable": f"host counters are read on local-backend hosts only (this stack: {stack.backend})"}
     python = str(pm.get("python") or "python3")

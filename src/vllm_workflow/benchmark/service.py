@@ -112,7 +112,7 @@ def copy_config(root: Path, dest: Path, v: dict[str, Any], stack: Stack, secrets
         (dest / "supervisord.conf").write_text(bundle.redact_mapping(conf.read_text(), secrets))
     from ..kubernetes.plan import values_file_name
 
-    values = root / GENERATED_DIR / values_file_name(stack.raw.get("arm") or "")
+    values = root / GENERATED_DIR / values_file_name(stack.arm)
     if stack.backend == "kubernetes" and values.is_file():
         (dest / "vllm-stack-values.yaml").write_text(bundle.redact_mapping(values.read_text(), secrets))
 
@@ -121,7 +121,7 @@ def _keep_prometheus_series(stack: Stack, out: Path, started_at: float, summary:
     """With observability on, store Prometheus' series for the run's window (never fails the run)."""
     import requests
 
-    prom = stack.raw.get("prometheus_url")
+    prom = stack.prometheus_url
     if not prom:
         return
     from ..observability.monitor import range_series
@@ -215,7 +215,7 @@ def run_one(o: RunOptions, v: dict[str, Any], stack: Stack, key: str, label: str
     bundle.write_records(out / "requests.jsonl", result.records)
     bundle.write_jsonl(out / "engine-metrics.jsonl", result.engine_series)
     copy_config(root, out / "config", v, stack, [key, *secrets(root).values()])
-    target_machine = hostmetrics.with_sysctls((stack.raw.get("target") or {}).get("machine"), host_before)
+    target_machine = hostmetrics.with_sysctls(stack.target.get("machine"), host_before)
     bundle.write_json(out / "provenance.json", bundle.provenance(root, _versions(v, stack, key), stack.host,
                                                                      target_machine, _kdevops_facts(v, stack)))
     bundle.write_kernel_config(out, target_machine)
@@ -237,7 +237,7 @@ def _kdevops_facts(v: Mapping[str, Any], stack: Stack) -> dict[str, Any] | None:
     facts = v.get("vllm_kdevops")
     if not isinstance(facts, Mapping):
         return None
-    arm = str(stack.raw.get("arm") or (facts.get("arms") or {}).get(stack.host, ""))
+    arm = stack.arm or str((facts.get("arms") or {}).get(stack.host, ""))
     return {"node": stack.host, "arm": arm, "kernel": dict(facts.get("kernel") or {})}
 
 

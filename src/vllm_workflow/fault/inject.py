@@ -110,7 +110,7 @@ class PodInjector:
         from ..kubernetes.status import kubectl
 
         self.kubectl = kubectl(stack)
-        self.claims = Path(str(stack.raw.get("runtime_dir", ""))) / "state" / "pod-forwards"
+        self.claims = Path(stack.runtime_dir) / "state" / "pod-forwards"
         self.killed: dict[str, str] = {}
 
     def _run(self, args: list[str], timeout: float = 30) -> subprocess.CompletedProcess[str]:

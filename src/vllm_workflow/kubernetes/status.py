@@ -41,7 +41,7 @@ def pod_rows(pods: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def kubectl(stack: Stack) -> list[str]:
     """kubectl with the release's kubeconfig, context and namespace (from the stack description)."""
-    k = stack.raw.get("kubernetes") or {}
+    k = stack.kubernetes
     argv = [k.get("kubectl", "kubectl"), f"--kubeconfig={k.get('kubeconfig', '')}"]
     if k.get("context"):
         argv.append(f"--context={k['context']}")
@@ -63,7 +63,7 @@ def get_pods(stack: Stack, timeout: float = 10.0) -> tuple[list[dict[str, Any]] 
 
 
 def lines(stack: Stack, pods: list[dict[str, Any]] | None, error: str) -> list[str]:
-    k = stack.raw.get("kubernetes") or {}
+    k = stack.kubernetes
     out = [f"☸️  release {k.get('release')} ({k.get('chart')}) in namespace {k.get('namespace')}, "
            f"context {k.get('context') or '(current)'}"]
     if pods is None:

@@ -64,7 +64,7 @@ def write_dashboard(root: Path) -> Path:
 
 def grafana_lines(stack: Stack, root: Path, state_dir: Path | None = None) -> list[str]:
     """Where the dashboards are: provisioned in Grafana, or written for import."""
-    grafana = stack.raw.get("grafana") or {}
+    grafana = stack.grafana
     try:  # what the last local deploy's provisioning did (vllm-workflow grafana)
         path = grafana_state_path(state_dir or root / DEFAULT_STATE_DIR, stack.host)
         grafana = grafana or json.loads(path.read_text())
@@ -75,13 +75,13 @@ def grafana_lines(stack: Stack, root: Path, state_dir: Path | None = None) -> li
         lines.append(f"   Grafana {grafana['url']}: {grafana.get('provisioned') or 'dashboard not provisioned'}")
     else:
         lines.append(f"   Grafana dashboard to import: {write_dashboard(root)} (datasource uid 'prometheus')")
-    for command in (stack.raw.get("kubernetes") or {}).get("port_forwards", []):
+    for command in stack.kubernetes.get("port_forwards", []):
         lines.append(f"   port-forward (supervised by deploy): {command}")
     return lines
 
 
 def monitor(stack: Stack, root: Path, emit: Callable[[str], None] = print, state_dir: Path | None = None) -> int:
-    prom = stack.raw.get("prometheus_url")
+    prom = stack.prometheus_url
     if not prom:
         emit(f"📈 {stack.host}: observability is off. Turn it on with CONFIG_VLLM_OBSERVABILITY_ENABLED=y "
              "(make menuconfig → Observability), then make vllm-deploy.")
