@@ -31,20 +31,11 @@ def http_ok(url: str, api_key: str = "", timeout: float = 3.0) -> bool:
 
 def process_info(stack: Stack, root: Path | None = None) -> dict[str, Any] | None:
     """supervisord's view, read on the stack's own host; None when it cannot be read."""
-    pm = stack.process_manager
-    python, agent, conf = pm.get("python", ""), pm.get("agent", ""), pm.get("conf", "")
-    if not (python and agent and conf):
+    from .supervision import agent_call
+
+    if remote.is_remote(stack) and root is None:
         return None
-    if remote.is_remote(stack):
-        if root is None:
-            return None
-    elif not (Path(python).exists() and Path(agent).exists() and Path(conf).exists()):
-        return None
-    out = remote.run(stack, [python, agent, "status", conf], root or Path("."), timeout=30)
-    try:
-        return json.loads(out.stdout) if out.rc == 0 else None
-    except ValueError:
-        return None
+    return agent_call(stack, "status", root=root).answer
 
 
 @dataclass

@@ -7,9 +7,12 @@ port-forwards. Both run the same target-side agent (target/supervisor_agent.py).
 
 from __future__ import annotations
 
+import json
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 #: supervisord's identifier for every daemon of ours.
 SUPERVISOR_NAME = "vllm-workflow"
@@ -128,3 +131,40 @@ def process_manager(p: Mapping[str, str]) -> dict[str, str]:
     """How status, quick-test and teardown reach a stack's supervisord (from its paths)."""
     return {"kind": "supervisord", "python": f"{p['venv_supervisor']}/bin/python", "agent": p["agent"],
             "conf": p["supervisord_conf"], "socket": p["supervisor_socket"]}
+
+
+@dataclass(frozen=True)
+class AgentAnswer:
+    """What the agent said: its JSON document (None when it said none) and why, if it failed."""
+
+    answer: dict[str, Any] | None
+    error: str = ""
+    absent: bool = False  # no agent to ask: none named, or not installed on this machine
+
+    @property
+    def ok(self) -> bool:
+        return self.answer is not None and not self.error
+
+
+def agent_call(stack: Any, command: str, *args: str, root: Path | None = None, timeout: float = 30) -> AgentAnswer:
+    """Run one agent command for a deployed stack, on the stack's host (directly here, over
+    Ansible's connection elsewhere: ``remote.run``), and read its one JSON document. The one way
+    the controller's commands (status, fault injection, the quick test's forward restart) reach
+    the agent; deploy and teardown reach it through the ``vllm_agent`` action."""
+    from . import remote
+
+    pm = stack.process_manager
+    python, agent, conf = pm.get("python", ""), pm.get("agent", ""), pm.get("conf", "")
+    if not (python and agent and conf):
+        return AgentAnswer(None, "the stack description names no process manager agent (run `make vllm-deploy`)",
+                           absent=True)
+    if not remote.is_remote(stack) and not all(Path(x).exists() for x in (python, agent, conf)):
+        return AgentAnswer(None, f"the agent is not installed on this machine ({agent})", absent=True)
+    out = remote.run(stack, [python, agent, command, conf, *args], root or Path("."), timeout=timeout)
+    if out.rc != 0:
+        return AgentAnswer(None, f"{command} failed (rc {out.rc}): {(out.stderr or out.stdout).strip()[-300:]}")
+    try:
+        answer = json.loads(out.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return AgentAnswer(None, f"{command} printed no JSON: {out.stdout[-300:]!r}")
+    return AgentAnswer(answer if isinstance(answer, dict) else {"value": answer})

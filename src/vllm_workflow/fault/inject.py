@@ -19,9 +19,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from .. import remote
 from ..errors import WorkflowError
 from ..stack import Stack
+from ..supervision import agent_call
 
 
 class Injector(Protocol):
@@ -34,15 +34,6 @@ class Injector(Protocol):
         """Process-manager events after ``since``: ``{"at", "engine", "event", "source", ...}``."""
 
 
-def _json(out: remote.Result, what: str) -> dict[str, Any]:
-    if out.rc != 0:
-        raise WorkflowError(f"{what} failed (rc {out.rc}): {(out.stderr or out.stdout).strip()[-300:]}")
-    try:
-        return json.loads(out.stdout.strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        raise WorkflowError(f"{what} printed no JSON: {out.stdout[-300:]!r}") from None
-
-
 class SupervisorInjector:
     method = "SIGKILL of the engine's process (supervisord restarts it)"
     source = "supervisord log"
@@ -50,18 +41,21 @@ class SupervisorInjector:
     def __init__(self, stack: Stack, root: Path) -> None:
         pm = stack.process_manager
         self.stack, self.root = stack, root
-        self.python, self.agent, self.conf = pm.get("python", ""), pm.get("agent", ""), pm.get("conf", "")
-        if not (self.python and self.agent and self.conf):
+        if not (pm.get("python") and pm.get("agent") and pm.get("conf")):
             raise WorkflowError("the stack description names no process manager agent. Fix: `make vllm-deploy`.")
 
+    def _call(self, what: str, *args: str) -> dict[str, Any]:
+        got = agent_call(self.stack, *args, root=self.root)
+        if not got.ok:
+            raise WorkflowError(f"{what} failed: {got.error}")
+        return got.answer or {}
+
     def kill(self, engine: str) -> dict[str, Any]:
-        got = _json(remote.run(self.stack, [self.python, self.agent, "kill", self.conf, engine], self.root),
-                    f"killing {engine} on {self.stack.host}")
+        got = self._call(f"killing {engine} on {self.stack.host}", "kill", engine)
         return {"at": float(got["at"]), "detail": f"SIGKILL pid {got.get('pid')}"}
 
     def events(self, since: float, engines: list[str]) -> list[dict[str, Any]]:
-        got = _json(remote.run(self.stack, [self.python, self.agent, "events", self.conf, str(since)], self.root),
-                    f"reading supervisord's log on {self.stack.host}")
+        got = self._call(f"reading supervisord's log on {self.stack.host}", "events", str(since))
         return [{**e, "engine": e["program"], "source": self.source}
                 for e in got.get("events", []) if e.get("program") in engines]
 

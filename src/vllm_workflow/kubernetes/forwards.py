@@ -4,31 +4,28 @@ and says what it did."""
 
 from __future__ import annotations
 
-import json
-import subprocess
 import time
-from pathlib import Path
 
 import requests
 
 from ..stack import Stack
+from ..supervision import agent_call
 
 
 def ensure_forwards(stack: Stack, timeout: float = 20.0) -> str | None:
     """Start the stack's port-forward supervisor and forwards when they are down (after a reboot,
     say), then wait until the API answers; what was done, or None when nothing was needed or
     the supervisor is not on this machine."""
-    pm = stack.process_manager
-    python, agent, conf = pm.get("python", ""), pm.get("agent", ""), pm.get("conf", "")
-    if stack.backend != "kubernetes" or not all(Path(x).exists() for x in (python, agent, conf)):
+    if stack.backend != "kubernetes":
         return None
     changed = False
     for command in ("ensure-daemon", "apply"):
-        try:
-            out = subprocess.run([python, agent, command, conf], capture_output=True, text=True, timeout=60)
-            changed = changed or bool(json.loads(out.stdout or "{}").get("changed"))
-        except (OSError, subprocess.TimeoutExpired, ValueError) as exc:
-            return f"could not start the port-forwards ({type(exc).__name__}); run make vllm-deploy"
+        got = agent_call(stack, command, timeout=60)
+        if got.absent:
+            return None  # the supervisor is not on this machine
+        if not got.ok:
+            return f"could not start the port-forwards ({got.error}); run make vllm-deploy"
+        changed = changed or bool((got.answer or {}).get("changed"))
     if not changed:
         return None
     deadline = time.monotonic() + timeout
