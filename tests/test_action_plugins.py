@@ -102,3 +102,30 @@ def test_vllm_finish_deploy_records_the_stack_and_shows_each_line(tmp_path: Path
                       {"stack": dead})
         assert failed.returncode != 0
         assert "❌ localhost/engine-1 not healthy after 0.3 s" in failed.stdout and "failed=1" in failed.stdout
+
+
+@pytest.mark.slow
+def test_the_kubernetes_plan_filter_plans_in_ansibles_process_and_keeps_braces_literal(tmp_path: Path,
+                                                                                       vars_for) -> None:
+    """`vllm_k8s_plan` (playbooks/filter_plugins) is the plan the role keeps with set_fact: the same
+    document `vllm-workflow k8s-plan` prints, and the Grafana legends in it ("{{engine}}") stay text
+    in later tasks instead of being templated."""
+    from vllm_workflow.kubernetes.plan import plan_from_input
+
+    data = {"vars": vars_for("vllm-production-stack-cpu"), "facts": {"home": "/home/u"}}
+    expected = plan_from_input(data)
+    assert "{{" in json.dumps(expected["dashboard"])  # what must survive
+    (tmp_path / "input.json").write_text(json.dumps(data))
+    tasks = [
+        {"name": "Plan", "ansible.builtin.set_fact": {
+            "vllm_k8s_plan": "{{ lookup('ansible.builtin.file', input_file) | from_json | vllm_k8s_plan }}"}},
+        {"name": "Use it", "ansible.builtin.copy": {"content": "{{ vllm_k8s_plan | to_json }}",
+                                                    "dest": str(tmp_path / "kept.json")}},
+        {"name": "Bad input", "ansible.builtin.set_fact": {"broken": "{{ {'vars': {}} | vllm_k8s_plan }}"},
+         "ignore_errors": True},
+    ]
+    run = play(tmp_path, tasks, {"input_file": str(tmp_path / "input.json")})
+    out = run.stdout + run.stderr
+    assert run.returncode == 0, out[-3000:]
+    assert json.loads((tmp_path / "kept.json").read_text()) == json.loads(json.dumps(expected))
+    assert "vllm_k8s_plan needs {'vars': ..., 'facts': ...}" in out or "k8s-plan: incomplete input" in out

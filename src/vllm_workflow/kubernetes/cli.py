@@ -47,14 +47,9 @@ def cmd_values(args: argparse.Namespace) -> int:
 
 
 def cmd_k8s_plan(args: argparse.Namespace) -> int:
-    from .plan import Facts, plan
+    from .plan import plan_from_input
 
-    data = _stdin_json("k8s-plan", "{'vars': ..., 'facts': ...}")
-    try:
-        result = plan(data["vars"], Facts.from_dict(data["facts"]))
-    except (KeyError, TypeError) as exc:
-        raise WorkflowError(f"k8s-plan: incomplete input ({exc})") from exc
-    json.dump(result, sys.stdout)
+    json.dump(plan_from_input(_stdin_json("k8s-plan", "{'vars': ..., 'facts': ...}")), sys.stdout)
     return 0
 
 

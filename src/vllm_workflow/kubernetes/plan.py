@@ -288,3 +288,14 @@ def plan(base: Mapping[str, Any], facts: Facts) -> K8sPlan:
         "supervisord_conf": supervisord_conf(progs, p),
         "stack": stack_description(v, facts, p, c, progs, mon),
     }
+
+
+def plan_from_input(data: Mapping[str, Any]) -> K8sPlan:
+    """The plan from the role's ``{"vars": ..., "facts": ...}`` (the ``vllm_k8s_plan`` filter, in
+    Ansible's own process, and ``vllm-workflow k8s-plan``)."""
+    from ..errors import WorkflowError
+
+    try:
+        return plan(data["vars"], Facts.from_dict(data["facts"]))
+    except (KeyError, TypeError) as exc:
+        raise WorkflowError(f"k8s-plan: incomplete input ({exc})") from exc
