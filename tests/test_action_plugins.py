@@ -129,3 +129,26 @@ def test_the_kubernetes_plan_filter_plans_in_ansibles_process_and_keeps_braces_l
     assert run.returncode == 0, out[-3000:]
     assert json.loads((tmp_path / "kept.json").read_text()) == json.loads(json.dumps(expected))
     assert "vllm_k8s_plan needs {'vars': ..., 'facts': ...}" in out or "k8s-plan: incomplete input" in out
+
+
+@pytest.mark.slow
+def test_the_kubernetes_gates_stop_the_play_with_their_lines(tmp_path: Path) -> None:
+    """`vllm_k8s_gate` (the role's GPU, capacity and Minikube gates, in Ansible's process): [] lets the
+    play go on; a failing gate's headline and problems become the `fail` task's message."""
+    tasks = [
+        {"name": "CPU needs no GPU", "ansible.builtin.set_fact": {"cpu": "{{ {'device': 'cpu'} | vllm_k8s_gate('gpu') }}"}},
+        {"name": "No nvidia-smi", "ansible.builtin.set_fact": {
+            "cuda": "{{ {'device': 'cuda', 'nvidia_smi': {'rc': none, 'stdout': '', 'stderr': 'No such file'}}"
+                    " | vllm_k8s_gate('gpu') }}"}},
+        {"name": "Show", "ansible.builtin.debug": {"msg": "GATES {{ cpu | length }} {{ cuda[0] }}"}},
+        {"name": "Stop", "ansible.builtin.fail": {"msg": "{{ cuda }}"}, "when": "cuda | length > 0",
+         "ignore_errors": True},
+        {"name": "Unknown gate", "ansible.builtin.set_fact": {"x": "{{ {} | vllm_k8s_gate('nope') }}"},
+         "ignore_errors": True},
+    ]
+    run = play(tmp_path, tasks)
+    out = run.stdout + run.stderr
+    assert run.returncode == 0, out[-3000:]
+    assert "GATES 0 GPU check failed; nothing was deployed:" in out
+    assert "vllm_k8s_gate: no gate 'nope' (one of gpu, capacity, minikube)" in out
+    assert "ignored=2" in out

@@ -2,7 +2,8 @@
 """Ansible filters: the deploy plans, computed in the controller's own process.
 
 ``{{ {'vars': ..., 'facts': ...} | vllm_local_plan }}`` calls ``vllm_workflow.local.plan`` and
-``| vllm_k8s_plan`` ``vllm_workflow.kubernetes.plan`` (the project's virtualenv runs
+``| vllm_k8s_plan`` ``vllm_workflow.kubernetes.plan``, ``| vllm_k8s_gate('gpu')`` (and ``capacity``,
+``minikube``) the Kubernetes role's preflight gates (the project's virtualenv runs
 ansible-playbook, so the package is importable): no subprocess, and the secrets among the settings
 never leave the process. Enabled in ansible.cfg (filter_plugins).
 """
@@ -40,6 +41,21 @@ def vllm_k8s_plan(data: Any) -> dict[str, Any]:
     return _plan("vllm_k8s_plan", "vllm_workflow.kubernetes.plan", data)
 
 
+def vllm_k8s_gate(data: Any, name: str) -> list[str]:
+    """The Kubernetes role's preflight gate ``name`` (gpu, capacity, minikube) on what the role read:
+    the lines to stop with, or [] when it passes."""
+    try:
+        from vllm_workflow.kubernetes.gates import GATES, failure
+    except ImportError as exc:
+        raise AnsibleFilterError(f"vllm_k8s_gate needs the vllm_workflow package ({exc}). Fix: run the "
+                                 "playbook through make, which uses the project's virtualenv.") from None
+    if name not in GATES:
+        raise AnsibleFilterError(f"vllm_k8s_gate: no gate {name!r} (one of {', '.join(GATES)})")
+    if not isinstance(data, dict):
+        raise AnsibleFilterError(f"vllm_k8s_gate({name!r}) needs a mapping, not {type(data).__name__}")
+    return failure(name, data)
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
-        return {"vllm_local_plan": vllm_local_plan, "vllm_k8s_plan": vllm_k8s_plan}
+        return {"vllm_local_plan": vllm_local_plan, "vllm_k8s_plan": vllm_k8s_plan, "vllm_k8s_gate": vllm_k8s_gate}

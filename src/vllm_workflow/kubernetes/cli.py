@@ -1,4 +1,5 @@
-"""Subcommands of the Kubernetes backend: values, k8s-plan, gpu-check."""
+"""Subcommands of the Kubernetes backend: values, k8s-plan, the preflight gates (gpu-check, k8s-capacity,
+minikube-check), k8s-release, k8s-diagnose."""
 
 from __future__ import annotations
 
@@ -53,36 +54,20 @@ def cmd_k8s_plan(args: argparse.Namespace) -> int:
     return 0
 
 
-def gpu_problems(data: dict[str, Any]) -> list[str]:
-    """The gate for what deploy captured: {device, rocm_arch, nvidia_smi|rocminfo: {rc, stdout, stderr}, nodes}."""
-    from . import gpu
-
-    device = data.get("device", "cpu")
-    if device == "cuda":
-        if data.get("nodes") is not None:
-            return gpu.check_node_labels([gpu.node_facts(n) for n in data["nodes"]])
-        smi = data.get("nvidia_smi") or {}
-        return gpu.check_nvidia_smi(smi.get("rc"), smi.get("stdout", ""), smi.get("stderr", ""))
-    if device == "rocm":
-        info = data.get("rocminfo") or {}
-        return gpu.check_rocminfo(info.get("rc"), info.get("stdout", ""), info.get("stderr", ""),
-                                  str(data.get("rocm_arch") or "gfx942"))
-    return []
-
-
-def _gate(problems: list[str], failed: str, passed: str) -> int:
+def _gate(name: str, data: dict[str, Any]) -> int:
     """A preflight gate's verdict: exit 1 listing each problem on stderr, else 0 with one line."""
-    if problems:
-        print(f"{failed}:\n  " + "\n  ".join(problems), file=sys.stderr)
+    from .gates import GATES, failure
+
+    lines = failure(name, data)
+    if lines:
+        print("\n".join(lines), file=sys.stderr)
         return 1
-    print(passed)
+    print(GATES[name].passed(data))
     return 0
 
 
 def cmd_gpu_check(args: argparse.Namespace) -> int:
-    data = _stdin_json("gpu-check", "{'device': ..., 'nvidia_smi' or 'rocminfo' or 'nodes': ...}")
-    return _gate(gpu_problems(data), "GPU check failed; nothing was deployed",
-                 f"GPU check passed ({data.get('device', 'cpu')}).")
+    return _gate("gpu", _stdin_json("gpu-check", "{'device': ..., 'nvidia_smi' or 'rocminfo' or 'nodes': ...}"))
 
 
 def cmd_k8s_release(args: argparse.Namespace) -> int:
@@ -94,23 +79,11 @@ def cmd_k8s_release(args: argparse.Namespace) -> int:
 
 
 def cmd_k8s_capacity(args: argparse.Namespace) -> int:
-    import yaml
-
-    from .resources import cluster_problems, nodes_from_api
-
-    data = _stdin_json("k8s-capacity", "{'values_yaml': ..., 'nodes': [...]}")
-    found = cluster_problems(yaml.safe_load(str(data.get("values_yaml") or "{}")) or {},
-                             nodes_from_api(list(data.get("nodes") or [])))
-    return _gate(found, "The release does not fit the cluster; nothing was installed",
-                 "The release fits the cluster's allocatable resources.")
+    return _gate("capacity", _stdin_json("k8s-capacity", "{'values_yaml': ..., 'nodes': [...]}"))
 
 
 def cmd_minikube_check(args: argparse.Namespace) -> int:
-    from .minikube_host import problems
-
-    data = _stdin_json("minikube-check", "{'facts': {...}, 'start': [...], 'profile': ...}")
-    found = problems(data.get("facts") or {}, list(data.get("start") or []), str(data.get("profile") or ""))
-    return _gate(found, "Minikube cannot start as planned; nothing was deployed", "Minikube host check passed.")
+    return _gate("minikube", _stdin_json("minikube-check", "{'facts': {...}, 'start': [...], 'profile': ...}"))
 
 
 def cmd_k8s_diagnose(args: argparse.Namespace) -> int:
