@@ -140,7 +140,10 @@ def test_the_kubernetes_gates_stop_the_play_with_their_lines(tmp_path: Path) -> 
         {"name": "No nvidia-smi", "ansible.builtin.set_fact": {
             "cuda": "{{ {'device': 'cuda', 'nvidia_smi': {'rc': none, 'stdout': '', 'stderr': 'No such file'}}"
                     " | vllm_k8s_gate('gpu') }}"}},
-        {"name": "Show", "ansible.builtin.debug": {"msg": "GATES {{ cpu | length }} {{ cuda[0] }}"}},
+        {"name": "Release", "ansible.builtin.set_fact": {
+            "release": "{{ {'status': none, 'release': 'vllm', 'namespace': 'ns'} | vllm_k8s_release }}"}},
+        {"name": "Show", "ansible.builtin.debug": {
+            "msg": "GATES {{ cpu | length }} {{ cuda[0] }} RELEASE {{ release.action }} {{ release.error is none }}"}},
         {"name": "Stop", "ansible.builtin.fail": {"msg": "{{ cuda }}"}, "when": "cuda | length > 0",
          "ignore_errors": True},
         {"name": "Unknown gate", "ansible.builtin.set_fact": {"x": "{{ {} | vllm_k8s_gate('nope') }}"},
@@ -149,6 +152,7 @@ def test_the_kubernetes_gates_stop_the_play_with_their_lines(tmp_path: Path) -> 
     run = play(tmp_path, tasks)
     out = run.stdout + run.stderr
     assert run.returncode == 0, out[-3000:]
-    assert "GATES 0 GPU check failed; nothing was deployed:" in out
+    shown = next(line for line in out.splitlines() if "GATES " in line and "{{" not in line)
+    assert "GATES 0 GPU check failed; nothing was deployed: RELEASE install True" in shown, shown
     assert "vllm_k8s_gate: no gate 'nope' (one of gpu, capacity, minikube)" in out
     assert "ignored=2" in out

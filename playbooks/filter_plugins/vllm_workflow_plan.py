@@ -3,7 +3,8 @@
 
 ``{{ {'vars': ..., 'facts': ...} | vllm_local_plan }}`` calls ``vllm_workflow.local.plan`` and
 ``| vllm_k8s_plan`` ``vllm_workflow.kubernetes.plan``, ``| vllm_k8s_gate('gpu')`` (and ``capacity``,
-``minikube``) the Kubernetes role's preflight gates (the project's virtualenv runs
+``minikube``) the Kubernetes role's preflight gates, ``| vllm_k8s_release`` what to do with the Helm
+release (the project's virtualenv runs
 ansible-playbook, so the package is importable): no subprocess, and the secrets among the settings
 never leave the process. Enabled in ansible.cfg (filter_plugins).
 """
@@ -56,6 +57,19 @@ def vllm_k8s_gate(data: Any, name: str) -> list[str]:
     return failure(name, data)
 
 
+def vllm_k8s_release(data: Any) -> dict[str, Any]:
+    """What to do with the Helm release, from helm_info's status: install, upgrade, retry, or stop."""
+    try:
+        from vllm_workflow.kubernetes.release import decide
+    except ImportError as exc:
+        raise AnsibleFilterError(f"vllm_k8s_release needs the vllm_workflow package ({exc}). Fix: run the "
+                                 "playbook through make, which uses the project's virtualenv.") from None
+    if not isinstance(data, dict):
+        raise AnsibleFilterError(f"vllm_k8s_release needs a mapping, not {type(data).__name__}")
+    return dict(decide(data.get("status"), str(data.get("release") or ""), str(data.get("namespace") or "")))
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
-        return {"vllm_local_plan": vllm_local_plan, "vllm_k8s_plan": vllm_k8s_plan, "vllm_k8s_gate": vllm_k8s_gate}
+        return {"vllm_local_plan": vllm_local_plan, "vllm_k8s_plan": vllm_k8s_plan, "vllm_k8s_gate": vllm_k8s_gate,
+                "vllm_k8s_release": vllm_k8s_release}
