@@ -137,6 +137,19 @@ class FaultDriver:
             await asyncio.sleep(0.25)
         return None
 
+    async def _recovered(self, engine: str, kill_t: float, clock: Callable[[], float], stop: asyncio.Event,
+                         set_end: Callable[[float], None]) -> bool:
+        """Wait for ``engine`` to serve again; when it does not (or the run is stopped), note why
+        and end the run now."""
+        if await self._recovery(engine, kill_t, clock, stop) is not None:
+            return True
+        if not stop.is_set():
+            self.note = (f"{engine} did not serve through the router again within "
+                         f"{self.plan.recovery_timeout_s:g} s of its kill")
+            print(f"❌ {self.note}", flush=True)
+        set_end(clock())
+        return False
+
     async def run(self, clock: Callable[[], float], warmup_s: float, stop: asyncio.Event,
                   set_end: Callable[[float], None]) -> None:
         plan = self.plan
@@ -153,12 +166,7 @@ class FaultDriver:
             if not await self._wait_until(clock, at, stop):
                 return
             kill_t = await self._kill(n, engine, clock)
-            if await self._recovery(engine, kill_t, clock, stop) is None:
-                if not stop.is_set():
-                    self.note = (f"{engine} did not serve through the router again within "
-                                 f"{plan.recovery_timeout_s:g} s of its kill")
-                    print(f"❌ {self.note}", flush=True)
-                set_end(clock())
+            if not await self._recovered(engine, kill_t, clock, stop, set_end):
                 return
         set_end(clock() + plan.after_recovery_s)
 
@@ -171,11 +179,6 @@ class FaultDriver:
         print(f"💥 outage of {plan.model}: every engine of it killed ({', '.join(plan.outage)})", flush=True)
         kills = [(engine, await self._kill(n, engine, clock)) for n, engine in enumerate(plan.outage, start=1)]
         for engine, kill_t in kills:
-            if await self._recovery(engine, kill_t, clock, stop) is None:
-                if not stop.is_set():
-                    self.note = (f"{engine} did not serve through the router again within "
-                                 f"{plan.recovery_timeout_s:g} s of its kill")
-                    print(f"❌ {self.note}", flush=True)
-                set_end(clock())
+            if not await self._recovered(engine, kill_t, clock, stop, set_end):
                 return
         set_end(clock() + plan.after_recovery_s)
