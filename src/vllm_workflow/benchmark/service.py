@@ -93,10 +93,10 @@ def _tokenizers(stack: Stack, target: Any, models: Any) -> dict[str, Any]:
 
     out = {}
     for name in models:
-        engine = next((e for e in stack.engines if stack.serves(e) == name), None)
-        if engine is None:
+        engines = stack.for_model(name).engines
+        if not engines:
             raise WorkflowError(f"no engine of {stack.host} serves {name!r}. Fix: `make vllm-deploy`.")
-        out[name] = HttpTokenizer(target, engine.url, name)
+        out[name] = HttpTokenizer(target, engines[0].url, name)
     return out
 
 
@@ -275,10 +275,9 @@ def run(o: RunOptions, v: dict[str, Any], show: Show = None) -> int:
             raise WorkflowError(f"no deployed stack on host {o.host!r}.")
     key = secrets(o.root)["vllm_api_key"]
     worst = EXIT_OK
+    mixed = bool(str(v.get("vllm_benchmark_model_mix") or "").strip())
     for stack in stacks:
-        mixed = bool(str(v.get("vllm_benchmark_model_mix") or "").strip())
-        view = model_view(stack, o.model, mixed)
-        worst = max(worst, run_one(o, v, view, key, show=show)[0])
+        worst = max(worst, run_one(o, v, model_view(stack, o.model, mixed), key, show=show)[0])
         if worst == EXIT_INTERRUPTED:
             break
     return worst

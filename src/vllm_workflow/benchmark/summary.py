@@ -8,7 +8,7 @@ from typing import Any
 
 from .bundle import SCHEMA, SCHEMA_VERSION
 from .records import RequestRecord
-from .stats import Slo, summarize
+from .stats import Slo, measured, summarize
 
 
 def stage_summaries(records: Sequence[RequestRecord], stages: Sequence[Mapping[str, Any]],
@@ -28,7 +28,7 @@ def model_summaries(records: Sequence[RequestRecord], slo: Slo) -> dict[str, dic
     names = sorted({r.model for r in records if r.model})
     if not names:
         return {}
-    total = sum(1 for r in records if not r.warmup and not r.cancelled)
+    total = len(measured(records))
     out = {}
     for name in names:
         mine = [r for r in records if r.model == name]
