@@ -180,15 +180,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _record(results: Path, folder: Path) -> None:
+    """Record one written folder in the results index (its SQLite and NumPy load only then)."""
+    from .history.index import record
+
+    record(results, folder)
+
+
 def _record_results() -> None:
     """Every bundle and comparison a command writes goes into the results index (issue 26), and the
     fault workload plugs into the benchmark (so benchmark does not import fault)."""
     from .benchmark import bundle, extensions
     from .fault.extension import EXTENSION
-    from .history.index import record
 
-    if record not in bundle.WRITTEN:
-        bundle.WRITTEN.append(record)
+    if _record not in bundle.WRITTEN:
+        bundle.WRITTEN.append(_record)
     extensions.register(EXTENSION)
 
 
