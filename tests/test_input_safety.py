@@ -40,7 +40,8 @@ def make(project: Path, *args: str, env: dict[str, str] | None = None) -> subpro
 
 def test_make_variables_stay_one_argument(project: Path) -> None:
     assert make(project, "defconfig-vllm-local").returncode == 0
-    for target, var in (("vllm-benchmark", "LABEL"), ("vllm-results", "RUN"), ("vllm-ab", "LABEL")):
+    for target, var in (("vllm-benchmark", "LABEL"), ("vllm-results", "RUN"), ("vllm-ab", "LABEL"),
+                        ("vllm-benchmark", "MODEL"), ("vllm-benchmark", "MIX"), ("vllm-fault-test", "MIX")):
         out = make(project, target, f"{var}=x;touch {project}/pwned;echo", env={})
         assert not (project / "pwned").exists(), target
         assert out.returncode != 0, target  # nothing is deployed / no such results: the target fails
