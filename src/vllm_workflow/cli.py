@@ -16,6 +16,12 @@ from .errors import WorkflowError
 
 Handler = Callable[[argparse.Namespace], int]
 
+# make turns every failing command into its own exit status 2, so a verdict's code (A/B: 1 regression,
+# 2 inconclusive; --bisect: 125 skip) cannot come through `make`. scripts/make-verdict runs make with
+# this variable naming a file; the commands below, whose exit code is a verdict, write it there.
+EXIT_FILE_ENV = "VLLM_WORKFLOW_EXIT_FILE"
+VERDICT_COMMANDS = frozenset({"ab", "ab-compare", "measure", "history", "quick-test", "fault-test", "routing-check"})
+
 
 def _tree(args: argparse.Namespace):
     from .kconfig import Tree
@@ -202,6 +208,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     _record_results()
     args = parser.parse_args(argv)
+    code = _run(args)
+    if args.command in VERDICT_COMMANDS:
+        _write_exit_code(code)
+    return code
+
+
+def _write_exit_code(code: int) -> None:
+    """Leave the verdict's own exit code where scripts/make-verdict reads it (only when it asked)."""
+    path = os.environ.get(EXIT_FILE_ENV)
+    if not path:
+        return
+    try:
+        Path(path).write_text(f"{code}\n", encoding="utf-8")
+    except OSError as exc:
+        print(f"warning: could not record the exit code in {path} ({EXIT_FILE_ENV}): {exc.strerror}",
+              file=sys.stderr)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return args.handler(args)
     except WorkflowError as exc:

@@ -4,6 +4,7 @@ parse, call the A/B service, print."""
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -47,10 +48,11 @@ def cmd_ab(args: argparse.Namespace) -> int:
     o = options(args)
     try:
         return run_ab(o, settings(o.run), show=bench_cli.print_summary, shown=print_after_runs)
-    except WorkflowError:
-        if o.bisect:
-            raise SystemExit(125) from None
-        raise
+    except WorkflowError as exc:
+        if not o.bisect:
+            raise
+        print(f"error: {exc}\nExit 125: this commit could not be tested (git bisect skips it).", file=sys.stderr)
+        return 125
 
 
 def print_after_runs(comp: dict[str, Any], out: Path) -> None:
