@@ -41,8 +41,9 @@ class SshProject(Project):
     hosts: sshhosts.TestHosts
 
     def make(self, *targets: str, check: bool = True, timeout: float = 1800,
-             env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-        return super().make(*targets, check=check, timeout=timeout, env={**self.hosts.env(), **(env or {})})
+             env: dict[str, str] | None = None, verdict: bool = False) -> subprocess.CompletedProcess:
+        return super().make(*targets, check=check, timeout=timeout, env={**self.hosts.env(), **(env or {})},
+                            verdict=verdict)
 
     def configure(self, name: str, *lines: str) -> None:
         (self.path / "defconfigs" / name).write_text("\n".join([*BASE, *lines]) + "\n")
@@ -220,14 +221,14 @@ def test_two_host_ab_with_make_vllm(project: SshProject) -> None:
                    check=True)
     quota = project.hosts.limit_cpu(dev, 0.7)
     try:
-        slow = project.make("vllm-ab", "LABEL=quota", check=False, timeout=1800)
+        slow = project.make("vllm-ab", "LABEL=quota", check=False, timeout=1800, verdict=True)
         throttled = quota.throttled()
     finally:
         quota.close()
     text = slow.stdout + slow.stderr
     comp = json.loads(sorted(results.glob("*-quota-ab/comparison.json"))[-1].read_text())
     assert comp["verdict"] == "regression", text[-4000:]
-    assert "Error 1" in slow.stderr or slow.returncode != 0  # make reports the A/B's exit 1
+    assert slow.returncode == 1 == comp["exit_code"]  # the A/B's own exit 1, through scripts/make-verdict
     assert "verdict: regression (exit 1)" in slow.stdout
     ttft = next(m for m in comp["metrics"] if m["metric"] == "ttft_p50")
     # Under the quota TTFT is bimodal (a first token before or after the group is throttled: 21, 76,
@@ -384,6 +385,13 @@ def test_the_kdevops_plugin_from_a_kdevops_tree(project: SshProject, tmp_path_fa
     assert (comp["arms"]["baseline"]["host"], comp["arms"]["dev"]["host"]) == (base.address, dev.address)
     assert comp["verdict"] not in ("regression", "improvement"), comp["verdict"]
     assert run.returncode == 0 or "Error 2" in run.stdout  # no change, or inconclusive at three runs
+    # The verdict's own exit code from a kdevops tree: the installed plugin's scripts/make-verdict
+    # (plain make says 2 for a regression and for a bisect skip alike).
+    wrapper = home / ".config/kdevops/plugins/vllm-workflow/tree/scripts/make-verdict"
+    check = subprocess.run([str(wrapper), "-C", str(top), "vllm-history-check", "BISECT=1"], capture_output=True,
+                           text=True, env=kd.env, stdin=subprocess.DEVNULL, timeout=600)
+    assert check.returncode in (0, 1, 125), check.stdout[-3000:] + check.stderr[-2000:]
+    assert f"Exit {check.returncode}:" in check.stdout
     bundle = sorted((top / "workflows/vllm/results").glob("*-dev-r1/provenance.json"))[-1]
     prov = json.loads(bundle.read_text())
     assert prov["kdevops"]["arm"] == "dev" and prov["kdevops"]["node"] == dev.address

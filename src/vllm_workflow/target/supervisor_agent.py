@@ -301,10 +301,7 @@ def router_sync(conf: str, settings_path: str, new: dict[str, Any], live: bool,
         old = None
     result: dict[str, Any] = {"changed": False, "restart_needed": False, "added": [], "removed": []}
     if old != new:
-        fd = os.open(settings_path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(new, fh, indent=2, sort_keys=True)
-        os.replace(settings_path + ".tmp", settings_path)
+        write_private(settings_path, json.dumps(new, indent=2, sort_keys=True))
         result["changed"] = True
         if old is not None and (old.get("args") != new.get("args") or old.get("api_key") != new.get("api_key")):
             result["restart_needed"] = True
