@@ -135,5 +135,5 @@ def test_python_reads_derived_names_not_the_choices_behind_them(tree: Tree) -> N
     # The fault check names the choice the user made in its message; the dev arm's choices are words.
     allowed = {"vllm_benchmark_workload_fault": ["validate.py"]} | {
         n: ["arms.py"] for n in ("vllm_ab_dev_router_round_robin", "vllm_ab_dev_router_session_affinity",
-                                 "vllm_ab_dev_router_prefix_aware")}
+                                 "vllm_ab_dev_router_prefix_aware", "vllm_ab_dev_router_kv_aware")}
     assert {n: sorted(w) for n, w in readers.items() if sorted(w) != allowed.get(n)} == {}

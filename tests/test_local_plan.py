@@ -162,8 +162,9 @@ def test_missing_model_path_and_unsupported_choices(vars_for) -> None:
     v = dict(vars_for("vllm-local"), vllm_target_device="rocm")
     assert any(e.startswith("CONFIG_VLLM_TARGET_DEVICE_ROCM") and "no ROCm wheels" in e
                for e in lp.preflight(v, facts(), []))
-    v = dict(vars_for("vllm-local"), vllm_routing_logic="kvaware")
-    assert any(e.startswith("CONFIG_VLLM_ROUTER_KV_AWARE") for e in lp.preflight(v, facts(), []))
+    v = dict(vars_for("vllm-local", "CONFIG_VLLM_ROUTER_KV_AWARE=y"), vllm_enable_prefix_caching=False)
+    assert any(e.startswith("CONFIG_VLLM_ROUTER_KV_AWARE: KV-aware routing needs prefix caching")
+               for e in lp.preflight(v, facts(), []))
 
 
 def test_runtime_dir_expands_home(vars_for) -> None:
@@ -309,7 +310,7 @@ def test_host_probe_reads_what_the_plan_needs(tmp_path, monkeypatch) -> None:
     full = probe.probe({"runtime_dir": "~/rt", "model_path": str(tmp_path / "none")})
     digest = hashlib.sha256(agent.read_bytes()).hexdigest()
     assert full["helper_sums"] == f"{digest}  {root}/bin/supervisor_agent.py"
-    assert lp.helpers_to_copy(full["helper_sums"]) == ["router_launcher.py", "tiny_model.py"]
+    assert lp.helpers_to_copy(full["helper_sums"]) == ["router_launcher.py", "tiny_model.py", "kv_relay.py"]
     assert full["markers"] == {f"{root}/venv-engine": "", f"{root}/venv-router": "vllm-router==0.1.9"}
     assert full["models"] == {f"{root}/models/tiny-tiny": {"preset": "tiny"}}
     assert full["model_path_exists"] is False and full["other_arm_running"] is False

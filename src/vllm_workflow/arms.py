@@ -14,7 +14,7 @@ from typing import Any
 ARMS = ("baseline", "dev")
 #: The dev arm's routing choices (Kconfig derives VLLM_AB_DEV_ROUTING_LOGIC from them).
 ROUTER_CHOICES = ("vllm_ab_dev_router_round_robin", "vllm_ab_dev_router_session_affinity",
-                  "vllm_ab_dev_router_prefix_aware")
+                  "vllm_ab_dev_router_prefix_aware", "vllm_ab_dev_router_kv_aware")
 #: Dev bool choice -> (base setting, value).
 SWITCHES = {
     "vllm_ab_dev_prefix_caching_on": ("vllm_enable_prefix_caching", True),
@@ -32,7 +32,7 @@ VALUES = {
 }
 #: Ports moved by the dev arm's offset when both arms share a host.
 PORTS = ("vllm_api_port", "vllm_local_engine_base_port", "vllm_local_router_metrics_port", "vllm_prometheus_port",
-         "vllm_grafana_port", "vllm_local_node_exporter_port")
+         "vllm_grafana_port", "vllm_local_node_exporter_port", "vllm_local_kv_events_base_port")
 
 
 def dev_overrides(v: Mapping[str, Any]) -> dict[str, Any]:

@@ -33,6 +33,7 @@ class RuntimePaths(TypedDict):
     run: str
     router_launcher: str
     model_builder: str
+    kv_relay: str
 
 
 class Endpoint(TypedDict):

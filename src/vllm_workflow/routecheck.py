@@ -34,12 +34,14 @@ def delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]
     return {k: after[k] - before.get(k, 0.0) for k in after}
 
 
-def send(stack: Stack, api_key: str, prompt: str, session: str | None = None, max_tokens: int = 2) -> None:
+def send(stack: Stack, api_key: str, prompt: str, session: str | None = None, max_tokens: int = 2,
+         url: str | None = None) -> None:
+    """One completion through the router (or straight to the engine at ``url``)."""
     headers = auth_headers(api_key)
     if session is not None:
         headers[stack.session_header] = session
     body = {"model": stack.model, "prompt": prompt, "max_tokens": max_tokens, "temperature": 0}
-    r = requests.post(f"{stack.api_url}/v1/completions", json=body, headers=headers, timeout=120)
+    r = requests.post(f"{url or stack.api_url}/v1/completions", json=body, headers=headers, timeout=120)
     r.raise_for_status()
 
 
@@ -82,10 +84,44 @@ def check_prefix_aware(stack: Stack, api_key: str, repeats: int = 4) -> Outcome:
     return Outcome(ok, f"first on {first}, repeats on {chosen}; prefix-cache hit tokens by engine: {hits}")
 
 
+def check_kv_aware(stack: Stack, api_key: str, repeats: int = 3, cold: int = 8) -> Outcome:
+    """KV-aware routing, from the engines' counters: a long prefix is first sent straight to one
+    engine (each engine in turn), then requests sharing it go through the router: every one must land
+    on the engine that holds the prefix's blocks, whose prefix-cache hits rise — whichever engine
+    that is, so a router that favours one engine fails. Prompts no engine holds, sent at once, spread
+    over the engines (the least loaded). A fresh nonce keeps a second check as cold as the first."""
+    import secrets
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    nonce = secrets.token_hex(4)
+    placement: dict[str, list[str]] = {}
+    hits_before = engine_counts(stack, PREFIX_HITS)
+    for g, engine in enumerate(stack.engines):
+        prefix = " ".join(f"kv probe {nonce} group {g} line {i} about cached blocks." for i in range(60))
+        send(stack, api_key, prefix + " question 0", url=engine.url)
+        time.sleep(0.3)  # the engine's KV events reach the router asynchronously
+        placement[engine.name] = [served_by(stack, api_key, prefix + f" question {i}") for i in range(1, repeats + 1)]
+    hits = delta(hits_before, engine_counts(stack, PREFIX_HITS))
+    sticky = all(all(c == holder for c in chosen) for holder, chosen in placement.items())
+    cached = all(hits.get(holder, 0) > 0 for holder in placement)
+    before = engine_counts(stack)
+    prompts = [" ".join(f"cold {nonce} prompt {k} word {i}" for i in range(120)) for k in range(cold)]
+    with ThreadPoolExecutor(cold) as pool:
+        list(pool.map(lambda text: send(stack, api_key, text, max_tokens=16), prompts))
+    spread = {k: v for k, v in delta(before, engine_counts(stack)).items() if v > 0}
+    return Outcome(sticky and cached and len(spread) >= 2,
+                   f"a prefix cached on each engine, then {repeats} requests sharing it through the router: "
+                   f"holder -> where they landed {placement}; prefix-cache hit tokens "
+                   f"by engine: {hits}; {cold} cold prompts at once landed on {spread}"
+                   + ("" if len(spread) >= 2 else " (expected two or more engines)"))
+
+
 CHECKS: dict[str, Callable[[Stack, str], Outcome]] = {
     "roundrobin": check_round_robin,
     "session": check_session,
     "prefixaware": check_prefix_aware,
+    "kvaware": check_kv_aware,
 }
 
 

@@ -119,6 +119,11 @@ def simplified(stack: Stack, h: Health, state_dir: Path, emit: Callable[[str], N
         else:
             detail = "process state unknown"
         emit(f"   {mark} {name:<10} {detail} · {'healthy' if healthy else 'not healthy'}")
+    relay = procs.get("kv-relay")  # KV-aware routing: without it the router routes by load alone
+    if relay:
+        up = relay["state"] == "RUNNING"
+        emit(f"   {'✅' if up else '❌'} {'kv-relay':<10} {relay['state'].lower()} (restarts {relay['restarts']}) · "
+             + ("engines' KV events relayed to the router" if up else "KV-aware routing is blind without it"))
     router_text = "" if h.router is None else f" · router {'healthy' if h.router else 'NOT healthy'}"
     emit(f"🩺 engines healthy {h.engines_up}/{len(h.engines)}{router_text}")
     qt = _last(quick_test_path(state_dir, stack.host))

@@ -63,6 +63,7 @@ def paths(root: str, instance: str = "", engine_venv: str = "venv-engine") -> di
         "run": f"{home}/run",
         "router_launcher": f"{root}/bin/router_launcher.py",
         "model_builder": f"{root}/bin/tiny_model.py",
+        "kv_relay": f"{root}/bin/kv_relay.py",
     }
 
 

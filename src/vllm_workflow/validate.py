@@ -49,6 +49,10 @@ def local_port_plan(v: Mapping[str, Any]) -> list[tuple[int, str, str]]:
         base = int(v["vllm_local_engine_base_port"])
         for i in range(sum(m.replicas for m in models(v))):  # every model's engines, numbered on
             plan.append((base + i, f"VLLM_LOCAL_ENGINE_BASE_PORT+{i}", f"engine-{i}"))
+        if v.get("vllm_routing_logic") == "kvaware":
+            kv = int(v["vllm_local_kv_events_base_port"])
+            for i in range(sum(m.replicas for m in models(v))):
+                plan.append((kv + i, f"VLLM_LOCAL_KV_EVENTS_BASE_PORT+{i}", f"engine-{i} KV events relay"))
     else:
         plan.append((int(v["vllm_api_port"]), "VLLM_API_PORT", "engine-0"))
     if v.get("vllm_observability_enabled"):

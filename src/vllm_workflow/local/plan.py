@@ -126,7 +126,8 @@ def device(v: Mapping[str, Any]) -> str:
 
 
 def engine_argv(v: Mapping[str, Any], p: Mapping[str, str], port: int, policy: str,
-                model: ModelSpec | None = None) -> list[str]:
+                model: ModelSpec | None = None, events: str = "") -> list[str]:
+    """The engine's command line; ``events``: where it publishes KV-cache events (KV-aware routing)."""
     m = model or models(v)[0]
     argv = [
         f"{p['venv_engine']}/bin/python", "-m", "vllm.entrypoints.openai.api_server",
@@ -142,9 +143,7 @@ def engine_argv(v: Mapping[str, Any], p: Mapping[str, str], port: int, policy: s
     if device(v) == "cuda":  # vLLM's own GPU block size and executor; the GPU settings of the Engine menu
         argv += ["--gpu-memory-utilization", str(v.get("vllm_gpu_memory_utilization") or "0.9"),
                  "--tensor-parallel-size", str(int(v.get("vllm_tensor_parallel_size") or 1))]
-        if policy == "cache_aware":
-            argv.append("--enable-scale-out")
-        return argv + shlex.split(m.extra_args)
+        return argv + kv_args(policy, events) + shlex.split(m.extra_args)
     argv[argv.index("--dtype") + 2:argv.index("--dtype") + 2] = ["--block-size", str(v["vllm_local_block_size"])]
     if v.get("vllm_local_enforce_eager"):
         argv.append("--enforce-eager")
@@ -152,10 +151,27 @@ def engine_argv(v: Mapping[str, Any], p: Mapping[str, str], port: int, policy: s
         argv += ["--distributed-executor-backend", "uni"]
     if int(v.get("vllm_local_kv_cache_blocks") or 0):
         argv += ["--num-gpu-blocks-override", str(int(v["vllm_local_kv_cache_blocks"]))]
-    if policy == "cache_aware":
-        argv.append("--enable-scale-out")
-    argv += shlex.split(m.extra_args)
-    return argv
+    return argv + kv_args(policy, events) + shlex.split(m.extra_args)
+
+
+def kv_args(policy: str, events: str) -> list[str]:
+    """What prefix- and KV-aware routing need of an engine. The router tokenizes prompts with the
+    engine's render endpoint (--enable-scale-out); KV-aware routing reads the engine's KV-cache
+    events, published with the empty topic (vllm-router 0.1.17 reads no other)."""
+    out = ["--enable-scale-out"] if policy in ("cache_aware", "kv_aware") else []
+    if policy == "kv_aware" and events:
+        out += ["--kv-events-config", json.dumps({"enable_kv_cache_events": True, "publisher": "zmq",
+                                                  "endpoint": events, "topic": ""}, separators=(",", ":"))]
+    return out
+
+
+def kv_event_socket(p: Mapping[str, str], engine: str) -> str:
+    """Where an engine publishes its KV-cache events: a socket in the runtime's private run directory."""
+    return f"ipc://{p['run']}/kv-events-{engine}.sock"
+
+
+def kv_relay_port(v: Mapping[str, Any], index: int) -> int:
+    return int(v["vllm_local_kv_events_base_port"]) + index
 
 
 def gpu_sets(replicas: int, per_engine: int) -> list[str]:
@@ -238,6 +254,10 @@ def router_settings(v: Mapping[str, Any], workers: list[str], policy: str) -> di
         "--request-timeout-secs", str(int(v.get("vllm_router_request_timeout_s") or 1800)),
         "--log-level", "info",
     ]
+    if policy == "kv_aware":  # each engine's events, relayed to loopback by the kv-relay program
+        for i, url in enumerate(workers):
+            args += ["--kv-event-source", f"{url}=tcp://127.0.0.1:{kv_relay_port(v, i)}"]
+        args += ["--kv-event-block-size", str(v["vllm_local_block_size"]), "--kv-event-model", models(v)[0].name]
     out: dict[str, Any] = {"args": args, "workers": workers, "api_key": str(v.get("vllm_api_key") or "")}
     if several(v):
         # Several models: the router's inference-gateway mode keeps one worker set per model and
@@ -253,10 +273,16 @@ def programs(v: Mapping[str, Any], facts: Facts, p: Mapping[str, str]) -> list[P
     engines = engines_of(v, "127.0.0.1")
     cores = core_sets(facts.cpus, len(engines), int(v["vllm_request_cpu"]), bool(v.get("vllm_local_omp_bind")))
     gpus = gpu_sets(len(engines), int(v.get("vllm_tensor_parallel_size") or 1))
+    kv = policy == "kv_aware" and bool(v.get("vllm_router_enabled"))
     out = [
-        Program(e.name, engine_argv(v, p, e.port, policy, e.model), engine_env(v, cores[i], gpus[i]), 100, e.port)
+        Program(e.name, engine_argv(v, p, e.port, policy, e.model, kv_event_socket(p, e.name) if kv else ""),
+                engine_env(v, cores[i], gpus[i]), 100, e.port)
         for i, e in enumerate(engines)
     ]
+    if kv:  # before the router: it subscribes to the relayed ports when it starts
+        pairs = [f"{kv_event_socket(p, e.name)}=tcp://127.0.0.1:{kv_relay_port(v, i)}" for i, e in enumerate(engines)]
+        out.append(Program("kv-relay", [f"{p['venv_engine']}/bin/python", p["kv_relay"], *pairs], {}, 150,
+                           kv_relay_port(v, 0)))
     if v.get("vllm_router_enabled"):
         argv = [f"{p['venv_router']}/bin/python", p["router_launcher"], p["router_settings"]]
         out.append(Program("router", argv, {"RUST_LOG": "info"}, 200, int(v["vllm_api_port"])))
@@ -376,7 +402,39 @@ def gpu_problems(v: Mapping[str, Any], facts: Facts, engines: int) -> list[str]:
     return []
 
 
-def preflight(v: Mapping[str, Any], facts: Facts, engines: Sequence[str], other_arm_engines: int = 0) -> list[str]:
+#: The longest ipc:// socket path (sun_path holds 108 bytes with its terminating NUL).
+IPC_PATH_MAX = 107
+
+
+def kv_aware_problems(v: Mapping[str, Any], p: Mapping[str, str] | None) -> list[str]:
+    """KV-aware routing on this backend: the engines' own KV-cache events need prefix caching (no
+    cached block, no event), one model (the router's static event sources share one model
+    identity), and a socket path the kernel accepts."""
+    if routing(v)[0] != "kvaware":
+        return []
+    setting = "CONFIG_VLLM_ROUTER_KV_AWARE" + (" (or the dev arm's CONFIG_VLLM_AB_DEV_ROUTER_KV_AWARE)"
+                                               if v.get("vllm_ab_testing") else "")
+    problems = []
+    if not v.get("vllm_router_enabled"):
+        problems.append(f"{setting}: KV-aware routing needs the router. Fix: enable CONFIG_VLLM_ROUTER_ENABLED.")
+    if not v.get("vllm_enable_prefix_caching"):
+        problems.append(f"{setting}: KV-aware routing needs prefix caching (engines report only the blocks they "
+                        "cache). Fix: enable CONFIG_VLLM_ENABLE_PREFIX_CACHING, or choose another routing.")
+    if several(v):
+        problems.append(f"{setting}: KV-aware routing on the local backend serves one model (vllm-router's static "
+                        "KV event sources share one model identity). Fix: turn off CONFIG_VLLM_MODEL2_ENABLED, or "
+                        "choose round-robin, session affinity or prefix-aware routing.")
+    if p is not None:
+        longest = max((kv_event_socket(p, e.name) for e in engines_of(v, "127.0.0.1")), key=len)
+        if len(longest.removeprefix("ipc://")) > IPC_PATH_MAX:
+            problems.append(f"{setting}: the KV event socket {longest.removeprefix('ipc://')} is longer than "
+                            f"{IPC_PATH_MAX} bytes, which a Unix socket path cannot be. Fix: a shorter "
+                            "CONFIG_VLLM_LOCAL_RUNTIME_DIR.")
+    return problems
+
+
+def preflight(v: Mapping[str, Any], facts: Facts, engines: Sequence[str], other_arm_engines: int = 0,
+              p: Mapping[str, str] | None = None) -> list[str]:
     problems = []
     if not v.get("vllm_deploy_local"):
         problems.append("CONFIG_VLLM_DEPLOY_LOCAL is off: this play deploys the local backend only.")
@@ -387,11 +445,7 @@ def preflight(v: Mapping[str, Any], facts: Facts, engines: Sequence[str], other_
                         "(make defconfig-vllm-production-stack-rocm), or the CPU or an NVIDIA GPU locally.")
     elif device(v) == "cuda":
         problems += gpu_problems(v, facts, len(engines))
-    if routing(v)[0] == "kvaware":
-        problems.append(
-            "CONFIG_VLLM_ROUTER_KV_AWARE: kv-aware routing needs LMCache KV events, which the local backend "
-            "does not run. Fix: choose round-robin, session affinity or prefix-aware routing."
-        )
+    problems += kv_aware_problems(v, p)
     if facts.architecture not in ("x86_64", "aarch64"):
         problems.append(f"the host architecture {facts.architecture} has no vLLM wheels (x86_64, aarch64 only).")
     if v.get("vllm_model_source_path") and not facts.model_path_exists:
@@ -470,7 +524,8 @@ def runtimes(v: Mapping[str, Any], p: Mapping[str, str], home: str = "~") -> lis
 
 #: The target-side helpers deploy copies into <runtime>/bin (standard library and supervisor only), and
 #: the folder of each under src/vllm_workflow: the agent both backends run, or the local backend's own.
-HELPERS = {"supervisor_agent.py": "target", "router_launcher.py": "local/target", "tiny_model.py": "local/target"}
+HELPERS = {"supervisor_agent.py": "target", "router_launcher.py": "local/target", "tiny_model.py": "local/target",
+           "kv_relay.py": "local/target"}
 
 
 def helpers_to_copy(sha256sum_output: str) -> list[str]:
@@ -516,7 +571,7 @@ def plan(base: Mapping[str, Any], facts: Facts) -> LocalPlan:
         "install": bool(copy or not facts.state_exists or any(r["install"] for r in venvs)
                         or any(b["build"] for b in builds)
                         or (prom and prom["install"])),
-        "errors": preflight(v, facts, engines, other_engines),
+        "errors": preflight(v, facts, engines, other_engines, p),
         "paths": p,
         # A no-op or warm deploy skips both when the helpers are current and the state directory exists.
         "helpers_to_copy": copy,

@@ -26,7 +26,7 @@ import sys
 from typing import Any
 
 #: The helpers deploy installs in <runtime>/bin; their checksums decide whether they are copied.
-HELPERS = ("supervisor_agent.py", "router_launcher.py", "tiny_model.py")
+HELPERS = ("supervisor_agent.py", "router_launcher.py", "tiny_model.py", "kv_relay.py")
 #: What each runtime virtualenv records once installed (see plan.runtimes).
 MARKER = ".vllm-workflow-installed"
 #: What the built-in model builder writes next to the model.
