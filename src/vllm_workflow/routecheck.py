@@ -162,6 +162,9 @@ def check(stack: Stack, api_key: str) -> Outcome:
         return Outcome(all(o.ok for o in outcomes), " | ".join(o.detail for o in outcomes))
     if stack.routing not in CHECKS:
         return Outcome(False, f"no routing check for '{stack.routing}'")
+    if stack.routing == "kvaware" and stack.backend != "local":  # LMCache's controller decides there
+        return Outcome(False, "no routing check for 'kvaware' on Kubernetes: the check caches a prefix on each engine "
+                              "directly, and the engines behind one Service cannot be addressed one by one")
     if len(stack.engines) < 2:
         return Outcome(False, "routing needs at least two engines (VLLM_REPLICA_COUNT >= 2)")
     return CHECKS[stack.routing](stack, api_key)

@@ -86,6 +86,31 @@ def port_plan(v: Mapping[str, Any], own_monitoring: bool = True) -> list[tuple[i
     return plan
 
 
+def kv_aware_problems(v: Mapping[str, Any]) -> list[str]:
+    """KV-aware routing on the local backend reads the engines' own KV-cache events: they need the
+    router, prefix caching (no cached block, no event) and one model (vllm-router's static event
+    sources share one model identity)."""
+    if v.get("vllm_routing_logic") != "kvaware" or not v.get("vllm_deploy_local"):
+        return []
+    from .arms import dev_choices
+    from .models import several
+
+    # The setting the user chose: the dev arm's own choice (its checks are prefixed "dev arm: "), or the Router menu's.
+    setting = ("CONFIG_VLLM_AB_DEV_ROUTER_KV_AWARE" if dev_choices(v)["routing"] == "kv-aware"
+               else "CONFIG_VLLM_ROUTER_KV_AWARE")
+    problems = []
+    if not v.get("vllm_router_enabled"):
+        problems.append(f"{setting}: KV-aware routing needs the router. Fix: enable CONFIG_VLLM_ROUTER_ENABLED.")
+    if not v.get("vllm_enable_prefix_caching"):
+        problems.append(f"{setting}: KV-aware routing needs prefix caching (engines report only the blocks they "
+                        "cache). Fix: enable CONFIG_VLLM_ENABLE_PREFIX_CACHING, or choose another routing.")
+    if several(v):
+        problems.append(f"{setting}: KV-aware routing on the local backend serves one model (vllm-router's static "
+                        "KV event sources share one model identity). Fix: turn off CONFIG_VLLM_MODEL2_ENABLED, or "
+                        "choose round-robin, session affinity or prefix-aware routing.")
+    return problems
+
+
 def _port_collisions(v: Mapping[str, Any]) -> list[str]:
     seen: dict[int, str] = {}
     problems = []
@@ -319,6 +344,7 @@ def _check_local(v: Mapping[str, Any]) -> list[str]:
             _fix("vllm_router_session_key", f"the local router cannot hash on '{v.get('vllm_router_session_key')}'",
                  "use one of " + ", ".join(LOCAL_ROUTER_SESSION_HEADERS))
         )
+    problems += kv_aware_problems(v)
     problems += _port_collisions(v)
     return problems
 

@@ -728,6 +728,37 @@ def test_two_models_behind_one_router_serve_route_and_fail_apart(project: Projec
         project.make("bringup")
 
 
+KV_RELAY = 18300
+
+
+def test_kv_aware_routing_follows_the_engines_own_kv_events(project: Project) -> None:
+    """Issue 27: vLLM's KV-cache events, relayed to loopback, steer the real router's kv_aware policy;
+    the routing check proves it from the engines' counters."""
+    project.use("it-kv", "CONFIG_VLLM_ROUTER_KV_AWARE=y", f"CONFIG_VLLM_LOCAL_KV_EVENTS_BASE_PORT={KV_RELAY}",
+                drop=("CONFIG_VLLM_ROUTER_SESSION_AFFINITY",))
+    project.make("vllm-deploy", timeout=1200)
+    try:
+        listeners = subprocess.run(["ss", "-Htln"], capture_output=True, text=True, check=True).stdout
+        relayed = sorted(re.findall(rf"(\S+):({KV_RELAY}|{KV_RELAY + 1})\s", listeners))
+        assert relayed == [("127.0.0.1", str(KV_RELAY)), ("127.0.0.1", str(KV_RELAY + 1))], listeners
+        for i in (0, 1):  # the engines publish on sockets only their owner can open
+            assert (RUNTIME / "run" / f"kv-events-engine-{i}.sock").stat().st_mode & 0o077 == 0
+        check = project.make("vllm-routing-check")
+        assert "kvaware routing holds" in check.stdout, check.stdout[-3000:]
+        # a prefix cached straight on each engine draws every later request sharing it to that engine
+        assert ("{'engine-0': ['engine-0', 'engine-0', 'engine-0'], 'engine-1': ['engine-1', 'engine-1', "
+                "'engine-1']}") in check.stdout
+        status = project.make("vllm-status-simplified")
+        assert "✅ kv-relay   running" in status.stdout and "routing kvaware (kv_aware)" in status.stdout
+        again = project.make("vllm-deploy")
+        assert re.search(r"localhost\s+: ok=\d+\s+changed=0\s", again.stdout), again.stdout[-2000:]
+    finally:
+        project.make("vllm-teardown", check=False)
+        assert {KV_RELAY, KV_RELAY + 1} & listening_ports() == set()
+        project.use("it-local")
+        project.make("bringup")
+
+
 def test_cleanup_removes_runtimes_and_model_but_keeps_logs(project: Project, tmp_path: Path) -> None:
     """On a runtime directory of its own (the real one keeps its vLLM install for the next run)."""
     runtime = tmp_path / "runtime"

