@@ -60,7 +60,7 @@ def cmd_savedefconfig(args: argparse.Namespace) -> int:
 
 
 def cmd_vars(args: argparse.Namespace) -> int:
-    from . import config, validate
+    from . import config, files, validate
     from .kconfig import check_current, protect_if_secret
 
     kconf = check_current(_tree(args), Path(args.config))
@@ -69,13 +69,13 @@ def cmd_vars(args: argparse.Namespace) -> int:
     if problems:
         raise WorkflowError("the configuration cannot work:\n  " + "\n  ".join(problems))
     protect_if_secret(kconf, Path(args.config))
-    changed = config.write_if_changed(Path(args.output), config.dump_yaml(values, config.VARS_HEADER), 0o644)
+    changed = files.write_if_changed(Path(args.output), config.dump_yaml(values, config.VARS_HEADER), 0o644)
     secrets = config.secret_vars(kconf, os.environ)
     bad = config.secret_problems(secrets)
     if bad:
         raise WorkflowError("the configuration cannot work:\n  " + "\n  ".join(bad))
     dropped = config.dropped_secrets(Path(args.secrets), secrets)
-    config.write_if_changed(Path(args.secrets), config.dump_yaml(secrets, config.SECRETS_HEADER), 0o600)
+    files.write_if_changed(Path(args.secrets), config.dump_yaml(secrets, config.SECRETS_HEADER), 0o600)
     for name in dropped:
         print(f"⚠️  {name} was set for the last deploy and is empty now (it came from the environment of one "
               f"command?): the next deploy runs WITHOUT it. Fix: set it in .config or export it for every make.",
@@ -87,7 +87,7 @@ def cmd_vars(args: argparse.Namespace) -> int:
 
 def cmd_kdevops_vars(args: argparse.Namespace) -> int:
     """From a kdevops tree: our settings from kdevops' .config and inventory (the plugin's make step)."""
-    from . import config, kdevops, validate
+    from . import config, files, kdevops, validate
 
     kconf, extra, notes = kdevops.settings(Path(args.config), Path(args.kdevops_vars), Path(args.inventory))
     names = set(kdevops.kconf_symbols(kdevops.Tree(kdevops.package_tree())))
@@ -104,8 +104,8 @@ def cmd_kdevops_vars(args: argparse.Namespace) -> int:
         raise WorkflowError(kdevops.kdevops_names("the configuration cannot work:\n  " + "\n  ".join(bad), names))
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
-    changed = config.write_if_changed(out, config.dump_yaml(values, config.VARS_HEADER), 0o644)
-    config.write_if_changed(Path(args.secrets), config.dump_yaml(secrets, config.SECRETS_HEADER), 0o600)
+    changed = files.write_if_changed(out, config.dump_yaml(values, config.VARS_HEADER), 0o644)
+    files.write_if_changed(Path(args.secrets), config.dump_yaml(secrets, config.SECRETS_HEADER), 0o600)
     if changed:
         arms = extra["vllm_kdevops"]["arms"] if values.get("vllm_ab_testing") else {}
         where = ", ".join(f"{h} ({a})" for h, a in arms.items()) or str(values.get("vllm_declared_hosts"))
@@ -114,11 +114,11 @@ def cmd_kdevops_vars(args: argparse.Namespace) -> int:
 
 
 def cmd_inventory(args: argparse.Namespace) -> int:
-    from . import config, inventory
+    from . import config, files, inventory
 
     values = config.load_vars(Path(args.extra_vars))
     text = inventory.render(values, args.python)
-    if config.write_if_changed(Path(args.output), text, 0o644):
+    if files.write_if_changed(Path(args.output), text, 0o644):
         print(f"Inventory written to {args.output}:")
         print(text.split("\n", 1)[1], end="")
     else:

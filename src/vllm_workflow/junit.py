@@ -69,8 +69,10 @@ def render(suites: Iterable[Suite]) -> str:
 
 
 def write(path: Path, suites: Iterable[Suite]) -> Path:
+    from .files import write_atomic
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(suites))
+    write_atomic(path, render(suites))
     return path
 
 

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .config import secrets, write_if_changed
+from .config import secrets
+from .files import write_atomic, write_if_changed
 from .errors import WorkflowError
 from .stack import Stack, grafana_state_path
 
@@ -165,7 +166,7 @@ def provision_dashboards(root: Path, state: Path, v: Mapping[str, Any], stacks: 
             failed = failed or bool(configured)
         path = grafana_state_path(state, stack.host)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(record) + "\n")
+        write_atomic(path, json.dumps(record) + "\n")
         changed = changed or outcome.changed
     return changed, failed
 

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from .files import write_atomic
 from .stack import DEFAULT_STATE_DIR, quick_test_path, require_stacks
 
 
@@ -46,7 +47,7 @@ def cmd_quick_test(args: argparse.Namespace) -> int:
         failed += summary["failed"]
         path = quick_test_path(state, stack.host)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(summary, indent=2))
+        write_atomic(path, json.dumps(summary, indent=2))
         print(f"{summary['passed']} passed, {summary['failed']} failed")
         suites.append(quicktest.junit_suite(stack, results))
     _write_ci_reports(args, "quick-test", suites)
@@ -60,7 +61,7 @@ def _write_ci_reports(args: argparse.Namespace, name: str, suites: list) -> None
     folder = Path(args.root).resolve() / junit.JUNIT_DIR
     xml = junit.write(folder / f"{name}.xml", suites)
     md = folder / f"{name}.md"
-    md.write_text(junit.markdown(name, suites))
+    write_atomic(md, junit.markdown(name, suites))
     print(f"🧾 JUnit: {xml} · summary: {md}")
 
 

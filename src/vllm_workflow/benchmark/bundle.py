@@ -22,6 +22,7 @@ from typing import Any
 
 from ..config import SECRET_SYMBOLS
 from ..errors import WorkflowError
+from ..files import write_atomic
 from .records import RequestRecord
 
 SCHEMA = "vllm-workflow/benchmark"
@@ -220,7 +221,7 @@ def announce(results: Path, folder: Path) -> None:
 
 
 def write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+    write_atomic(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
 
 
 def write_records(path: Path, records: Iterable[RequestRecord]) -> None:
@@ -233,9 +234,7 @@ def read_records(path: Path) -> list[RequestRecord]:
 
 
 def write_jsonl(path: Path, rows: Iterable[Mapping[str, Any]]) -> None:
-    with path.open("w") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, separators=(",", ":")) + "\n")
+    write_atomic(path, "".join(json.dumps(row, separators=(",", ":")) + "\n" for row in rows))
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:

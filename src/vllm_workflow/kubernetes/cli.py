@@ -29,7 +29,7 @@ def _stdin_json(command: str, needs: str) -> dict[str, Any]:
 
 
 def cmd_values(args: argparse.Namespace) -> int:
-    from .. import config
+    from .. import config, files
     from ..config import secrets
     from .plan import values_yaml
 
@@ -42,7 +42,7 @@ def cmd_values(args: argparse.Namespace) -> int:
     text = values_yaml(v, hf_token=bool(s["vllm_hf_token"]), api_key=bool(s["vllm_api_key"]))
     out = Path(args.output) if args.output else root / VALUES_PATH
     out.parent.mkdir(parents=True, exist_ok=True)
-    config.write_if_changed(out, text, 0o644)
+    files.write_if_changed(out, text, 0o644)
     print(f"Helm values for the current .config written to {out} (no cluster contacted; secrets are not in it).")
     return 0
 
