@@ -26,6 +26,7 @@ def makefile(tmp_path: Path, project: Path) -> Path:
         f"\t@{CLI} --root '{project}' ab $(if $(BISECT),--bisect)\n"
         f"ready:\n\t@{CLI} --root '{project}' ab-ready\n"
         "broken:\n\t@echo 'the deploy failed' >&2; exit 1\n"
+        "after:\n\t@echo 0 > \"$$VLLM_WORKFLOW_EXIT_FILE\"; exit 1\n"  # a passing verdict, then a failing step
         "ok:\n\t@true\n")
     return path
 
@@ -71,3 +72,16 @@ def test_only_verdict_commands_leave_their_code(tmp_path: Path, ab_project, comm
                          capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == (int(written) if written else 1)
     assert (record.read_text() if record.exists() else None) == written
+
+
+def test_a_step_failing_after_a_passing_verdict_is_not_hidden(tmp_path: Path, ab_project) -> None:  # noqa: F811
+    makefile(tmp_path, ab_project({"baseline": "http://127.0.0.1:9"}))
+    assert verdict(tmp_path, "after").returncode == 2
+    assert verdict(tmp_path, "after", "BISECT=1").returncode == 125
+
+
+def test_every_verdict_command_is_a_registered_command() -> None:
+    from vllm_workflow import cli
+
+    commands = set(cli.build_parser()._subparsers._group_actions[0].choices)
+    assert cli.VERDICT_COMMANDS <= commands and "ab-ready" not in cli.VERDICT_COMMANDS
