@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .errors import WorkflowError
+from .files import write_atomic
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -220,7 +221,7 @@ def _write_exit_code(code: int) -> None:
     if not path:
         return
     try:
-        Path(path).write_text(f"{code}\n", encoding="utf-8")
+        write_atomic(Path(path), f"{code}\n")
     except OSError as exc:
         print(f"warning: could not record the exit code in {path} ({EXIT_FILE_ENV}): {exc.strerror}",
               file=sys.stderr)

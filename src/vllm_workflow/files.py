@@ -2,9 +2,8 @@
 
 A reader — a second make, a CI job collecting results — and a command stopped half-way see a
 file's old content or its new one, never a part: the text goes to a temporary file beside it,
-renamed over it. (No fsync: the files are results and settings a rerun makes again, and a sync per
-file costs the test suite seconds.) (The target hosts have their own writer in the standalone agent,
-``target/supervisor_agent.write_private``.)
+renamed over it. No fsync: the files are results and settings a rerun makes again. The target
+hosts have their own writer in the standalone agent (``target/supervisor_agent.write_private``).
 """
 
 from __future__ import annotations

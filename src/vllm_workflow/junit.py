@@ -11,6 +11,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from .files import write_atomic
+
 #: Where the controller writes reports for CI, relative to the project root.
 JUNIT_DIR = "workflows/vllm/reports"  # beside results/: quick-test and routing-check reports for CI
 
@@ -69,8 +71,6 @@ def render(suites: Iterable[Suite]) -> str:
 
 
 def write(path: Path, suites: Iterable[Suite]) -> Path:
-    from .files import write_atomic
-
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, render(suites))
     return path

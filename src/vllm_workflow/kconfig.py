@@ -16,6 +16,7 @@ from pathlib import Path
 import kconfiglib
 
 from .errors import WorkflowError
+from .files import write_atomic
 from .symbols import SECRET_SYMBOLS, SYMBOL_PREFIX
 
 _ASSIGN_RE = re.compile(r"^CONFIG_(\w+)=(.*)$")
@@ -288,8 +289,6 @@ def savedefconfig(tree: Tree, config: Path, output: Path) -> list[str]:
         (dropped if name in SECRET_SYMBOLS else kept).append(name or line)
     if output.is_dir():
         raise WorkflowError(f"{output} is a directory. Fix: remove it or move it away, then run make savedefconfig.")
-    from .files import write_atomic
-
     write_atomic(output, "".join(line for line in text.splitlines(keepends=True)
                                  if line.split("=", 1)[0].removeprefix("CONFIG_") not in SECRET_SYMBOLS))
     return [f"CONFIG_{d}" for d in dropped]

@@ -46,13 +46,13 @@ def local_port_plan(v: Mapping[str, Any]) -> list[tuple[int, str, str]]:
         plan.append((int(v["vllm_local_router_metrics_port"]), "VLLM_LOCAL_ROUTER_METRICS_PORT", "router metrics"))
         from .models import models
 
-        base = int(v["vllm_local_engine_base_port"])
-        for i in range(sum(m.replicas for m in models(v))):  # every model's engines, numbered on
+        base, engines = int(v["vllm_local_engine_base_port"]), sum(m.replicas for m in models(v))
+        for i in range(engines):  # every model's engines, numbered on
             plan.append((base + i, f"VLLM_LOCAL_ENGINE_BASE_PORT+{i}", f"engine-{i}"))
-        if v.get("vllm_routing_logic") == "kvaware":
+        if v.get("vllm_routing_logic") == "kvaware":  # engine N's KV events relayed to loopback
             kv = int(v["vllm_local_kv_events_base_port"])
-            for i in range(sum(m.replicas for m in models(v))):
-                plan.append((kv + i, f"VLLM_LOCAL_KV_EVENTS_BASE_PORT+{i}", f"engine-{i} KV events relay"))
+            plan += [(kv + i, f"VLLM_LOCAL_KV_EVENTS_BASE_PORT+{i}", f"engine-{i} KV events relay")
+                     for i in range(engines)]
     else:
         plan.append((int(v["vllm_api_port"]), "VLLM_API_PORT", "engine-0"))
     if v.get("vllm_observability_enabled"):
