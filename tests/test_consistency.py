@@ -17,8 +17,18 @@ from vllm_workflow.kconfig import Tree, load_kconfig
 
 ROOT = Path(__file__).resolve().parent.parent
 PLAYBOOK_FILES = sorted((ROOT / "playbooks").rglob("*.yml")) + sorted((ROOT / "playbooks").rglob("*.j2"))
-PYTHON_FILES = sorted((ROOT / "src").rglob("*.py"))
+#: settings.py is generated from Kconfig and names every symbol: it defines, it does not use.
+GENERATED = ROOT / "src/vllm_workflow/settings.py"
+PYTHON_FILES = [p for p in sorted((ROOT / "src").rglob("*.py")) if p != GENERATED]
 VAR = re.compile(r"(?<![/\w])vllm_[a-z0-9_]+\b(?!/)")
+#: A read through the typed view (settings.Settings): ``s.api_port`` reads ``vllm_api_port``.
+SETTING_READ = re.compile(r"(?<![\w.])(?:s|conf|settings|Settings\.of\([\w.]+\))\.([a-z][a-z0-9_]*)\b(?!\()")
+
+
+def python_names(text: str) -> set[str]:
+    """The settings a Python source reads: by extra-var name, or through the typed view."""
+    return set(VAR.findall(text)) | {f"vllm_{attr}" for attr in SETTING_READ.findall(text)}
+
 
 def _strip_comments(text: str) -> str:
     return "\n".join(line.split("#", 1)[0] if line.lstrip().startswith("#") else line for line in text.splitlines())
@@ -26,10 +36,12 @@ def _strip_comments(text: str) -> str:
 
 def used_names() -> set[str]:
     names: set[str] = set()
-    for path in PLAYBOOK_FILES + PYTHON_FILES:
+    for path in PLAYBOOK_FILES:
         if path.parts[-2:] == ("defaults", "main.yml"):
             continue  # a default is a definition, not a use
         names |= set(VAR.findall(_strip_comments(path.read_text())))
+    for path in PYTHON_FILES:
+        names |= python_names(_strip_comments(path.read_text()))
     return names
 
 
@@ -130,7 +142,7 @@ def test_python_reads_derived_names_not_the_choices_behind_them(tree: Tree) -> N
     the derived name, so a choice symbol read in Python would be the baseline's)."""
     readers = {}
     for path in PYTHON_FILES:
-        for name in set(VAR.findall(_strip_comments(path.read_text()))) & derived_from(tree):
+        for name in python_names(_strip_comments(path.read_text())) & derived_from(tree):
             readers.setdefault(name, []).append(path.name)
     # The fault check names the choice the user made in its message; the dev arm's choices are words.
     allowed = {"vllm_benchmark_workload_fault": ["validate.py"]} | {

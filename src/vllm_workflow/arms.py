@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .settings import Settings
+
 ARMS = ("baseline", "dev")
 #: The dev arm's routing choices (Kconfig derives VLLM_AB_DEV_ROUTING_LOGIC from them).
 ROUTER_CHOICES = ("vllm_ab_dev_router_round_robin", "vllm_ab_dev_router_session_affinity",
@@ -37,9 +39,10 @@ PORTS = ("vllm_api_port", "vllm_local_engine_base_port", "vllm_local_router_metr
 
 def dev_overrides(v: Mapping[str, Any]) -> dict[str, Any]:
     """The base settings the dev arm changes, with the dev arm's values."""
+    s = Settings.of(v)
     out: dict[str, Any] = {}
-    if v.get("vllm_ab_dev_routing_logic"):  # Kconfig's derived name; "same" gives the baseline's
-        out["vllm_routing_logic"] = v["vllm_ab_dev_routing_logic"]
+    if s.ab_dev_routing_logic:  # Kconfig's derived name; "same" gives the baseline's
+        out["vllm_routing_logic"] = s.ab_dev_routing_logic
     for dev_var, (base_var, value) in SWITCHES.items():
         if v.get(dev_var):
             out[base_var] = value
@@ -55,7 +58,8 @@ def dev_overrides(v: Mapping[str, Any]) -> dict[str, Any]:
 
 def port_offset(v: Mapping[str, Any]) -> int:
     """How far the dev arm's ports move when both arms share a host."""
-    return int(v.get("vllm_ab_dev_port_offset") or 1000)
+    s = Settings.of(v)
+    return s.ab_dev_port_offset
 
 
 def arm_vars(v: Mapping[str, Any], arm: str, colocated: bool = False) -> dict[str, Any]:

@@ -89,6 +89,7 @@ def cmd_vars(args: argparse.Namespace) -> int:
 def cmd_kdevops_vars(args: argparse.Namespace) -> int:
     """From a kdevops tree: our settings from kdevops' .config and inventory (the plugin's make step)."""
     from . import config, files, kdevops, validate
+    from .settings import Settings
 
     kconf, extra, notes = kdevops.settings(Path(args.config), Path(args.kdevops_vars), Path(args.inventory))
     names = set(kdevops.kconf_symbols(kdevops.Tree(kdevops.package_tree())))
@@ -108,8 +109,9 @@ def cmd_kdevops_vars(args: argparse.Namespace) -> int:
     changed = files.write_if_changed(out, config.dump_yaml(values, config.VARS_HEADER), 0o644)
     files.write_if_changed(Path(args.secrets), config.dump_yaml(secrets, config.SECRETS_HEADER), 0o600)
     if changed:
-        arms = extra["vllm_kdevops"]["arms"] if values.get("vllm_ab_testing") else {}
-        where = ", ".join(f"{h} ({a})" for h, a in arms.items()) or str(values.get("vllm_declared_hosts"))
+        s = Settings(values)
+        arms = extra["vllm_kdevops"]["arms"] if s.ab_testing else {}
+        where = ", ".join(f"{h} ({a})" for h, a in arms.items()) or s.declared_hosts
         print(f"Wrote {out} ({len(values)} settings) for {where}, and {args.secrets} (mode 0600).")
     return 0
 

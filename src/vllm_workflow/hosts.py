@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import WorkflowError
+from .settings import Settings
 
 SETTING = "CONFIG_VLLM_DECLARED_HOSTS"
 _LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
@@ -83,7 +84,8 @@ def _is_ip(text: str, version: int) -> bool:
 
 
 def raw_hosts(v: Mapping[str, Any]) -> list[str]:
-    return [h.strip() for h in str(v.get("vllm_declared_hosts") or "").split(",") if h.strip()]
+    s = Settings.of(v)
+    return [h.strip() for h in s.declared_hosts.split(",") if h.strip()]
 
 
 def declared(v: Mapping[str, Any]) -> list[Host]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
+from .settings import Settings
+
 EXIT_OK = 0
 
 
@@ -22,16 +24,17 @@ def cmd_measure(args: argparse.Namespace) -> int:
     if o.label:  # bad input first, before looking for a stack
         bundle.check_label(o.label)
     v = service.settings(o)
-    if v.get("vllm_ab_testing"):
+    s = Settings.of(v)
+    if s.ab_testing:
         from .ab import cli as ab_cli
         from .ab.service import AbOptions, run_ab
 
         return run_ab(AbOptions(run=o), v, show=bench.print_summary, shown=ab_cli.print_after_runs)
-    if not v.get("vllm_benchmark_enabled"):
+    if not s.benchmark_enabled:
         print("📊 benchmark skipped: CONFIG_VLLM_BENCHMARK_ENABLED is off (`make vllm-benchmark` runs it anyway).")
         return EXIT_OK
     code = service.run(o, v, show=bench.print_summary)
-    if code == EXIT_OK and v.get("vllm_history_check"):
+    if code == EXIT_OK and s.history_check:
         from .history.cli import check_newest
 
         return check_newest(o.results_dir, v)

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .settings import Settings
+
 MAX_MODELS = 4
 #: A served name the router and the OpenAI clients route by: no spaces, quotes or control characters.
 ROUTABLE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,255}$")
@@ -86,12 +88,13 @@ class ModelSpec:
 
 
 def _first(v: Mapping[str, Any]) -> ModelSpec:
-    source = "tiny" if v.get("vllm_model_source_tiny") else "path" if v.get("vllm_model_source_path") else "hub"
-    return ModelSpec(1, str(v.get("vllm_model_name") or ""), source, str(v.get("vllm_model_url") or ""),
-                     str(v.get("vllm_model_path") or ""), str(v.get("vllm_tiny_model_preset") or "tiny"),
-                     int(v.get("vllm_replica_count") or 1), int(v.get("vllm_request_cpu") or 1),
-                     str(v.get("vllm_request_memory") or ""), int(v.get("vllm_request_gpu") or 0),
-                     str(v.get("vllm_extra_engine_args") or ""))
+    s = Settings.of(v)
+    source = "tiny" if s.model_source_tiny else "path" if s.model_source_path else "hub"
+    return ModelSpec(1, str(s.model_name or ""), source, str(s.model_url or ""),
+                     s.model_path, str(s.tiny_model_preset or "tiny"),
+                     s.replica_count, int(s.request_cpu or 1),
+                     str(s.request_memory or ""), s.request_gpu,
+                     s.extra_engine_args)
 
 
 def models(v: Mapping[str, Any]) -> list[ModelSpec]:

@@ -20,6 +20,7 @@ from .config import secrets
 from .files import write_atomic, write_if_changed
 from .errors import WorkflowError
 from .stack import Stack, grafana_state_path
+from .settings import Settings
 
 Say = Callable[[str], None]
 RECORDED = "📝 stack description recorded"
@@ -139,17 +140,18 @@ def provision_dashboards(root: Path, state: Path, v: Mapping[str, Any], stacks: 
                          say: Say = print) -> tuple[bool, bool]:
     """Provision a Grafana that answers for each local stack with Prometheus, else write the dashboard
     for import; (changed, failed: a configured Grafana did not take it)."""
+    s = Settings.of(v)
     from .observability.grafana import GrafanaError, provision
     from .observability.monitor import write_dashboard
 
     token = secrets(root)["vllm_grafana_api_token"]
-    configured = str(v.get("vllm_grafana_url") or "")
+    configured = s.grafana_url
     changed, failed = False, False
     for stack in stacks:
         prom = stack.prometheus_url
         if stack.backend != "local" or not prom:
             continue
-        url = configured or f"http://{urlsplit(prom).hostname}:{v.get('vllm_grafana_port') or 3000}"
+        url = configured or f"http://{urlsplit(prom).hostname}:{s.grafana_port}"
         try:
             outcome = provision(url, prom, token, stack.arm)
         except GrafanaError as exc:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .settings import Settings
+
 #: Routing name (Kconfig's derived VLLM_ROUTING_LOGIC) -> the local vllm-router's policy for it.
 POLICIES = {
     "roundrobin": "round_robin",
@@ -21,5 +23,6 @@ POLICIES = {
 
 def routing(v: Mapping[str, Any]) -> tuple[str, str]:
     """(routing name, vllm-router policy) of the settings (round robin when no router is configured)."""
-    name = str(v.get("vllm_routing_logic") or "roundrobin")
+    s = Settings.of(v)
+    name = str(s.routing_logic or "roundrobin")
     return name, POLICIES[name]

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import WorkflowError
+from .settings import Settings
 
 DEFAULT_STATE_DIR = "workflows/vllm/state"
 #: Where the controller keeps generated files (Helm values, dashboards), relative to the project root.
@@ -105,16 +106,17 @@ def description_head(v: Mapping[str, Any], backend: str, arm: str, host: str, ro
                      policy: str | None) -> dict[str, Any]:
     """The fields every backend's stack description starts with (``routing``/``policy`` count
     only with the router on)."""
-    router_on = bool(v.get("vllm_router_enabled"))
+    s = Settings.of(v)
+    router_on = s.router_enabled
     return {
         "schema_version": STACK_SCHEMA_VERSION,
         "backend": backend,
         "arm": arm or None,
         "host": host,
-        "model": str(v["vllm_model_name"]),
+        "model": s.model_name,
         "routing": routing if router_on else "none",
         "router_policy": policy if router_on else None,
-        "session_header": str(v.get("vllm_router_session_key") or "x-user-id"),
+        "session_header": str(s.router_session_key or "x-user-id"),
     }
 
 

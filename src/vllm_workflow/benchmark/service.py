@@ -20,6 +20,7 @@ from ..config import secrets
 from . import bundle
 from .extensions import for_workload
 from .workloads import check_fits, from_vars
+from ..settings import Settings
 
 EXIT_OK, EXIT_ALL_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
@@ -143,6 +144,7 @@ def _versions(v: dict[str, Any], stack: Stack, key: str) -> dict[str, Any]:
 def run_one(o: RunOptions, v: dict[str, Any], stack: Stack, key: str, label: str | None = None,
             show: Show = None) -> tuple[int, Path, dict[str, Any]]:
     """One benchmark run of one stack: (exit code, bundle folder, summary)."""
+    s = Settings.of(v)
     import asyncio
 
     from . import hostmetrics, report
@@ -155,12 +157,12 @@ def run_one(o: RunOptions, v: dict[str, Any], stack: Stack, key: str, label: str
     # A model mix needs every model's engines in view (not one model's: MODEL=).
     whole = {stack.serves(e) for e in stack.engines} == set(stack.models)
     workload = from_vars(v, stack.models if whole else ())
-    check_fits(workload, int(v.get("vllm_max_model_len") or 2048))
-    label = label or o.label or str(v.get("vllm_benchmark_label") or "") or workload.name
+    check_fits(workload, s.max_model_len)
+    label = label or o.label or s.benchmark_label or workload.name
     bundle.check_label(label)
     target = Target(stack.api_url, stack.model, stack.session_header, key)
-    slo = Slo(float(v.get("vllm_benchmark_slo_ttft_ms") or 0), float(v.get("vllm_benchmark_slo_tpot_ms") or 0),
-              float(v.get("vllm_benchmark_slo_e2e_ms") or 0))
+    slo = Slo(float(s.benchmark_slo_ttft_ms or 0), float(s.benchmark_slo_tpot_ms or 0),
+              float(s.benchmark_slo_e2e_ms))
     print(f"📊 {workload.name} benchmark of {stack.host} ({stack.backend}, {stack.routing} routing, "
           f"{len(stack.engines)} engine(s)) at {stack.api_url}")
     extension = for_workload(workload.name)
@@ -186,8 +188,8 @@ def run_one(o: RunOptions, v: dict[str, Any], stack: Stack, key: str, label: str
     # is asked on one of the measured model's own engines.
     runner.prepare(HttpTokenizer(target, stack.engines[0].url if len(stack.models) > 1 and stack.engines else ""),
                    _tokenizers(stack, target, mix) if mix else None)
-    counters = bool(v.get("vllm_benchmark_host_metrics", True))
-    perf = counters and bool(v.get("vllm_benchmark_perf_stat", True))
+    counters = s.benchmark_host_metrics
+    perf = counters and s.benchmark_perf_stat
     host_before = hostmetrics.take(stack, root, "start" if perf else "") if counters else None
     try:
         result = asyncio.run(runner.run())
@@ -266,6 +268,7 @@ def model_view(stack: Stack, model: str | None, mixed: bool = False) -> Stack:
 
 def run(o: RunOptions, v: dict[str, Any], show: Show = None) -> int:
     """The workload on every deployed stack (or ``o.host``'s), one bundle each; the worst exit code."""
+    conf = Settings.of(v)
     if o.label:  # bad input first, before looking for a stack
         bundle.check_label(o.label)
     stacks = require_stacks(o.state_dir)
@@ -275,7 +278,7 @@ def run(o: RunOptions, v: dict[str, Any], show: Show = None) -> int:
             raise WorkflowError(f"no deployed stack on host {o.host!r}.")
     key = secrets(o.root)["vllm_api_key"]
     worst = EXIT_OK
-    mixed = bool(str(v.get("vllm_benchmark_model_mix") or "").strip())
+    mixed = bool(conf.benchmark_model_mix.strip())
     for stack in stacks:
         worst = max(worst, run_one(o, v, model_view(stack, o.model, mixed), key, show=show)[0])
         if worst == EXIT_INTERRUPTED:

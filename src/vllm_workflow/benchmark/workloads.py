@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
 from ..errors import WorkflowError
+from ..settings import Settings
 
 
 _WORDS = (
@@ -276,50 +277,42 @@ def parse_rates(text: str) -> tuple[float, ...]:
     return rates
 
 
-#: Workload field <- (its setting, how to read it). Kconfig holds the defaults; a setting missing from
-#: ``v`` (a partial mapping, e.g. in a test) takes the field's default, which a test keeps equal to
-#: Kconfig's. Rates, QA pacing and the scale peak are decimals Kconfig keeps as strings.
-SETTINGS: dict[str, tuple[str, Any]] = {
-    "warmup_s": ("vllm_benchmark_warmup_seconds", float),
-    "seed": ("vllm_benchmark_seed", int),
-    "timeout_s": ("vllm_benchmark_request_timeout", float),
-    "users": ("vllm_benchmark_concurrent_users", int),
-    "duration_s": ("vllm_benchmark_duration", float),
-    "prompt_tokens": ("vllm_benchmark_prompt_tokens", int),
-    "output_tokens": ("vllm_benchmark_output_tokens", int),
-    "stage_s": ("vllm_benchmark_stage_duration", float),
-    "qa_users": ("vllm_benchmark_qa_users", int),
-    "qa_rounds": ("vllm_benchmark_qa_rounds", int),
-    "qa_system_tokens": ("vllm_benchmark_qa_system_prompt_tokens", int),
-    "qa_user_history_tokens": ("vllm_benchmark_qa_user_history_tokens", int),
-    "qa_question_tokens": ("vllm_benchmark_qa_question_tokens", int),
-    "qa_answer_tokens": ("vllm_benchmark_qa_answer_tokens", int),
-    "scale_steps": ("vllm_scale_steps", int),
-    "scale_step_s": ("vllm_scale_step_s", float),
-    "scale_hold_s": ("vllm_scale_hold_s", float),
-}
-#: Decimal settings read only for the workload that uses them (field, setting, workload).
-DECIMALS = (("qa_qps", "vllm_benchmark_qa_qps", "multi-round-qa"), ("scale_peak_rate", "vllm_scale_peak_rate", "scale"))
+def settings_values(s: Settings) -> dict[str, Any]:
+    """The workload fields the settings give (Kconfig holds the defaults: a setting missing from a
+    partial mapping, e.g. in a test, reads as Kconfig's default, which a test keeps equal to the
+    field's own)."""
+    return {
+        "warmup_s": float(s.benchmark_warmup_seconds), "seed": s.benchmark_seed,
+        "timeout_s": float(s.benchmark_request_timeout), "users": s.benchmark_concurrent_users,
+        "duration_s": float(s.benchmark_duration), "prompt_tokens": s.benchmark_prompt_tokens,
+        "output_tokens": s.benchmark_output_tokens, "stage_s": float(s.benchmark_stage_duration),
+        "qa_users": s.benchmark_qa_users, "qa_rounds": s.benchmark_qa_rounds,
+        "qa_system_tokens": s.benchmark_qa_system_prompt_tokens,
+        "qa_user_history_tokens": s.benchmark_qa_user_history_tokens,
+        "qa_question_tokens": s.benchmark_qa_question_tokens, "qa_answer_tokens": s.benchmark_qa_answer_tokens,
+        "scale_steps": s.scale_steps, "scale_step_s": float(s.scale_step_s), "scale_hold_s": float(s.scale_hold_s),
+    }
 
 
 def from_vars(v: Mapping[str, Any], served: Sequence[str] = ()) -> Workload:
     """The workload the configuration selects (extra vars from ``make``); ``served``: the models the
     stack serves (the model mix is read only with several)."""
-    name = str(v.get("vllm_benchmark_workload") or "concurrent")
+    s = Settings.of(v)
+    name = str(s.benchmark_workload or "concurrent")
     if name not in WORKLOADS:
         raise WorkflowError(f"CONFIG_VLLM_BENCHMARK_WORKLOAD={name!r} is not a workload ({', '.join(WORKLOADS)}). "
                             "Fix: choose one with `make menuconfig` (Benchmark ▸ Workload).")
 
-    def given(setting: str) -> bool:
-        return v.get(setting) not in (None, "")
-
-    values: dict[str, Any] = {field: read(v[setting]) for field, (setting, read) in SETTINGS.items() if given(setting)}
-    values |= {field: _number(str(v[setting]), setting) for field, setting, workload in DECIMALS
-               if name == workload and given(setting)}
+    values = settings_values(s)
+    # Rates, QA pacing and the scale peak are decimals Kconfig keeps as strings: read for their workload only.
+    if name == "multi-round-qa" and s.benchmark_qa_qps:
+        values["qa_qps"] = _number(s.benchmark_qa_qps, "vllm_benchmark_qa_qps")
+    if name == "scale" and s.scale_peak_rate:
+        values["scale_peak_rate"] = _number(s.scale_peak_rate, "vllm_scale_peak_rate")
     if name == "rate-sweep":
-        values["rates"] = parse_rates(v.get("vllm_benchmark_rates") or "")
-    mix = str(v.get("vllm_benchmark_model_mix") or "").strip()
-    if not mix and name == "fault" and given("vllm_fault_model"):
+        values["rates"] = parse_rates(s.benchmark_rates or "")
+    mix = s.benchmark_model_mix.strip()
+    if not mix and name == "fault" and s.fault_model:
         mix = EVERY_MODEL  # one model's outage: the load on every model, so the others show isolation
     if mix and len(served) == 1:
         raise WorkflowError(f"CONFIG_VLLM_BENCHMARK_MODEL_MIX={mix!r}, but only {served[0]!r} is served. Fix: enable "

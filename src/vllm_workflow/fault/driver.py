@@ -16,6 +16,7 @@ from typing import Any
 from .analysis import Goals, serving_again
 from .inject import Injector
 from .observe import Observer
+from ..settings import Settings
 
 
 @dataclass(frozen=True)
@@ -53,22 +54,19 @@ class FaultPlan:
 def plan_from_vars(v: Mapping[str, Any], engines: list[str],
                    engine_models: Mapping[str, str] | None = None) -> FaultPlan:
     """The fault plan; ``engine_models`` (engine -> served model) for the isolation variant."""
+    s = Settings.of(v)
     from ..errors import WorkflowError
 
-    def num(key: str, default: float) -> float:
-        value = v.get(key)
-        return default if value is None or value == "" else float(value)
-
-    def engine(index_var: str, default: int) -> str:
-        index = int(num(index_var, default))
+    def engine(index: int, setting: str) -> str:
         if not 0 <= index < len(engines):
-            raise WorkflowError(f"CONFIG_{index_var.upper()}={index}, but the stack has {len(engines)} engine(s) "
+            raise WorkflowError(f"CONFIG_{setting}={index}, but the stack has {len(engines)} engine(s) "
                                 f"({', '.join(engines)}). Fix: choose 0 to {len(engines) - 1}, or raise "
                                 "CONFIG_VLLM_REPLICA_COUNT and `make vllm-deploy`.")
         return engines[index]
 
-    second_at = num("vllm_fault_second_at_s", 0)
-    model = str(v.get("vllm_fault_model") or "")
+    second_at = float(s.fault_second_at_s)
+    goals = Goals(float(s.fault_max_inflight_end_s), float(s.fault_recovery_margin_s))
+    model = s.fault_model
     if model:
         served = dict(engine_models or {})
         mine = [e for e in engines if served.get(e) == model]
@@ -80,19 +78,18 @@ def plan_from_vars(v: Mapping[str, Any], engines: list[str],
             raise WorkflowError(f"CONFIG_VLLM_FAULT_MODEL={model!r} is the only model served: its outage leaves no "
                                 "other model to show isolation. Fix: enable CONFIG_VLLM_MODEL2_ENABLED and deploy.")
         return FaultPlan(
-            engine=mine[0], together=tuple(mine[1:]), model=model, kill_at_s=num("vllm_fault_kill_at_s", 10),
-            after_recovery_s=num("vllm_fault_after_recovery_s", 10),
-            recovery_timeout_s=num("vllm_fault_recovery_timeout_s", 300),
-            goals=Goals(num("vllm_fault_max_inflight_end_s", 5), num("vllm_fault_recovery_margin_s", 10)),
+            engine=mine[0], together=tuple(mine[1:]), model=model, kill_at_s=float(s.fault_kill_at_s),
+            after_recovery_s=float(s.fault_after_recovery_s), recovery_timeout_s=float(s.fault_recovery_timeout_s),
+            goals=goals,
         )
     return FaultPlan(
-        engine=engine("vllm_fault_engine", 1),
-        kill_at_s=num("vllm_fault_kill_at_s", 10),
-        second_engine=engine("vllm_fault_second_engine", 0) if second_at > 0 else None,
+        engine=engine(s.fault_engine, "VLLM_FAULT_ENGINE"),
+        kill_at_s=float(s.fault_kill_at_s),
+        second_engine=engine(s.fault_second_engine, "VLLM_FAULT_SECOND_ENGINE") if second_at > 0 else None,
         second_after_s=second_at,
-        after_recovery_s=num("vllm_fault_after_recovery_s", 10),
-        recovery_timeout_s=num("vllm_fault_recovery_timeout_s", 300),
-        goals=Goals(num("vllm_fault_max_inflight_end_s", 5), num("vllm_fault_recovery_margin_s", 10)),
+        after_recovery_s=float(s.fault_after_recovery_s),
+        recovery_timeout_s=float(s.fault_recovery_timeout_s),
+        goals=goals,
     )
 
 

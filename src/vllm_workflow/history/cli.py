@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import WorkflowError
+from ..settings import Settings
 
 EXPORT_FORMATS = ("csv", "json")
 DEFAULT_WINDOW = 10
@@ -37,7 +38,8 @@ def _filters(args: argparse.Namespace) -> Any:
 
 
 def _window(args: argparse.Namespace, v: dict[str, Any]) -> int:
-    raw = args.window if args.window is not None else v.get("vllm_history_window", DEFAULT_WINDOW)
+    s = Settings.of(v)
+    raw = args.window if args.window is not None else s.history_window
     try:
         window = int(raw)
     except (TypeError, ValueError):
@@ -77,9 +79,10 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 def check_newest(results: Path, v: dict[str, Any]) -> int:
     """`make vllm` with CONFIG_VLLM_HISTORY_CHECK: the run just made against its history."""
+    s = Settings.of(v)
     from .service import Filters
 
-    window = int(v.get("vllm_history_window") or DEFAULT_WINDOW)
+    window = int(s.history_window or DEFAULT_WINDOW)
     return show(HistoryOptions(results=results, filters=Filters(), window=max(window, 3), check=True), v)
 
 

@@ -14,6 +14,7 @@ from ..errors import WorkflowError
 
 from ..stack import GENERATED_DIR
 from .plan import values_file_name
+from ..settings import Settings
 
 VALUES_PATH = f"{GENERATED_DIR}/{values_file_name()}"
 
@@ -35,11 +36,11 @@ def cmd_values(args: argparse.Namespace) -> int:
 
     root = Path(args.root).resolve()
     v = config.load_vars(Path(args.extra_vars) if args.extra_vars else config.extra_vars_path(Path(args.root)))
-    if not v.get("vllm_deploy_kubernetes"):
+    if not Settings.of(v).deploy_kubernetes:
         raise WorkflowError("CONFIG_VLLM_DEPLOY_KUBERNETES is not set: the local backend uses no Helm values. "
                             "Fix: make defconfig-vllm-production-stack-cpu (or choose Kubernetes in make menuconfig).")
-    s = secrets(root)
-    text = values_yaml(v, hf_token=bool(s["vllm_hf_token"]), api_key=bool(s["vllm_api_key"]))
+    given = Settings(secrets(root))
+    text = values_yaml(v, hf_token=bool(given.hf_token), api_key=bool(given.api_key))
     out = Path(args.output) if args.output else root / VALUES_PATH
     out.parent.mkdir(parents=True, exist_ok=True)
     files.write_if_changed(out, text, 0o644)

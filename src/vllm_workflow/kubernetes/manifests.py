@@ -7,13 +7,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import values
+from ..settings import Settings
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "vllm-workflow"}
 
 
 def namespace(v: Mapping[str, Any]) -> dict[str, Any]:
+    s = Settings.of(v)
     return {"apiVersion": "v1", "kind": "Namespace",
-            "metadata": {"name": str(v["vllm_helm_namespace"]), "labels": dict(MANAGED_BY)}}
+            "metadata": {"name": s.helm_namespace, "labels": dict(MANAGED_BY)}}
 
 
 def secret(v: Mapping[str, Any], data: Mapping[str, str]) -> dict[str, Any]:
@@ -21,7 +23,8 @@ def secret(v: Mapping[str, Any], data: Mapping[str, str]) -> dict[str, Any]:
     values.API_KEY_KEY to the secrets. Deploy builds the same object from the plan's skeleton
     (``secret(v, {})``) with no_log; the secrets never reach a file or a log. Base64 ``data``
     (not ``stringData``) so that a second apply compares equal and reports no change."""
+    conf = Settings.of(v)
     return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-            "metadata": {"name": values.secret_name(v), "namespace": str(v["vllm_helm_namespace"]),
+            "metadata": {"name": values.secret_name(v), "namespace": conf.helm_namespace,
                          "labels": dict(MANAGED_BY)},
             "data": {k: base64.b64encode(s.encode()).decode() for k, s in data.items() if s}}

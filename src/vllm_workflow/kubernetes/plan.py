@@ -19,6 +19,7 @@ from ..plans import K8sPlan, StackDescription
 from ..supervision import Program, expand_home, paths as local_paths, process_manager, supervisord_conf
 from ..stack import description_head
 from . import gpu, manifests, tools, values
+from ..settings import Settings
 
 MINIKUBE_PROFILE = "vllm-workflow"
 HELM_REPO_NAME = "vllm-workflow-production-stack"
@@ -48,7 +49,8 @@ class Facts:
 
 
 def paths(v: Mapping[str, Any], home: str, instance: str = "") -> dict[str, str]:
-    root = expand_home(str(v["vllm_k8s_runtime_dir"]), home)
+    s = Settings.of(v)
+    root = expand_home(s.k8s_runtime_dir, home)
     p = local_paths(root, instance)  # tools shared; an A/B arm's supervisor, state and logs its own
     p |= {
         "venv": p["venv_supervisor"],  # runs supervisord and the kubernetes.core modules
@@ -66,26 +68,28 @@ def paths(v: Mapping[str, Any], home: str, instance: str = "") -> dict[str, str]
 
 def cluster(v: Mapping[str, Any], home: str) -> dict[str, str]:
     """kubeconfig and context every kubectl/helm/module call uses."""
-    if v.get("vllm_k8s_existing"):
-        return {"kubeconfig": expand_home(str(v.get("vllm_kubeconfig") or "~/.kube/config"), home),
-                "context": str(v.get("vllm_kube_context") or "")}
+    s = Settings.of(v)
+    if s.k8s_existing:
+        return {"kubeconfig": expand_home(str(s.kubeconfig or "~/.kube/config"), home),
+                "context": s.kube_context}
     return {"kubeconfig": f"{home}/.kube/config", "context": MINIKUBE_PROFILE}  # minikube writes its profile there
 
 
 def minikube(v: Mapping[str, Any], p: Mapping[str, str], home: str = "~") -> dict[str, Any] | None:
-    if not v.get("vllm_k8s_minikube"):
+    s = Settings.of(v)
+    if not s.k8s_minikube:
         return None
     base = [p["minikube"], "--profile", MINIKUBE_PROFILE]
     # --container-runtime=docker: GPUs need it, and newer Minikube releases default to another.
-    start = base + ["start", "--driver=docker", "--container-runtime=docker", f"--cpus={int(v['vllm_minikube_cpus'])}",
-                    f"--memory={int(v['vllm_minikube_memory_mb'])}mb", "--wait=all", "--interactive=false"]
-    gpus = {"cuda": "--gpus=all", "rocm": "--gpus=amd"}.get(str(v.get("vllm_target_device")))
+    start = base + ["start", "--driver=docker", "--container-runtime=docker", f"--cpus={s.minikube_cpus}",
+                    f"--memory={s.minikube_memory_mb}mb", "--wait=all", "--interactive=false"]
+    gpus = {"cuda": "--gpus=all", "rocm": "--gpus=amd"}.get(s.target_device)
     if gpus:
         start.append(gpus)
-    mirror = str(v.get("vllm_registry_mirror_url") or "")
+    mirror = s.registry_mirror_url
     if mirror:
         start.append(f"--registry-mirror={mirror}")
-    on_teardown = str(v.get("vllm_minikube_teardown") or "keep")  # Kconfig's derived name
+    on_teardown = str(s.minikube_teardown or "keep")  # Kconfig's derived name
     return {"profile": MINIKUBE_PROFILE, "start": start, "status": base + ["status", "--output=json"],
             # what the profile was first started with (Minikube keeps it on every later start)
             "profile_config": f"{home}/.minikube/profiles/{MINIKUBE_PROFILE}/config.json",
@@ -94,7 +98,8 @@ def minikube(v: Mapping[str, Any], p: Mapping[str, str], home: str = "~") -> dic
 
 def engine_pod_ports(v: Mapping[str, Any]) -> list[int]:
     """The port of each engine pod's own forward: VLLM_API_PORT + 2, + 3, ... (one per replica)."""
-    return [int(v["vllm_api_port"]) + 2 + i for i in range(int(v["vllm_replica_count"]))]
+    s = Settings.of(v)
+    return [s.api_port + 2 + i for i in range(s.replica_count)]
 
 
 def forwards(v: Mapping[str, Any], c: Mapping[str, str], p: Mapping[str, str], address: str,
@@ -102,64 +107,67 @@ def forwards(v: Mapping[str, Any], c: Mapping[str, str], p: Mapping[str, str], a
     """Supervised `kubectl port-forward`s: the API (router, or the engines' service without one)
     on VLLM_API_PORT, the engines' service on VLLM_API_PORT + 1, and with the monitoring stack
     Prometheus and Grafana on VLLM_PROMETHEUS_PORT and VLLM_GRAFANA_PORT."""
-    api_port = int(v["vllm_api_port"])
+    s = Settings.of(v)
+    api_port = s.api_port
     base = [p["kubectl"], f"--kubeconfig={c['kubeconfig']}"] + ([f"--context={c['context']}"] if c["context"] else [])
-    base += [f"--namespace={v['vllm_helm_namespace']}", "port-forward", f"--address={address}"]
-    api = values.router_service(v) if v.get("vllm_router_enabled") else values.engine_service(v)
+    base += [f"--namespace={s.helm_namespace}", "port-forward", f"--address={address}"]
+    api = values.router_service(v) if s.router_enabled else values.engine_service(v)
     progs = [Program("port-forward-api", base + [f"service/{api}", f"{api_port}:{values.SERVICE_PORT}"], {}, 10)]
-    if v.get("vllm_router_enabled"):
+    if s.router_enabled:
         progs.append(Program("port-forward-engines",
                              base + [f"service/{values.engine_service(v)}", f"{api_port + 1}:{values.SERVICE_PORT}"],
                              {}, 10))
     # One forward per engine pod (slots that re-claim a replaced pod): per-engine metrics, routing
     # check and prefix-cache resets reach every engine, not the one the Service picks.
     kubectl = [p["kubectl"], f"--kubeconfig={c['kubeconfig']}"] + ([f"--context={c['context']}"] if c["context"] else [])
-    kubectl.append(f"--namespace={v['vllm_helm_namespace']}")
-    selector = f"model={values.model_spec_name(v)},helm-release-name={v['vllm_helm_release_name']}"
+    kubectl.append(f"--namespace={s.helm_namespace}")
+    selector = f"model={values.model_spec_name(v)},helm-release-name={s.helm_release_name}"
     for i, port in enumerate(engine_pod_ports(v)):
         progs.append(Program(f"port-forward-engine-{i}", [
             p["python"], p["pod_forward"], "--slot", str(i), "--claims", f"{p['state']}/pod-forwards",
             "--port", str(port), "--selector", selector, "--address", address, "--", *kubectl], {}, 20))
     if monitoring_stack:
         progs.append(Program("port-forward-prometheus", base + [
-            f"service/{values.prometheus_service(v)}", f"{v['vllm_prometheus_port']}:{values.PROMETHEUS_SERVICE_PORT}"],
+            f"service/{values.prometheus_service(v)}", f"{s.prometheus_port}:{values.PROMETHEUS_SERVICE_PORT}"],
             {}, 10))
         progs.append(Program("port-forward-grafana", base + [
-            f"service/{values.grafana_service(v)}", f"{v['vllm_grafana_port']}:{values.GRAFANA_SERVICE_PORT}"], {}, 10))
+            f"service/{values.grafana_service(v)}", f"{s.grafana_port}:{values.GRAFANA_SERVICE_PORT}"], {}, 10))
     return progs
 
 
 def monitoring(v: Mapping[str, Any], facts: Facts) -> dict[str, Any] | None:
     """Where Prometheus and Grafana are for this stack. A dev arm sharing the baseline's cluster
     uses the baseline's (whose Prometheus scrapes every namespace's ServiceMonitors)."""
-    if not v.get("vllm_observability_enabled"):
+    s = Settings.of(v)
+    if not s.observability_enabled:
         return None
     own = facts.instance != "dev"
-    base_v = v if own else {**v, "vllm_prometheus_port": int(v["vllm_prometheus_port"]) - port_offset(v),
-                            "vllm_grafana_port": int(v["vllm_grafana_port"]) - port_offset(v)}
+    offset = 0 if own else port_offset(v)  # the baseline's ports
     address = facts.client_address
-    return {"own": own, "prometheus_url": f"http://{address}:{base_v['vllm_prometheus_port']}",
-            "grafana_url": f"http://{address}:{base_v['vllm_grafana_port']}"}
+    return {"own": own, "prometheus_url": f"http://{address}:{s.prometheus_port - offset}",
+            "grafana_url": f"http://{address}:{s.grafana_port - offset}"}
 
 
 def dashboard_configmap(v: Mapping[str, Any]) -> dict[str, Any]:
     """Our dashboard for this release's namespace, as a ConfigMap Grafana's sidecar imports."""
+    s = Settings.of(v)
     import json
 
     from ..observability.dashboards import kubernetes_dashboard
 
-    ns = str(v["vllm_helm_namespace"])
+    ns = s.helm_namespace
     return {"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": f"{v['vllm_helm_release_name']}-vllm-workflow-dashboard", "namespace": ns,
+            "metadata": {"name": f"{s.helm_release_name}-vllm-workflow-dashboard", "namespace": ns,
                          "labels": {values.DASHBOARD_LABEL[0]: values.DASHBOARD_LABEL[1], **manifests.MANAGED_BY}},
             "data": {"vllm-workflow.json": json.dumps(kubernetes_dashboard(ns), indent=1)}}
 
 
 def stack_description(v: Mapping[str, Any], facts: Facts, p: Mapping[str, str], c: Mapping[str, str],
                       progs: list[Program] | None = None, mon: dict[str, Any] | None = None) -> StackDescription:
+    s = Settings.of(v)
     address = facts.client_address
-    api_port = int(v["vllm_api_port"])
-    router_on = bool(v.get("vllm_router_enabled"))
+    api_port = s.api_port
+    router_on = s.router_enabled
     api = f"http://{address}:{api_port}"
     engines_url = f"http://{address}:{api_port + 1}" if router_on else api
     logic = values.routing_logic(v)
@@ -178,9 +186,9 @@ def stack_description(v: Mapping[str, Any], facts: Facts, p: Mapping[str, str], 
             "dashboard ConfigMap picked up by Grafana's sidecar; Prometheus datasource from kube-prometheus-stack")}
         if mon else None,
         "kubernetes": {
-            "namespace": str(v["vllm_helm_namespace"]), "release": str(v["vllm_helm_release_name"]),
-            "replicas": int(v["vllm_replica_count"]),
-            "chart": f"{values.CHART_NAME} {v['vllm_helm_chart_version']}", **c,
+            "namespace": s.helm_namespace, "release": s.helm_release_name,
+            "replicas": s.replica_count,
+            "chart": f"{values.CHART_NAME} {s.helm_chart_version}", **c,
             "router_service": values.router_service(v) if router_on else None,
             "engine_service": values.engine_service(v),
             "ports": {"api": api_port, "engines": api_port + 1 if router_on else api_port,
@@ -203,7 +211,8 @@ def values_file_name(arm: str = "") -> str:
 
 def values_yaml(v: Mapping[str, Any], *, hf_token: bool, api_key: bool, monitoring_stack: bool = True,
                 prometheus_namespace: str | None = None) -> str:
-    header = (f"# Helm values for {values.CHART_NAME} {v['vllm_helm_chart_version']}, generated by vllm-workflow from "
+    s = Settings.of(v)
+    header = (f"# Helm values for {values.CHART_NAME} {s.helm_chart_version}, generated by vllm-workflow from "
               ".config.\n# Secrets are not here: the chart reads them from the Secret "
               f"{values.secret_name(v)}.\n")
     rendered = values.render(v, hf_token=hf_token, api_key=api_key, monitoring_stack=monitoring_stack,
@@ -216,7 +225,7 @@ def arm_settings(base: Mapping[str, Any], facts: Facts) -> dict[str, Any]:
     (two releases never share one), and the dev arm the A/B menu's changes."""
     v = arm_vars(base, facts.ab_arm, colocated=bool(facts.instance))
     if facts.ab_arm:
-        v["vllm_helm_namespace"] = f"{base['vllm_helm_namespace']}-{facts.ab_arm}"
+        v["vllm_helm_namespace"] = f"{Settings.of(base).helm_namespace}-{facts.ab_arm}"
     return v
 
 
@@ -224,8 +233,8 @@ def prometheus_namespace(base: Mapping[str, Any], facts: Facts) -> str:
     """The namespace of the Prometheus this release's metrics are in: its own, or for the dev arm
     of an A/B on one cluster the baseline's (see ``monitoring``)."""
     if facts.ab_arm and facts.instance == "dev":
-        return f"{base['vllm_helm_namespace']}-baseline"
-    return str(arm_settings(base, facts)["vllm_helm_namespace"])
+        return f"{Settings.of(base).helm_namespace}-baseline"
+    return Settings.of(arm_settings(base, facts)).helm_namespace
 
 
 KEDA_REPO = ("kedacore", "https://kedacore.github.io/charts")
@@ -234,17 +243,19 @@ KEDA_NAMESPACE = "keda"
 
 def keda_install(v: Mapping[str, Any], p: Mapping[str, str]) -> dict[str, Any] | None:
     """How deploy installs KEDA when the cluster has none: the pinned chart archive, checked by sha256."""
-    if not (v.get("vllm_k8s_keda_enabled") and v.get("vllm_observability_enabled")):
+    s = Settings.of(v)
+    if not (s.k8s_keda_enabled and s.observability_enabled):
         return None
-    version = str(v["vllm_keda_chart_version"])
+    version = s.keda_chart_version
     return {"repo_name": KEDA_REPO[0], "repo_url": KEDA_REPO[1], "chart": f"{KEDA_REPO[0]}/keda",
-            "version": version, "sha256": str(v.get("vllm_keda_chart_sha256") or "").lower(),
+            "version": version, "sha256": s.keda_chart_sha256.lower(),
             "archive": f"{p['bin']}/keda-{version}.tgz", "folder": p["bin"], "namespace": KEDA_NAMESPACE,
             "release": "keda", "crd": "scaledobjects.keda.sh"}
 
 
 def plan(base: Mapping[str, Any], facts: Facts) -> K8sPlan:
     v = arm_settings(base, facts)
+    s = Settings.of(v)
     errors = tools.problems(v)
     p = paths(v, facts.home, facts.instance)
     try:
@@ -263,14 +274,14 @@ def plan(base: Mapping[str, Any], facts: Facts) -> K8sPlan:
         "cluster": c,
         "downloads": downloads,
         "minikube": minikube(v, p, facts.home),
-        "supervisor_spec": f"supervisor=={v['vllm_k8s_supervisor_version']}",
+        "supervisor_spec": f"supervisor=={s.k8s_supervisor_version}",
         "kubernetes_spec": KUBERNETES_CLIENT,
         "helm": {
-            "release": str(v["vllm_helm_release_name"]), "namespace": str(v["vllm_helm_namespace"]),
-            "repo_name": HELM_REPO_NAME, "repo_url": str(v["vllm_helm_chart_repo_url"]),
-            "chart_ref": f"{HELM_REPO_NAME}/{values.CHART_NAME}", "chart_version": str(v["vllm_helm_chart_version"]),
-            "timeout": f"{int(v['vllm_helm_timeout_minutes'])}m",
-            "atomic": bool(v.get("vllm_helm_atomic")),
+            "release": s.helm_release_name, "namespace": s.helm_namespace,
+            "repo_name": HELM_REPO_NAME, "repo_url": s.helm_chart_repo_url,
+            "chart_ref": f"{HELM_REPO_NAME}/{values.CHART_NAME}", "chart_version": s.helm_chart_version,
+            "timeout": f"{s.helm_timeout_minutes}m",
+            "atomic": s.helm_atomic,
         },
         "values_yaml": values_yaml(v, hf_token=facts.hf_token, api_key=facts.api_key,
                                    monitoring_stack=bool(mon and mon["own"]),

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..settings import Settings
+
 _BIN = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
 _DEC = {"k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18}
 _QTY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(m|Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
@@ -107,15 +109,16 @@ def fit_problems(reqs: list[Request], cpus: int, memory_mb: int, where: str, fix
 def minikube_problems(values: Mapping[str, Any], v: Mapping[str, Any]) -> list[str]:
     """The Minikube node we create must hold every pod at once (engines × replicas, router,
     cache server, monitoring, Minikube's own control plane)."""
+    s = Settings.of(v)
     reqs = requests(values, minikube=True)
     fixes = ("raise CONFIG_VLLM_MINIKUBE_CPUS / CONFIG_VLLM_MINIKUBE_MEMORY_MB (what this machine can give), or "
              "lower CONFIG_VLLM_REPLICA_COUNT, CONFIG_VLLM_REQUEST_CPU, CONFIG_VLLM_REQUEST_MEMORY, "
              "CONFIG_VLLM_ROUTER_REQUEST_CPU / _MEMORY, CONFIG_VLLM_LMCACHE_CACHE_SERVER_MEMORY")
-    if v.get("vllm_model2_enabled"):
+    if s.model2_enabled:
         fixes += ", or the further models' CONFIG_VLLM_MODELn_REPLICAS / _REQUEST_CPU / _REQUEST_MEMORY"
-    if v.get("vllm_k8s_keda_enabled"):
+    if s.k8s_keda_enabled:
         fixes += " (engines are counted at KEDA's most: CONFIG_VLLM_K8S_KEDA_MAX_REPLICAS)"
-    return fit_problems(reqs, int(v["vllm_minikube_cpus"]), int(v["vllm_minikube_memory_mb"]),
+    return fit_problems(reqs, s.minikube_cpus, s.minikube_memory_mb,
                         "the Minikube node", fixes)
 
 
@@ -123,7 +126,8 @@ def engine_strategy(v: Mapping[str, Any], device: str) -> dict[str, Any] | None:
     """The engines' rollout: the chart surges a full second set of pods (maxSurge 100 %),
     which can never schedule where the first set already holds the GPUs or the Minikube
     node; there engines are replaced (Recreate): a short outage instead of a hung upgrade."""
-    if device != "cpu" or v.get("vllm_k8s_minikube"):
+    s = Settings.of(v)
+    if device != "cpu" or s.k8s_minikube:
         return {"type": "Recreate"}
     return None
 

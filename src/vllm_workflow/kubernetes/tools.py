@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..settings import Settings
+
 #: (tool, version, architecture) -> sha256 of the published download.
 #: minikube: the release's "Binary Checksums"; kubectl: dl.k8s.io's .sha256;
 #: helm: the tarball's .sha256sum on get.helm.sh.
@@ -62,7 +64,8 @@ def url(tool: str, version: str, arch: str) -> tuple[str, str]:
 
 def wanted(v: Mapping[str, Any]) -> list[str]:
     """The tools this configuration needs on the target."""
-    return (["minikube"] if v.get("vllm_k8s_minikube") else []) + ["kubectl", "helm"]
+    s = Settings.of(v)
+    return (["minikube"] if s.k8s_minikube else []) + ["kubectl", "helm"]
 
 
 def known_versions(tool: str) -> list[str]:

