@@ -18,6 +18,7 @@ import kconfiglib
 import yaml
 
 from .errors import WorkflowError
+from .settings import Settings
 from .symbols import SECRET_SYMBOLS, SYMBOL_PREFIX
 
 
@@ -107,16 +108,17 @@ def extra_vars_path(root: Path) -> Path:
 SECRETS_FILE = ".secrets.yaml"
 
 
-def secrets(root: Path) -> dict[str, str]:
+def secrets(root: Path) -> Settings:
     """The API key, HF token and Grafana token from the 0600 secrets file `make` writes, else the
-    environment; never printed."""
+    environment; never printed. Read as settings: ``secrets(root).api_key``."""
     try:
         data = yaml.safe_load((root / SECRETS_FILE).read_text()) or {}
     except OSError:
         data = {}
-    return {"vllm_api_key": str(data.get("vllm_api_key") or os.environ.get("VLLM_API_KEY", "")),
-            "vllm_hf_token": str(data.get("vllm_hf_token") or os.environ.get("HF_TOKEN", "")),
-            "vllm_grafana_api_token": str(data.get("vllm_grafana_api_token") or os.environ.get("GRAFANA_API_TOKEN", ""))}
+    given = Settings(data)
+    return Settings({"vllm_api_key": given.api_key or os.environ.get("VLLM_API_KEY", ""),
+                     "vllm_hf_token": given.hf_token or os.environ.get("HF_TOKEN", ""),
+                     "vllm_grafana_api_token": given.grafana_api_token or os.environ.get("GRAFANA_API_TOKEN", "")})
 
 
 def load_vars(path: Path) -> dict[str, VarValue]:

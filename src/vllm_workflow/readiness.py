@@ -144,7 +144,7 @@ def provision_dashboards(root: Path, state: Path, v: Mapping[str, Any], stacks: 
     from .observability.grafana import GrafanaError, provision
     from .observability.monitor import write_dashboard
 
-    token = secrets(root)["vllm_grafana_api_token"]
+    token = secrets(root).grafana_api_token
     configured = s.grafana_url
     changed, failed = False, False
     for stack in stacks:
@@ -211,5 +211,5 @@ def finish_deploy(opts: FinishOptions, say: Say | None = None) -> FinishResult:
     if opts.dashboard_vars is not None:
         dashboard_changed, dashboard_failed = provision_dashboards(opts.root, opts.state_dir, opts.dashboard_vars,
                                                                    [stack], out)
-    code = wait_healthy([stack], secrets(opts.root)["vllm_api_key"], opts.timeout, opts.interval, opts.root, out)
+    code = wait_healthy([stack], secrets(opts.root).api_key, opts.timeout, opts.interval, opts.root, out)
     return FinishResult(changed=recorded or dashboard_changed, failed=bool(code) or dashboard_failed, lines=lines)

@@ -19,7 +19,7 @@ def _state_dir(args: argparse.Namespace) -> Path:
 def api_key(args: argparse.Namespace) -> str:
     from .config import secrets
 
-    return secrets(Path(args.root).resolve())["vllm_api_key"]
+    return secrets(Path(args.root).resolve()).api_key
 
 
 def cmd_wait(args: argparse.Namespace) -> int:

@@ -225,6 +225,7 @@ def test_second_deploy_changes_and_restarts_nothing(project: Project) -> None:
     out = project.make("vllm-deploy")
     assert re.search(r"localhost\s*:.*changed=0\s", out.stdout), out.stdout[-2000:]
     assert project.pids() == before
+    assert re.search(r"Show what the agent changed, and why\] \**\s+skipping", out.stdout)  # nothing to say
 
 
 def test_status_reports_healthy(project: Project) -> None:
@@ -507,10 +508,14 @@ def test_scaling_two_three_two_under_load_fails_no_request(project: Project) -> 
 def test_third_engine_starts_without_touching_the_others(project: Project) -> None:
     before = project.pids()
     project.use("it-local", "CONFIG_VLLM_REPLICA_COUNT=3")
-    project.make("vllm-deploy")
+    out = project.make("vllm-deploy")
     after = project.pids()
     assert {k: after[k] for k in before} == before
     assert "engine-2" in after
+    # The deploy says what the (no_log) agent step changed, and why: the new engine, nothing restarted.
+    shown = out.stdout[out.stdout.index("Show what the agent changed"):]
+    assert "added and started engine-2 (new in the plan)" in shown[:2000], shown[:2000]
+    assert "restarted" not in shown[:shown.find("TASK [", 10)]
     workers = requests.get(f"http://127.0.0.1:{API_PORT}/list_workers", timeout=10).json()
     assert f"http://127.0.0.1:{ENGINE_BASE + 2}" in json.dumps(workers)
     quick = project.make("vllm-quick-test")

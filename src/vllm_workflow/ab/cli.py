@@ -86,7 +86,7 @@ def cmd_ab_ready(args: argparse.Namespace) -> int:
 
     root = Path(args.root).resolve()
     state = Path(args.state_dir) if args.state_dir else root / DEFAULT_STATE_DIR
-    why = arms_ready(state, secrets(root)["vllm_api_key"])
+    why = arms_ready(state, secrets(root).api_key)
     if why:
         print("🆎 " + "; ".join(why) + ": deploying both arms first (a deployed arm is left as it is).")
         return 1

@@ -193,7 +193,7 @@ def run_ab(o: AbOptions, v: dict[str, Any], show: Show = None,
     reps = int(o.repetitions or s.ab_repetitions)
     design.check_repetitions(reps)
     arms = arm_stacks(require_stacks(o.run.state_dir))
-    key = secrets(o.run.root)["vllm_api_key"]
+    key = secrets(o.run.root).api_key
     label = o.run.label or s.benchmark_label or "ab"
     bundle.check_label(label)
     rule = rule_from(v)

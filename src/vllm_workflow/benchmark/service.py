@@ -276,7 +276,7 @@ def run(o: RunOptions, v: dict[str, Any], show: Show = None) -> int:
         stacks = [s for s in stacks if s.host == o.host]
         if not stacks:
             raise WorkflowError(f"no deployed stack on host {o.host!r}.")
-    key = secrets(o.root)["vllm_api_key"]
+    key = secrets(o.root).api_key
     worst = EXIT_OK
     mixed = bool(conf.benchmark_model_mix.strip())
     for stack in stacks:

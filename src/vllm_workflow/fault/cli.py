@@ -46,7 +46,7 @@ def cmd_fault_test(args: argparse.Namespace) -> int:
     o = replace(options(args), workload="fault")
     v = settings(o)
     stacks = require_stacks(o.state_dir)
-    key = secrets(o.root)["vllm_api_key"]
+    key = secrets(o.root).api_key
     worst, suites = EXIT_OK, []
     for stack in stacks:
         code, out, summary = run_one(o, v, stack, key, label=o.label or "fault", show=print_summary)

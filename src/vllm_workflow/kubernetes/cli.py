@@ -39,7 +39,7 @@ def cmd_values(args: argparse.Namespace) -> int:
     if not Settings.of(v).deploy_kubernetes:
         raise WorkflowError("CONFIG_VLLM_DEPLOY_KUBERNETES is not set: the local backend uses no Helm values. "
                             "Fix: make defconfig-vllm-production-stack-cpu (or choose Kubernetes in make menuconfig).")
-    given = Settings(secrets(root))
+    given = secrets(root)
     text = values_yaml(v, hf_token=bool(given.hf_token), api_key=bool(given.api_key))
     out = Path(args.output) if args.output else root / VALUES_PATH
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -404,7 +404,42 @@ def up(conf: str, settings_path: str | None, plan: dict[str, Any]) -> dict[str, 
     result["changed"] = bool(result["conf_changed"] or (router is not None and result["router"]["changed"])
                              or result["daemon"]["changed"] or result["apply"]["changed"] or restart_router
                              or prometheus_changed)
+    result["actions"] = actions(result)
     return result
+
+
+def actions(result: dict[str, Any]) -> list[str]:
+    """What ``up`` did, each change named with its reason, in the order done: the deploy prints
+    them (the step itself is no_log: its input holds the secrets)."""
+    out = []
+    prometheus = result.get("prometheus") or {}
+    if prometheus.get("changed"):
+        out.append("wrote the Prometheus configuration (promtool accepted it)")
+    if result.get("conf_changed"):
+        out.append("wrote supervisord.conf (the process plan changed)")
+    router = result.get("router") or {}
+    if router.get("changed"):
+        out.append("wrote the router settings" + (" (its arguments or API key changed)" if router.get("restart_needed")
+                                                  else ""))
+    if router.get("removed"):
+        out.append(f"took {', '.join(router['removed'])} out of the router before stopping them"
+                   + (f" (drained in {router['drained_after_s']:.1f} s)" if "drained_after_s" in router else ""))
+    if (result.get("daemon") or {}).get("changed"):
+        out.append("started supervisord (it was not running)")
+    done = result.get("apply") or {}
+    for key, what in (("removed", "removed {} (no longer in the plan)"),
+                      ("updated", "restarted {} (command line or environment changed)"),
+                      ("added", "added and started {} (new in the plan)"),
+                      ("started", "started {} (was down)")):
+        if done.get(key):
+            out.append(what.format(", ".join(done[key])))
+    if done.get("reaped"):
+        out.append(f"stopped stray processes of this runtime left by an earlier run (pids {', '.join(map(str, done['reaped']))})")
+    if result.get("router_restarted"):
+        out.append("restarted router (its arguments or API key changed)")
+    if prometheus.get("reloaded"):
+        out.append("made Prometheus reread its configuration (SIGHUP)")
+    return out
 
 
 def alive(pid: int) -> bool:
