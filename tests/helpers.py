@@ -21,6 +21,8 @@ def load_target(name: str) -> ModuleType:
         return sys.modules[name]
     src = ROOT / "src/vllm_workflow"
     path = next(p for p in (src / "target", src / "local/target", src / "kubernetes/target") if (p / f"{name}.py").is_file())
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))  # as on a host: the agent imports its modules from beside it
     spec = importlib.util.spec_from_file_location(name, path / f"{name}.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)

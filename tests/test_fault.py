@@ -17,7 +17,7 @@ from vllm_workflow.errors import WorkflowError
 from vllm_workflow.fault import analysis, inject, report
 from vllm_workflow.fault.driver import FaultDriver, FaultPlan, plan_from_vars
 from vllm_workflow.fault.observe import Observer, router_view
-from vllm_workflow.target import supervisor_agent as agent
+from vllm_workflow.target import agent_supervisord as agent
 
 ROUTER_TEXT = """\
 # TYPE vllm_router_worker_health gauge

@@ -192,7 +192,7 @@ def test_without_router_one_engine_serves_the_api_port(vars_for) -> None:
 def test_restarts_count_only_the_running_supervisord(tmp_path) -> None:
     from tests.helpers import load_target
 
-    agent = load_target("supervisor_agent")
+    agent = load_target("agent_supervisord")
     log = tmp_path / "supervisord.log"
     log.write_text("\n".join([
         "2026-11-30 10:00:00,000 INFO supervisord started with pid 100",
@@ -247,7 +247,7 @@ def test_agent_writes_private_files_once(tmp_path) -> None:
 
     from tests.helpers import load_target
 
-    agent = load_target("supervisor_agent")
+    agent = load_target("agent_files")
     path = str(tmp_path / "state" / "supervisord.conf")
     assert agent.write_private(path, "[supervisord]\n") is True
     assert stat.S_IMODE((tmp_path / "state" / "supervisord.conf").stat().st_mode) == 0o600
@@ -296,8 +296,9 @@ def test_host_probe_reads_what_the_plan_needs(tmp_path, monkeypatch) -> None:
     probe = load_target("host_probe")
     root = tmp_path / "rt"
     (root / "bin").mkdir(parents=True)
-    agent = Path(lp.__file__).parents[1] / "target/supervisor_agent.py"
-    (root / "bin/supervisor_agent.py").write_bytes(agent.read_bytes())
+    target = Path(lp.__file__).parents[1] / "target"
+    for name in probe.AGENT:  # the agent: its command line and the modules beside it
+        (root / "bin" / name).write_bytes((target / name).read_bytes())
     (root / "venv-router").mkdir()
     (root / "venv-router/.vllm-workflow-installed").write_text("vllm-router==0.1.9\n")
     (root / "venv-engine").mkdir()
@@ -308,12 +309,14 @@ def test_host_probe_reads_what_the_plan_needs(tmp_path, monkeypatch) -> None:
     assert light == {"home": str(tmp_path), "root": str(root), "own_home": f"{root}/instances/dev",
                      "agent_installed": True}
     full = probe.probe({"runtime_dir": "~/rt", "model_path": str(tmp_path / "none")})
-    digest = hashlib.sha256(agent.read_bytes()).hexdigest()
-    assert full["helper_sums"] == f"{digest}  {root}/bin/supervisor_agent.py"
+    assert full["helper_sums"] == "\n".join(f"{hashlib.sha256((target / name).read_bytes()).hexdigest()}  "
+                                            f"{root}/bin/{name}" for name in probe.AGENT)
     assert lp.helpers_to_copy(full["helper_sums"]) == ["router_launcher.py", "tiny_model.py", "kv_relay.py"]
     assert full["markers"] == {f"{root}/venv-engine": "", f"{root}/venv-router": "vllm-router==0.1.9"}
     assert full["models"] == {f"{root}/models/tiny-tiny": {"preset": "tiny"}}
     assert full["model_path_exists"] is False and full["other_arm_running"] is False
+    (root / "bin/agent_router.py").unlink()  # one of the agent's modules missing: it cannot start
+    assert probe.probe({"runtime_dir": "~/rt", "full": False})["agent_installed"] is False
     assert full["supervisor_status"] == ""  # no supervisor virtualenv: nothing of ours runs
     assert full["cpus"] >= 1 and full["mem_available_mb"] > 0 and full["machine"]["memtotal_mb"] > 0
     assert full["listeners_error"] == ""  # ss ran
@@ -523,7 +526,7 @@ def test_drain_waits_for_a_quiet_second_not_one_idle_read() -> None:
     before the removal is not yet counted); drained only after 1 s with nothing running."""
     from tests.helpers import load_target
 
-    agent = load_target("supervisor_agent")
+    agent = load_target("agent_router")
     now = [0.0]
     reads = iter([1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0])  # idle at 0.2 s, busy again, then idle from 0.8 s
 

@@ -192,7 +192,7 @@ def test_agent_writes_prometheus_config_only_once_promtool_accepts_it(tmp_path: 
     (0600) and its data directory made; the same one again is no change (no promtool run)."""
     from tests.helpers import load_target
 
-    agent = load_target("supervisor_agent")
+    agent = load_target("agent_files")
     promtool = tmp_path / "promtool"  # a test double: refuses files that contain "bad", counts its runs
     promtool.write_text("#!/bin/sh\necho run >> " + str(tmp_path / "runs") + "\n"
                         "if grep -q bad \"$3\"; then echo 'FAILED: parsing YAML file' >&2; exit 1; fi\n")

@@ -106,13 +106,14 @@ def our_processes() -> list[int]:
     return found
 
 
-agent = load_target("supervisor_agent")
+procs = load_target("agent_procs")
+supervisord = load_target("agent_supervisord")
 
 
 def leftovers() -> list[int]:
     """Processes working in the runtime's program directories (engines' children included)."""
     homes = [str(RUNTIME), *(str(RUNTIME / "instances" / arm) for arm in ("baseline", "dev"))]
-    return [int(e) for e in os.listdir("/proc") if e.isdigit() and any(agent.program_of(int(e), h) for h in homes)]
+    return [int(e) for e in os.listdir("/proc") if e.isdigit() and any(procs.program_of(int(e), h) for h in homes)]
 
 
 def listening_ports() -> set[int]:
@@ -142,7 +143,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     # stop every supervisord of the test runtime, so the next run starts clean.
     for conf in [RUNTIME / "state" / "supervisord.conf", *RUNTIME.glob("instances/*/state/supervisord.conf")]:
         if conf.with_name("supervisor.sock").exists():
-            agent.shutdown(str(conf))
+            supervisord.shutdown(str(conf))
 
 
 def test_unsupported_hardware_is_rejected_by_make(project: Project) -> None:
@@ -390,7 +391,7 @@ def test_killed_engine_is_avoided_reported_and_restored(project: Project) -> Non
     assert project.make("vllm-quick-test").returncode == 0
     time.sleep(1)
     live = set(project.pids().values())
-    orphans = [pid for pid in leftovers() if not any(agent.descends_from(pid, p) for p in live)]
+    orphans = [pid for pid in leftovers() if not any(procs.descends_from(pid, p) for p in live)]
     assert orphans == [], "children of the killed engine were left running"
     after = project.pids()
     assert after["engine-0"] == pids["engine-0"] and after["router"] == pids["router"]

@@ -524,9 +524,11 @@ def runtimes(v: Mapping[str, Any], p: Mapping[str, str], home: str = "~") -> lis
 
 
 #: The target-side helpers deploy copies into <runtime>/bin (standard library and supervisor only), and
-#: the folder of each under src/vllm_workflow: the agent both backends run, or the local backend's own.
-HELPERS = {"supervisor_agent.py": "target", "router_launcher.py": "local/target", "tiny_model.py": "local/target",
-           "kv_relay.py": "local/target"}
+#: the folder of each under src/vllm_workflow: the agent both backends run (its command line and the
+#: modules it imports from beside it), or the local backend's own.
+HELPERS = {"supervisor_agent.py": "target", "agent_supervisord.py": "target", "agent_router.py": "target",
+           "agent_procs.py": "target", "agent_files.py": "target", "router_launcher.py": "local/target",
+           "tiny_model.py": "local/target", "kv_relay.py": "local/target"}
 
 
 def helpers_to_copy(sha256sum_output: str) -> list[str]:

@@ -25,8 +25,10 @@ import subprocess
 import sys
 from typing import Any
 
+#: The supervisor agent: its command line and the modules it imports from beside it.
+AGENT = ("supervisor_agent.py", "agent_supervisord.py", "agent_router.py", "agent_procs.py", "agent_files.py")
 #: The helpers deploy installs in <runtime>/bin; their checksums decide whether they are copied.
-HELPERS = ("supervisor_agent.py", "router_launcher.py", "tiny_model.py", "kv_relay.py")
+HELPERS = (*AGENT, "router_launcher.py", "tiny_model.py", "kv_relay.py")
 #: What each runtime virtualenv records once installed (see plan.runtimes).
 MARKER = ".vllm-workflow-installed"
 #: What the built-in model builder writes next to the model.
@@ -142,12 +144,17 @@ def models(root: str) -> dict[str, Any]:
     return out
 
 
+def agent_installed(root: str) -> bool:
+    """Every file of the agent is in <runtime>/bin (one missing and it cannot start)."""
+    return all(os.path.exists(os.path.join(root, "bin", name)) for name in AGENT)
+
+
 def supervisor_status(root: str, home: str) -> str:
     """The supervisor agent's ``status`` JSON, or "" when nothing of ours is installed yet."""
     python = os.path.join(root, "venv-supervisor", "bin", "python")
     agent = os.path.join(root, "bin", "supervisor_agent.py")
     conf = os.path.join(home, "state", "supervisord.conf")
-    if not (os.path.exists(python) and os.path.exists(agent)):
+    if not (os.path.exists(python) and agent_installed(root)):
         return ""
     code, out = run([python, agent, "status", conf])
     return out if code == 0 else ""
@@ -269,7 +276,7 @@ def probe(request: dict[str, Any]) -> dict[str, Any]:
     instance = str(request.get("instance") or "")
     own = os.path.join(root, "instances", instance) if instance else root
     out: dict[str, Any] = {"home": home, "root": root, "own_home": own,
-                           "agent_installed": os.path.exists(os.path.join(root, "bin", "supervisor_agent.py"))}
+                           "agent_installed": agent_installed(root)}
     if not request.get("full", True):
         return out
     mem = meminfo()
