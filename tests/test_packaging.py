@@ -14,7 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "src/vllm_workflow"
-DISTRIBUTION = {"yaml": "pyyaml", "prometheus_client": "prometheus-client"}
+DISTRIBUTION = {"yaml": "pyyaml", "prometheus_client": "prometheus-client", "ansible_runner": "ansible-runner"}
 
 
 def imported_top_levels() -> dict[str, str]:
