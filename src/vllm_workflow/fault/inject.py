@@ -13,8 +13,6 @@ seconds (on a declared host, any clock offset between the hosts shifts them).
 
 from __future__ import annotations
 
-import json
-import subprocess
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -74,7 +72,7 @@ POD_REASONS = {"Killing": "exited", "Scheduled": "pod-created", "Started": "spaw
 
 
 def pod_events(listing: dict[str, Any], killed: dict[str, str], since: float) -> list[dict[str, Any]]:
-    """Timeline events from ``kubectl get events -o json``: the killed pod's Killing, and the
+    """Timeline events from the namespace's event list (``kubectl get events -o json``): the killed pod's Killing, and the
     Scheduled/Started of pods created after the kill (the replacement), attributed to the slot
     (engine name) whose pod was deleted. ``killed`` maps pod name -> engine name."""
     out = []
@@ -101,17 +99,11 @@ class PodInjector:
     method = "deletion of the engine's pod, no grace period (the Deployment replaces it)"
 
     def __init__(self, stack: Stack) -> None:
-        from ..kubernetes.status import kubectl
+        from ..kubernetes.cluster import Cluster
 
-        self.kubectl = kubectl(stack)
+        self.cluster = Cluster(stack)
         self.claims = Path(stack.runtime_dir) / "state" / "pod-forwards"
         self.killed: dict[str, str] = {}
-
-    def _run(self, args: list[str], timeout: float = 30) -> subprocess.CompletedProcess[str]:
-        try:
-            return subprocess.run([*self.kubectl, *args], capture_output=True, text=True, timeout=timeout)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise WorkflowError(f"kubectl {' '.join(args[:2])} failed: {exc}") from None
 
     def kill(self, engine: str) -> dict[str, Any]:
         slot = engine.rsplit("-", 1)[-1]
@@ -121,20 +113,15 @@ class PodInjector:
             raise WorkflowError(f"no pod is known for {engine} ({self.claims}/slot-{slot} is missing). "
                                 "Fix: check `make vllm-status-simplified`; the per-engine forwards record it.") from None
         at = datetime.now().timestamp()
-        out = self._run(["delete", "pod", pod, "--grace-period=0", "--force", "--wait=false"])
-        if out.returncode != 0:
-            raise WorkflowError(f"kubectl delete pod {pod} failed: {out.stderr.strip()[-300:]}")
+        error = self.cluster.delete_pod(pod)
+        if error:
+            raise WorkflowError(error[-400:])
         self.killed[pod] = engine
         return {"at": at, "detail": f"pod {pod} deleted"}
 
     def events(self, since: float, engines: list[str]) -> list[dict[str, Any]]:
-        out = self._run(["get", "events", "--field-selector=involvedObject.kind=Pod", "--output=json"])
-        if out.returncode != 0:
-            return []
-        try:
-            return pod_events(json.loads(out.stdout), self.killed, since)
-        except ValueError:
-            return []
+        listing, _ = self.cluster.list("events", 30.0, field_selector="involvedObject.kind=Pod")
+        return pod_events(listing, self.killed, since) if listing is not None else []
 
 
 def for_stack(stack: Stack, root: Path) -> Injector:

@@ -1,6 +1,6 @@
 """Replica counts of a release's Deployments over a run, read from the cluster (the scale workload).
 
-Every ``interval`` seconds ``kubectl get deployments`` in the release's namespace: each
+Every ``interval`` seconds the Deployments in the release's namespace (cluster.py): each
 Deployment's desired replicas (what the autoscaler asked for) and ready replicas. A failed read
 is recorded as such and never ends the run.
 """
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -17,7 +16,7 @@ from ..stack import Stack
 
 
 def parse(listing: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """(name, desired, ready) of every Deployment in ``kubectl get deployments -o json``."""
+    """(name, desired, ready) of every Deployment in the API's list (``kubectl get deployments -o json``)."""
     out = []
     for item in listing.get("items", []):
         spec, status = item.get("spec") or {}, item.get("status") or {}
@@ -40,25 +39,16 @@ def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 class ReplicaSampler:
     def __init__(self, stack: Stack, interval: float = 5.0) -> None:
-        from .status import kubectl
+        from .cluster import Cluster
 
-        self.argv = kubectl(stack) + ["get", "deployments", "--output=json", "--request-timeout=5s"]
+        self.cluster = Cluster(stack)
         self.interval = interval
         self.rows: list[dict[str, Any]] = []
 
     async def _read(self) -> list[dict[str, Any]] | str:
-        try:
-            proc = await asyncio.create_subprocess_exec(*self.argv, stdout=asyncio.subprocess.PIPE,
-                                                        stderr=asyncio.subprocess.PIPE)
-            out, err = await asyncio.wait_for(proc.communicate(), timeout=10)
-        except (OSError, TimeoutError) as exc:
-            return str(exc)
-        if proc.returncode != 0:
-            return (err.decode(errors="replace").strip().splitlines() or ["kubectl failed"])[-1]
-        try:
-            return parse(json.loads(out))
-        except ValueError as exc:
-            return f"kubectl printed no JSON ({exc})"
+        """One sample, read in a worker thread (the client blocks; the load must not)."""
+        listing, error = await asyncio.to_thread(self.cluster.list, "deployments", 5.0)
+        return parse(listing) if listing is not None else error
 
     async def run(self, clock: Callable[[], float], stop: asyncio.Event) -> None:
         while not stop.is_set():

@@ -1,10 +1,8 @@
 """What `make vllm-status-simplified` adds for the Kubernetes backend: the release, the pods,
-the ports, from `kubectl get pods -o json` (a timeout on every call)."""
+the ports; the pods read through the kubernetes client (cluster.py, a timeout on every call)."""
 
 from __future__ import annotations
 
-import json
-import subprocess
 from collections.abc import Mapping
 from typing import Any
 
@@ -39,27 +37,11 @@ def pod_rows(pods: Mapping[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def kubectl(stack: Stack) -> list[str]:
-    """kubectl with the release's kubeconfig, context and namespace (from the stack description)."""
-    k = stack.kubernetes
-    argv = [k.get("kubectl", "kubectl"), f"--kubeconfig={k.get('kubeconfig', '')}"]
-    if k.get("context"):
-        argv.append(f"--context={k['context']}")
-    return argv + [f"--namespace={k.get('namespace')}"]
-
-
 def get_pods(stack: Stack, timeout: float = 10.0) -> tuple[list[dict[str, Any]] | None, str]:
-    argv = kubectl(stack) + ["get", "pods", "--output=json", f"--request-timeout={int(timeout)}s"]
-    try:
-        out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout + 5)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return None, str(exc)
-    if out.returncode != 0:
-        return None, (out.stderr.strip().splitlines() or ["kubectl failed"])[-1]
-    try:
-        return pod_rows(json.loads(out.stdout)), ""
-    except ValueError as exc:
-        return None, f"kubectl printed no JSON ({exc})"
+    from .cluster import Cluster
+
+    listing, error = Cluster(stack).list("pods", timeout)
+    return (pod_rows(listing), "") if listing is not None else (None, error)
 
 
 def lines(stack: Stack, pods: list[dict[str, Any]] | None, error: str) -> list[str]:
