@@ -9,7 +9,7 @@ import time
 import pytest
 
 from tests.doubles.streaming_stub import MODEL, StubInThread
-from vllm_workflow.benchmark.client import Target
+from vllm_workflow.benchmark.client import Target, monotonic_clock
 from vllm_workflow.benchmark.records import RequestRecord
 from vllm_workflow.benchmark.runner import HttpTokenizer, Runner
 from vllm_workflow.benchmark.workloads import Workload, from_vars
@@ -231,11 +231,11 @@ def test_driver_kills_waits_for_recovery_and_ends_the_run() -> None:
     plan = FaultPlan(engine="engine-1", kill_at_s=1.0, after_recovery_s=0.5, recovery_timeout_s=10)
     with StubInThread() as url:
         target = Target(url, MODEL, session_header="x-session-id")
-        runner = Runner(target, w, show_progress=False)
-        observer = ScriptedObserver([("engine-1", "http://127.0.0.1:1")], None, {}, lambda: runner.clock())
+        clock = monotonic_clock()
+        observer = ScriptedObserver([("engine-1", "http://127.0.0.1:1")], None, {}, clock)
         injector = FakeInjector(observer)
         driver = FaultDriver(plan, injector, observer)
-        runner.fault = driver
+        runner = Runner(target, w, show_progress=False, fault=driver, clock=clock)  # built complete
         runner.prepare(HttpTokenizer(target))
         result = asyncio.run(runner.run())
     assert injector.kills == ["engine-1"]

@@ -158,12 +158,15 @@ class Runner:
     """One benchmark run: workload tasks, a metrics sampler, progress and a clean stop."""
 
     def __init__(self, target: Target, workload: Workload, engines: Sequence[tuple[str, str]] = (),
-                 show_progress: bool = True, fault: Any = None) -> None:
+                 show_progress: bool = True, fault: Any = None, replicas: Any = None,
+                 clock: Callable[[], float] | None = None) -> None:
+        """``fault``: the fault workload's driver; ``replicas``: the scale workload's sampler of the
+        cluster's replica counts; ``clock``: the run's clock (the driver's too), when made first."""
         self.t = target
         self.w = workload
         self.engines = list(engines)  # (name, metrics_url)
         self.records: list[RequestRecord] = []
-        self.clock = monotonic_clock()
+        self.clock = clock or monotonic_clock()
         self.stop = asyncio.Event()
         self.show_progress = show_progress
         self.stages: list[dict[str, Any]] = []
@@ -176,7 +179,7 @@ class Runner:
         self._vocabs: dict[str, list[int]] = {}
         self._scripts: dict[str, tuple[str, list[Any]]] = {}
         self.fault = fault  # a fault.driver.FaultDriver for the fault workload
-        self.replicas: Any = None  # an async sampler of the cluster's replica counts (scale workload)
+        self.replicas = replicas  # an async sampler of the cluster's replica counts (scale workload)
         self._end = 0.0
 
     # -- preparation (blocking, before the clock matters) ------------------------------------------

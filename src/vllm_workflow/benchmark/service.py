@@ -150,7 +150,7 @@ def run_one(o: RunOptions, v: dict[str, Any], stack: Stack, key: str, label: str
     from . import hostmetrics, report
     from .stats import Slo
     from .summary import compose, one_line
-    from .client import Target  # aiohttp: only for commands that send load
+    from .client import Target, monotonic_clock  # aiohttp: only for commands that send load
     from .runner import HttpTokenizer, Runner, preflight
 
     root = o.root
@@ -166,7 +166,8 @@ def run_one(o: RunOptions, v: dict[str, Any], stack: Stack, key: str, label: str
     print(f"📊 {workload.name} benchmark of {stack.host} ({stack.backend}, {stack.routing} routing, "
           f"{len(stack.engines)} engine(s)) at {stack.api_url}")
     extension = for_workload(workload.name)
-    driver = extension.start(stack, v, root, target.headers(), lambda: runner.clock()) if extension else None
+    clock = monotonic_clock()  # the run's clock, shared with the fault driver
+    driver = extension.start(stack, v, root, target.headers(), clock) if extension else None
     sampler = None
     if workload.name == "scale":
         if stack.backend != "kubernetes":
@@ -182,8 +183,7 @@ def run_one(o: RunOptions, v: dict[str, Any], stack: Stack, key: str, label: str
         print("🔀 model mix: " + ", ".join(f"{name} × {weight:g}" for name, weight in workload.model_mix))
     preflight(target, mix)
     runner = Runner(target, workload, [(e.name, e.metrics_url) for e in stack.engines],
-                    show_progress=o.progress, fault=driver)
-    runner.replicas = sampler
+                    show_progress=o.progress, fault=driver, replicas=sampler, clock=clock)
     # With several models the router's gateway mode routes the OpenAI routes by model; the tokenizer
     # is asked on one of the measured model's own engines.
     runner.prepare(HttpTokenizer(target, stack.engines[0].url if len(stack.models) > 1 and stack.engines else ""),
