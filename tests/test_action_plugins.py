@@ -156,3 +156,20 @@ def test_the_kubernetes_gates_stop_the_play_with_their_lines(tmp_path: Path) -> 
     assert "GATES 0 GPU check failed; nothing was deployed: RELEASE install True" in shown, shown
     assert "vllm_k8s_gate: no gate 'nope' (one of gpu, capacity, minikube)" in out
     assert "ignored=2" in out
+
+
+@pytest.mark.slow
+def test_a_failed_release_stops_with_each_pod_and_its_fix(tmp_path: Path) -> None:
+    """`vllm_k8s_diagnosis` (the rescue of the Helm install, in Ansible's process): helm's error, then
+    each pod that is not ready with why and the fix, as the `fail` task's message."""
+    pod = {"metadata": {"name": "vllm-opt-deployment-vllm-1", "labels": {"app.kubernetes.io/component": "serving-engine"}},
+           "status": {"phase": "Pending", "containerStatuses": [
+               {"name": "vllm", "ready": False, "restartCount": 0,
+                "state": {"waiting": {"reason": "ImagePullBackOff", "message": "not found"}}}]}}
+    tasks = [{"name": "Stop with why", "ansible.builtin.fail": {
+        "msg": "{{ {'pods': pods, 'error': 'context deadline exceeded'} | vllm_k8s_diagnosis }}"}, "ignore_errors": True}]
+    run = play(tmp_path, tasks, {"pods": [pod]})
+    out = run.stdout + run.stderr
+    assert run.returncode == 0, out[-3000:]
+    assert "The release did not become ready (context deadline exceeded). Why:" in out
+    assert "serving-engine pod vllm-opt-deployment-vllm-1: image" in out and "ignored=1" in out

@@ -4,7 +4,7 @@
 ``{{ {'vars': ..., 'facts': ...} | vllm_local_plan }}`` calls ``vllm_workflow.local.plan`` and
 ``| vllm_k8s_plan`` ``vllm_workflow.kubernetes.plan``, ``| vllm_k8s_gate('gpu')`` (and ``capacity``,
 ``minikube``) the Kubernetes role's preflight gates, ``| vllm_k8s_release`` what to do with the Helm
-release (the project's virtualenv runs
+release, ``| vllm_k8s_diagnosis`` why a failed install's pods are not ready (the project's virtualenv runs
 ansible-playbook, so the package is importable): no subprocess, and the secrets among the settings
 never leave the process. Enabled in ansible.cfg (filter_plugins).
 """
@@ -69,7 +69,20 @@ def vllm_k8s_release(data: Any) -> dict[str, Any]:
     return dict(decide(data.get("status"), str(data.get("release") or ""), str(data.get("namespace") or "")))
 
 
+def vllm_k8s_diagnosis(data: Any) -> list[str]:
+    """Why the release did not become ready, from ``{'pods': [...], 'error': helm's message}``: the
+    lines to stop with, each pod that is not ready named with its fix."""
+    try:
+        from vllm_workflow.kubernetes.diagnose import explain
+    except ImportError as exc:
+        raise AnsibleFilterError(f"vllm_k8s_diagnosis needs the vllm_workflow package ({exc}). Fix: run the "
+                                 "playbook through make, which uses the project's virtualenv.") from None
+    if not isinstance(data, dict):
+        raise AnsibleFilterError(f"vllm_k8s_diagnosis needs a mapping, not {type(data).__name__}")
+    return explain(list(data.get("pods") or []), str(data.get("error") or ""))
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {"vllm_local_plan": vllm_local_plan, "vllm_k8s_plan": vllm_k8s_plan, "vllm_k8s_gate": vllm_k8s_gate,
-                "vllm_k8s_release": vllm_k8s_release}
+                "vllm_k8s_release": vllm_k8s_release, "vllm_k8s_diagnosis": vllm_k8s_diagnosis}

@@ -88,13 +88,11 @@ def cmd_minikube_check(args: argparse.Namespace) -> int:
 
 
 def cmd_k8s_diagnose(args: argparse.Namespace) -> int:
-    from .diagnose import diagnose
+    from .diagnose import explain
 
     data = _stdin_json("k8s-diagnose", "{'pods': [...], 'error': ...}")
-    lines = diagnose(list(data.get("pods") or []))
-    error = str(data.get("error") or "").strip()
-    head = f"The release did not become ready ({error})." if error else "The release did not become ready."
-    print(head + (" Why:\n  " + "\n  ".join(lines) if lines else " Every pod is ready now; run make vllm-deploy again."))
+    head, *why = explain(list(data.get("pods") or []), str(data.get("error") or ""))
+    print("\n  ".join([head, *why]))
     return 0
 
 
@@ -116,7 +114,8 @@ def register(add: Callable[..., argparse.ArgumentParser]) -> None:
         "check what deploy read on the host (user, Docker runtimes, bpf_jit_harden, /dev/kfd, the profile's first "
         "start) against the planned minikube start (JSON on stdin); exit 1 naming each problem and its fix")
     add("k8s-diagnose", cmd_k8s_diagnose,
-        "explain, from the release's pods (JSON on stdin), why it did not become ready, naming the fix")
+        "explain, from the release's pods (JSON on stdin), why it did not become ready, naming the fix "
+        "(deploy asks the same in its own process: the vllm_k8s_diagnosis filter)")
     add("gpu-check", cmd_gpu_check,
         "check captured nvidia-smi/rocminfo output or node labels (JSON on stdin) against what vLLM needs; "
         "exit 1 naming each GPU that cannot run it")

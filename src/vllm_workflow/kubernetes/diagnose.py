@@ -1,8 +1,9 @@
 """Why a release's pods are not ready, in words, with the setting that fixes it.
 
 `helm --wait` only says "timed out waiting for the condition". When the install fails, deploy
-reads the namespace's pods and hands them here (`vllm-workflow k8s-diagnose`). Pure functions
-over Pod objects as the API returns them.
+reads the namespace's pods and hands them here, in Ansible's process (the ``vllm_k8s_diagnosis``
+filter; `vllm-workflow k8s-diagnose` prints the same from JSON on stdin). Pure functions over Pod
+objects as the API returns them.
 """
 
 from __future__ import annotations
@@ -89,3 +90,13 @@ def diagnose(pods: list[Mapping[str, Any]]) -> list[str]:
         return ["no pods were created in the namespace. Fix: look at `helm status` and the namespace's events "
                 "(kubectl get events); a values error shows there."]
     return [p for p in (pod_problem(pod) for pod in pods) if p]
+
+
+def explain(pods: list[dict[str, Any]], error: str = "") -> list[str]:
+    """The failed install's message: helm's error, then each pod that is not ready and why."""
+    lines = diagnose(pods)
+    error = error.strip()
+    head = f"The release did not become ready ({error})." if error else "The release did not become ready."
+    if not lines:
+        return [head + " Every pod is ready now; run make vllm-deploy again."]
+    return [head + " Why:", *lines]
