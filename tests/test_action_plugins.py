@@ -173,3 +173,34 @@ def test_a_failed_release_stops_with_each_pod_and_its_fix(tmp_path: Path) -> Non
     assert run.returncode == 0, out[-3000:]
     assert "The release did not become ready (context deadline exceeded). Why:" in out
     assert "serving-engine pod vllm-opt-deployment-vllm-1: image" in out and "ignored=1" in out
+
+
+@pytest.mark.slow
+def test_the_quick_test_phase_runs_in_ansibles_process_and_leaves_its_verdict(tmp_path: Path) -> None:
+    """`vllm_quick_test` (the quick-test phase of `make vllm`): each check shown, the task failed when
+    one failed, the JUnit report written and the verdict (1) left for scripts/make-verdict; with
+    nothing deployed, the fix."""
+    from tests.helpers import stub_project, stub_stack
+
+    project = stub_project(tmp_path / "p", {"vllm_api_key": ""},
+                           {"lab1": stub_stack("http://127.0.0.1:9", "lab1", "m")})  # nothing answers there
+    verdict = tmp_path / "verdict"
+    tasks = [{"name": "Quick test", "vllm_quick_test": {"root": str(project),
+                                                         "state_dir": str(project / "workflows/vllm/state")},
+              "ignore_errors": True},
+             {"name": "Nothing deployed", "vllm_quick_test": {"root": str(project), "state_dir": str(tmp_path / "none")},
+              "ignore_errors": True}]
+    os.environ["VLLM_WORKFLOW_EXIT_FILE"] = str(verdict)
+    try:
+        run = play(tmp_path, tasks)
+    finally:
+        del os.environ["VLLM_WORKFLOW_EXIT_FILE"]
+    out = run.stdout + run.stderr
+    assert run.returncode == 0, out[-3000:]
+    assert "Quick test of lab1 (test-double backend, model m):" in out
+    assert out.count("❌ api (http://127.0.0.1:9)") == 5 and "0 passed, 5 failed" in out
+    assert "The quick test failed (5 check(s)); see the lines above." in out
+    assert (project / "workflows/vllm/reports/quick-test.xml").is_file()
+    assert verdict.read_text() == "1\n"
+    assert "nothing is deployed" in out.lower() or "make vllm-deploy" in out
+    assert "ignored=2" in out

@@ -213,11 +213,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     code = _run(args)
     if args.command in VERDICT_COMMANDS:
-        _write_exit_code(code)
+        write_exit_code(code)
     return code
 
 
-def _write_exit_code(code: int) -> None:
+def write_exit_code(code: int) -> None:
     """Leave the verdict's own exit code where scripts/make-verdict reads it (only when it asked)."""
     path = os.environ.get(EXIT_FILE_ENV)
     if not path:

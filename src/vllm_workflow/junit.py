@@ -92,3 +92,12 @@ def markdown(title: str, suites: Iterable[Suite]) -> str:
         lines += [f"- **{s.name}** · {c.name}: {(c.failure or '').splitlines()[0] if c.failure else ''}"
                   for s, c in failed]
     return "\n".join(lines) + "\n"
+
+
+def write_reports(root: Path, name: str, suites: list[Suite]) -> str:
+    """JUnit XML and a Markdown summary for CI under ROOT/JUNIT_DIR; the line that names them."""
+    folder = Path(root).resolve() / JUNIT_DIR
+    xml = write(folder / f"{name}.xml", suites)
+    md = folder / f"{name}.md"
+    write_atomic(md, markdown(name, suites))
+    return f"🧾 JUnit: {xml} · summary: {md}"

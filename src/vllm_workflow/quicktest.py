@@ -10,6 +10,7 @@ import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -177,6 +178,35 @@ def summary(stack: Stack, results: list[Check]) -> dict[str, Any]:
         "failed": len(failed),
         "checks": [asdict(r) for r in results],
     }
+
+
+def check_deployed(root: Path, state: Path, api_key: str, say: Callable[[str], None] = print) -> int:
+    """The quick test of every deployed stack (``make vllm-quick-test``, and the quick-test phase of
+    ``make vllm`` in Ansible's process): dead port-forwards restarted first, each check said as it
+    runs, each host's summary kept beside its stack description, JUnit XML and Markdown for CI.
+    The number of failed checks."""
+    from .files import write_atomic
+    from .junit import write_reports
+    from .kubernetes.forwards import ensure_forwards
+    from .stack import quick_test_path, require_stacks
+
+    failed = 0
+    suites = []
+    for stack in require_stacks(state):
+        say(f"Quick test of {stack.host} ({stack.backend} backend, model {stack.model}):")
+        note = ensure_forwards(stack)
+        if note:
+            say(f"🔌 {note}")
+        results = run(stack, api_key, say)
+        done = summary(stack, results)
+        failed += done["failed"]
+        path = quick_test_path(state, stack.host)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, json.dumps(done, indent=2))
+        say(f"{done['passed']} passed, {done['failed']} failed")
+        suites.append(junit_suite(stack, results))
+    say(write_reports(root, "quick-test", suites))
+    return failed
 
 
 def junit_suite(stack: Stack, results: list[Check]) -> Any:

@@ -8,8 +8,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .files import write_atomic
-from .stack import DEFAULT_STATE_DIR, quick_test_path, require_stacks
+from .stack import DEFAULT_STATE_DIR, require_stacks
 
 
 def _state_dir(args: argparse.Namespace) -> Path:
@@ -30,39 +29,16 @@ def cmd_wait(args: argparse.Namespace) -> int:
 
 
 def cmd_quick_test(args: argparse.Namespace) -> int:
-    from . import quicktest
-    from .kubernetes.forwards import ensure_forwards
+    from .quicktest import check_deployed
 
-    state = _state_dir(args)
-    key = api_key(args)
-    failed = 0
-    suites = []
-    for stack in require_stacks(state):
-        print(f"Quick test of {stack.host} ({stack.backend} backend, model {stack.model}):")
-        note = ensure_forwards(stack)
-        if note:
-            print(f"🔌 {note}")
-        results = quicktest.run(stack, key)
-        summary = quicktest.summary(stack, results)
-        failed += summary["failed"]
-        path = quick_test_path(state, stack.host)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, json.dumps(summary, indent=2))
-        print(f"{summary['passed']} passed, {summary['failed']} failed")
-        suites.append(quicktest.junit_suite(stack, results))
-    _write_ci_reports(args, "quick-test", suites)
-    return 1 if failed else 0
+    return 1 if check_deployed(Path(args.root).resolve(), _state_dir(args), api_key(args)) else 0
 
 
 def _write_ci_reports(args: argparse.Namespace, name: str, suites: list) -> None:
     """JUnit XML and a Markdown summary for CI, named in the output."""
-    from . import junit
+    from .junit import write_reports
 
-    folder = Path(args.root).resolve() / junit.JUNIT_DIR
-    xml = junit.write(folder / f"{name}.xml", suites)
-    md = folder / f"{name}.md"
-    write_atomic(md, junit.markdown(name, suites))
-    print(f"🧾 JUnit: {xml} · summary: {md}")
+    print(write_reports(Path(args.root), name, suites))
 
 
 def cmd_status(args: argparse.Namespace) -> int:
