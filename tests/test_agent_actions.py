@@ -9,7 +9,8 @@ def test_every_change_is_named_with_its_reason_in_the_order_done() -> None:
     agent = load_target("supervisor_agent")
     result = {"changed": True, "prometheus": {"changed": True, "reloaded": True}, "conf_changed": True,
               "router": {"changed": True, "restart_needed": True, "added": [],
-                         "removed": ["http://127.0.0.1:8101"], "drained_after_s": 2.04},
+                         "removed": ["http://127.0.0.1:8101", "http://127.0.0.1:8102"],
+                         "drained_after_s": {"http://127.0.0.1:8101": 0.4, "http://127.0.0.1:8102": 2.04}},
               "daemon": {"changed": False},
               "apply": {"changed": True, "added": ["engine-2"], "updated": ["engine-0"], "removed": ["engine-1"],
                         "started": ["node-exporter"], "reaped": [4242]},
@@ -18,7 +19,7 @@ def test_every_change_is_named_with_its_reason_in_the_order_done() -> None:
         "wrote the Prometheus configuration (promtool accepted it)",
         "wrote supervisord.conf (the process plan changed)",
         "wrote the router settings (its arguments or API key changed)",
-        "took http://127.0.0.1:8101 out of the router before stopping them (drained in 2.0 s)",
+        "took http://127.0.0.1:8101, http://127.0.0.1:8102 out of the router before stopping them (drained in 2.0 s)",
         "removed engine-1 (no longer in the plan)",
         "restarted engine-0 (command line or environment changed)",
         "added and started engine-2 (new in the plan)",

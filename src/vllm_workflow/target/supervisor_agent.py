@@ -113,8 +113,9 @@ def actions(result: dict[str, Any]) -> list[str]:
         out.append("wrote the router settings" + (" (its arguments or API key changed)" if router.get("restart_needed")
                                                   else ""))
     if router.get("removed"):
+        drained = router.get("drained_after_s") or {}  # url -> seconds until it had finished its requests
         out.append(f"took {', '.join(router['removed'])} out of the router before stopping them"
-                   + (f" (drained in {router['drained_after_s']:.1f} s)" if "drained_after_s" in router else ""))
+                   + (f" (drained in {max(drained.values()):.1f} s)" if drained else ""))
     if (result.get("daemon") or {}).get("changed"):
         out.append("started supervisord (it was not running)")
     done = result.get("apply") or {}
