@@ -161,3 +161,32 @@ def test_progress_rate_means_something_for_slow_requests() -> None:
             rec.end, rec.token_times = None, []
     now["t"] = 20.0
     assert progress.rates()[0] == pytest.approx(7 / 20.0)  # the window is the run so far
+
+
+def test_counters_are_read_just_before_the_measured_window_opens() -> None:
+    """The engines' counters that open the measured window are read WINDOW_LEAD_S before warm-up ends,
+    not at the next 1 s sample: a fast measured request could otherwise finish before the read and
+    be measured but not counted (engine requests_finished below the client's ok count)."""
+    import aiohttp
+
+    from vllm_workflow.benchmark import runner as rn
+
+    w = Workload(name="concurrent", users=1, duration_s=0.1, warmup_s=0.4)
+    runner = Runner(Target("http://127.0.0.1:9", "m"), w, engines=[("engine-0", "http://127.0.0.1:9/metrics")],
+                    show_progress=False)
+    read_at: list[float] = []
+
+    async def read(http: object, url: str) -> dict[str, float]:
+        read_at.append(runner.clock())
+        return {"requests_finished": 7.0}
+
+    runner._read = read  # type: ignore[method-assign]
+
+    async def open_window() -> dict:
+        before: dict = {}
+        async with aiohttp.ClientSession() as http:
+            await runner._window_start(http, before)
+        return before
+
+    assert asyncio.run(open_window()) == {"engine-0": {"requests_finished": 7.0}}
+    assert w.warmup_s - rn.WINDOW_LEAD_S - 0.01 <= read_at[0] < w.warmup_s

@@ -204,7 +204,22 @@ def chat_body(model: str, messages: list[dict[str, str]], max_tokens: int) -> by
     }, separators=(",", ":")).encode()
 
 
-def monotonic_clock() -> Callable[[], float]:
+class RunClock:
+    """Seconds since it was made or last restarted, on the monotonic high-resolution clock: one
+    object the runner restarts when the run starts and the fault driver reads."""
+
+    __slots__ = ("_t0",)
+
+    def __init__(self) -> None:
+        self._t0 = time.perf_counter()
+
+    def __call__(self) -> float:
+        return time.perf_counter() - self._t0
+
+    def restart(self) -> None:
+        self._t0 = time.perf_counter()
+
+
+def monotonic_clock() -> RunClock:
     """Seconds since now, on the monotonic high-resolution clock."""
-    t0 = time.perf_counter()
-    return lambda: time.perf_counter() - t0
+    return RunClock()

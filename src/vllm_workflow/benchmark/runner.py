@@ -17,12 +17,14 @@ import requests
 
 from ..errors import WorkflowError
 from . import engine_metrics
-from .client import Target, TokenPromptBody, chat_body, monotonic_clock, stream_request
+from .client import RunClock, Target, TokenPromptBody, chat_body, monotonic_clock, stream_request
 from .records import RequestRecord
 from .workloads import (ModelPicker, Tokenizer, Workload, chat_messages, conversation_system, poisson_arrivals,
                         qa_script, token_prompt, vocabulary)
 
 PREFLIGHT_TIMEOUT_S = 5.0
+#: How long before the measured window opens its counters are read (more than a /metrics read takes).
+WINDOW_LEAD_S = 0.1
 SAMPLE_INTERVAL_S = 1.0
 #: After a timed workload's duration, requests still in flight get this long to finish; then they
 #: are cancelled and counted as cancelled (a request to a dead engine must not hold the run for
@@ -159,7 +161,7 @@ class Runner:
 
     def __init__(self, target: Target, workload: Workload, engines: Sequence[tuple[str, str]] = (),
                  show_progress: bool = True, fault: Any = None, replicas: Any = None,
-                 clock: Callable[[], float] | None = None) -> None:
+                 clock: RunClock | None = None) -> None:
         """``fault``: the fault workload's driver; ``replicas``: the scale workload's sampler of the
         cluster's replica counts; ``clock``: the run's clock (the driver's too), when made first."""
         self.t = target
@@ -364,16 +366,19 @@ class Runner:
                         rec.error = OVERRUN
                         self.overrun += 1
 
-    async def _sample(self, http: aiohttp.ClientSession, before: dict[str, Any],
-                      series: list[dict[str, Any]]) -> None:
-        """Counters at the start of the measured window; gauges every second."""
-        taken = bool(before)
+    async def _window_start(self, http: aiohttp.ClientSession, before: dict[str, Any]) -> None:
+        """The engines' counters just before the measured window opens: every measured request
+        (sent from ``warmup_s`` on) finishes after this read. Taken at the next 1 s sample instead,
+        a fast request could finish in between and be measured but not counted."""
+        await asyncio.sleep(max(0.0, self.w.warmup_s - WINDOW_LEAD_S - self.clock()))
+        reads = await asyncio.gather(*(self._read(http, url) for _, url in self.engines))
+        before.update({name: r for (name, _), r in zip(self.engines, reads)})
+
+    async def _sample(self, http: aiohttp.ClientSession, series: list[dict[str, Any]]) -> None:
+        """The engines' gauges every second."""
         while True:
             now = self.clock()
             reads = await asyncio.gather(*(self._read(http, url) for _, url in self.engines))
-            if not taken and now >= self.w.warmup_s:
-                before.update({name: r for (name, _), r in zip(self.engines, reads)})
-                taken = True
             for (name, _), r in zip(self.engines, reads):
                 if r is not None:
                     series.append({"t": now, "engine": name, **{k: r.get(k) for k in engine_metrics.GAUGES}})
@@ -408,7 +413,7 @@ class Runner:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, on_signal, sig.name)
         started_at = time.time()
-        self.clock = monotonic_clock()
+        self.clock.restart()  # the run's time starts now, for the fault driver too (it shares the clock)
         if self.fault is not None:
             self.fault.started_at = started_at
         label, total, done = self._total()
@@ -420,7 +425,9 @@ class Runner:
             if self.engines and self.w.warmup_s <= 0:  # the measured window starts now
                 reads = await asyncio.gather(*(self._read(http, url) for _, url in self.engines))
                 before.update({name: r for (name, _), r in zip(self.engines, reads)})
-            sampler = asyncio.ensure_future(self._sample(http, before, series)) if self.engines else None
+            opener = (asyncio.ensure_future(self._window_start(http, before))
+                      if self.engines and self.w.warmup_s > 0 else None)
+            sampler = asyncio.ensure_future(self._sample(http, series)) if self.engines else None
             counter = asyncio.ensure_future(self.replicas.run(self.clock, self.stop)) if self.replicas else None
             ticker = asyncio.ensure_future(self._tick(progress)) if progress else None
             work = {"concurrent": self._concurrent, "rate-sweep": self._rate_sweep,
@@ -431,7 +438,7 @@ class Runner:
             except asyncio.CancelledError:
                 pass
             await self._drain_after_stop()
-            for task in (sampler, ticker, counter):
+            for task in (opener, sampler, ticker, counter):
                 if task:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
