@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 import shutil
+import signal
 import sys
 from pathlib import Path
 
@@ -28,8 +29,10 @@ def test_remote_runs_through_ansible_with_the_projects_config(tmp_path: Path) ->
     (tmp_path / "hosts").write_text(f"[vllm]\nlab1 ansible_connection=local ansible_python_interpreter={sys.executable}\n")
     stack = _stack("ssh")
     assert remote.is_remote(stack) and not remote.is_remote(_stack("local"))
+    handlers = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
     out = remote.run(stack, ["sh", "-c", "echo hello; echo oops >&2; exit 3"], tmp_path, timeout=60)
     assert (out.rc, out.stdout, out.stderr) == (3, "hello", "oops")
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == handlers  # Ctrl-C still ours
     elsewhere = Stack.from_dict({**stack.raw, "target": {"inventory_hostname": "nowhere", "connection": "ssh"}})
     missing = remote.run(elsewhere, ["true"], tmp_path, timeout=60)  # not in the inventory
     assert missing.rc == 255

@@ -62,7 +62,10 @@ def run_module(host: str, args: dict[str, Any], root: Path, timeout: float) -> R
             runner = ansible_runner.run(
                 private_data_dir=data, project_dir=str(root), inventory=str(root / "hosts"), host_pattern=host,
                 module="ansible.builtin.command", module_args=json.dumps(args), envvars=env, quiet=True,
-                timeout=max(1, int(timeout)))
+                timeout=max(1, int(timeout)),
+                # Given a cancel callback, ansible-runner leaves our SIGINT/SIGTERM handlers alone (it
+                # would replace them for good, and Ctrl-C would no longer stop a benchmark).
+                cancel_callback=lambda: False)
         except Exception as exc:  # noqa: BLE001 - any failure to start is "cannot reach"
             return Result(255, "", f"cannot reach {host} through Ansible: {exc}")
         if runner.status == "timeout":
