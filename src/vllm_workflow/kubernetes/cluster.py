@@ -19,6 +19,16 @@ LISTS = {"pods": ("CoreV1Api", "list_namespaced_pod"), "events": ("CoreV1Api", "
          "deployments": ("AppsV1Api", "list_namespaced_deployment")}
 
 
+def _failures() -> tuple[type[BaseException], ...]:
+    """What a list or delete can meet that is the cluster's or the kubeconfig's doing, not ours: the
+    API's refusal, an unusable kubeconfig, the connection (urllib3), a file, a body that is not JSON."""
+    import urllib3.exceptions
+    from kubernetes.client.exceptions import OpenApiException
+    from kubernetes.config.config_exception import ConfigException
+
+    return OpenApiException, ConfigException, urllib3.exceptions.HTTPError, OSError, ValueError
+
+
 class Cluster:
     def __init__(self, stack: Stack) -> None:
         k = stack.kubernetes
@@ -42,7 +52,7 @@ class Cluster:
                 response = getattr(api, call)(self.namespace, _preload_content=False, _request_timeout=timeout,
                                               **query)
                 return json.loads(response.data), ""
-        except Exception as exc:  # noqa: BLE001 - every failure is shown, none ends status or a run
+        except _failures() as exc:  # shown; none ends status or a run
             return None, self.reason(exc, f"list {kind}")
 
     def delete_pod(self, name: str, timeout: float = 30.0) -> str:
@@ -53,7 +63,7 @@ class Cluster:
                 api.delete_namespaced_pod(name, self.namespace, grace_period_seconds=0, _preload_content=False,
                                           _request_timeout=timeout)
             return ""
-        except Exception as exc:  # noqa: BLE001 - the caller names the pod and stops the run
+        except _failures() as exc:  # the caller names the pod and stops the run
             return self.reason(exc, f"delete pod {name}")
 
     def reason(self, exc: Exception, what: str) -> str:
