@@ -16,19 +16,30 @@ from typing import Any
 from ansible.errors import AnsibleFilterError
 
 
-def _plan(name: str, module: str, data: Any) -> dict[str, Any]:
+def _ours(filter_name: str, module: str, attr: str) -> Any:
+    """``attr`` of our ``module``, or the filter's error when ansible-playbook runs outside the
+    project's virtualenv (the package is not importable there)."""
     import importlib
 
     try:
-        from vllm_workflow.errors import WorkflowError
-
-        plan_from_input = importlib.import_module(module).plan_from_input
-    except ImportError as exc:  # ansible-playbook from outside the project's virtualenv
-        raise AnsibleFilterError(f"{name} needs the vllm_workflow package ({exc}). Fix: run the "
+        return getattr(importlib.import_module(module), attr)
+    except ImportError as exc:
+        raise AnsibleFilterError(f"{filter_name} needs the vllm_workflow package ({exc}). Fix: run the "
                                  "playbook through make, which uses the project's virtualenv.") from None
+
+
+def _mapping(filter_name: str, data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise AnsibleFilterError(f"{filter_name} needs a mapping, not {type(data).__name__}")
+    return data
+
+
+def _plan(name: str, module: str, data: Any) -> dict[str, Any]:
+    plan_from_input = _ours(name, module, "plan_from_input")
+    error = _ours(name, "vllm_workflow.errors", "WorkflowError")
     try:
         return dict(plan_from_input(data))
-    except WorkflowError as exc:
+    except error as exc:
         raise AnsibleFilterError(str(exc)) from None
     except (ValueError, KeyError, TypeError) as exc:
         raise AnsibleFilterError(f"{name} needs {{'vars': ..., 'facts': ...}}: {exc}") from None
@@ -45,40 +56,25 @@ def vllm_k8s_plan(data: Any) -> dict[str, Any]:
 def vllm_k8s_gate(data: Any, name: str) -> list[str]:
     """The Kubernetes role's preflight gate ``name`` (gpu, capacity, minikube) on what the role read:
     the lines to stop with, or [] when it passes."""
-    try:
-        from vllm_workflow.kubernetes.gates import GATES, failure
-    except ImportError as exc:
-        raise AnsibleFilterError(f"vllm_k8s_gate needs the vllm_workflow package ({exc}). Fix: run the "
-                                 "playbook through make, which uses the project's virtualenv.") from None
-    if name not in GATES:
-        raise AnsibleFilterError(f"vllm_k8s_gate: no gate {name!r} (one of {', '.join(GATES)})")
-    if not isinstance(data, dict):
-        raise AnsibleFilterError(f"vllm_k8s_gate({name!r}) needs a mapping, not {type(data).__name__}")
-    return failure(name, data)
+    gates = _ours("vllm_k8s_gate", "vllm_workflow.kubernetes.gates", "GATES")
+    failure = _ours("vllm_k8s_gate", "vllm_workflow.kubernetes.gates", "failure")
+    if name not in gates:
+        raise AnsibleFilterError(f"vllm_k8s_gate: no gate {name!r} (one of {', '.join(gates)})")
+    return failure(name, _mapping(f"vllm_k8s_gate({name!r})", data))
 
 
 def vllm_k8s_release(data: Any) -> dict[str, Any]:
     """What to do with the Helm release, from helm_info's status: install, upgrade, retry, or stop."""
-    try:
-        from vllm_workflow.kubernetes.release import decide
-    except ImportError as exc:
-        raise AnsibleFilterError(f"vllm_k8s_release needs the vllm_workflow package ({exc}). Fix: run the "
-                                 "playbook through make, which uses the project's virtualenv.") from None
-    if not isinstance(data, dict):
-        raise AnsibleFilterError(f"vllm_k8s_release needs a mapping, not {type(data).__name__}")
+    decide = _ours("vllm_k8s_release", "vllm_workflow.kubernetes.release", "decide")
+    data = _mapping("vllm_k8s_release", data)
     return dict(decide(data.get("status"), str(data.get("release") or ""), str(data.get("namespace") or "")))
 
 
 def vllm_k8s_diagnosis(data: Any) -> list[str]:
     """Why the release did not become ready, from ``{'pods': [...], 'error': helm's message}``: the
     lines to stop with, each pod that is not ready named with its fix."""
-    try:
-        from vllm_workflow.kubernetes.diagnose import explain
-    except ImportError as exc:
-        raise AnsibleFilterError(f"vllm_k8s_diagnosis needs the vllm_workflow package ({exc}). Fix: run the "
-                                 "playbook through make, which uses the project's virtualenv.") from None
-    if not isinstance(data, dict):
-        raise AnsibleFilterError(f"vllm_k8s_diagnosis needs a mapping, not {type(data).__name__}")
+    explain = _ours("vllm_k8s_diagnosis", "vllm_workflow.kubernetes.diagnose", "explain")
+    data = _mapping("vllm_k8s_diagnosis", data)
     return explain(list(data.get("pods") or []), str(data.get("error") or ""))
 
 
