@@ -35,33 +35,31 @@ class Cluster:
         self.kubeconfig = str(k.get("kubeconfig") or "") or None
         self.context = str(k.get("context") or "") or None
         self.namespace = str(k.get("namespace") or "default")
+        self._client: Any = None  # one API client (kubeconfig read once, connections reused) per Cluster
 
     def _api(self, group: str) -> Any:
         from kubernetes import client, config
 
-        api_client = config.new_client_from_config(config_file=self.kubeconfig, context=self.context)
-        api_client.configuration.retries = False  # a refused connection is said at once, not retried
-        return getattr(client, group)(api_client)
+        if self._client is None:
+            self._client = config.new_client_from_config(config_file=self.kubeconfig, context=self.context)
+            self._client.configuration.retries = False  # a refused connection is said at once, not retried
+        return getattr(client, group)(self._client)
 
     def list(self, kind: str, timeout: float = 10.0, **query: Any) -> tuple[dict[str, Any] | None, str]:
         """``kind`` (pods, events, deployments) in the namespace: (the API's JSON, "") or (None, why)."""
         group, call = LISTS[kind]
         try:
-            api = self._api(group)
-            with api.api_client:
-                response = getattr(api, call)(self.namespace, _preload_content=False, _request_timeout=timeout,
-                                              **query)
-                return json.loads(response.data), ""
+            response = getattr(self._api(group), call)(self.namespace, _preload_content=False,
+                                                       _request_timeout=timeout, **query)
+            return json.loads(response.data), ""
         except _failures() as exc:  # shown; none ends status or a run
             return None, self.reason(exc, f"list {kind}")
 
     def delete_pod(self, name: str, timeout: float = 30.0) -> str:
         """Delete ``name`` at once (no grace period, as a crash): "" or why it failed."""
         try:
-            api = self._api("CoreV1Api")
-            with api.api_client:
-                api.delete_namespaced_pod(name, self.namespace, grace_period_seconds=0, _preload_content=False,
-                                          _request_timeout=timeout)
+            self._api("CoreV1Api").delete_namespaced_pod(name, self.namespace, grace_period_seconds=0,
+                                                         _preload_content=False, _request_timeout=timeout)
             return ""
         except _failures() as exc:  # the caller names the pod and stops the run
             return self.reason(exc, f"delete pod {name}")
