@@ -34,13 +34,6 @@ def cmd_quick_test(args: argparse.Namespace) -> int:
     return 1 if check_deployed(Path(args.root).resolve(), _state_dir(args), api_key(args)) else 0
 
 
-def _write_ci_reports(args: argparse.Namespace, name: str, suites: list) -> None:
-    """JUnit XML and a Markdown summary for CI, named in the output."""
-    from .junit import write_reports
-
-    print(write_reports(Path(args.root), name, suites))
-
-
 def cmd_status(args: argparse.Namespace) -> int:
     from . import status
     from .stack import load_stacks
@@ -119,8 +112,7 @@ def cmd_grafana(args: argparse.Namespace) -> int:
 
 def cmd_routing_check(args: argparse.Namespace) -> int:
     from . import routecheck
-
-    from .junit import Case, Suite
+    from .junit import Case, Suite, write_reports
 
     key = api_key(args)
     failed = 0
@@ -134,5 +126,5 @@ def cmd_routing_check(args: argparse.Namespace) -> int:
         suites.append(Suite(f"routing-check {stack.host}", [Case(
             f"{stack.routing} routing holds", f"routing-check.{stack.host}", time.monotonic() - start,
             None if outcome.ok else outcome.detail, output=outcome.detail)]))
-    _write_ci_reports(args, "routing-check", suites)
+    print(write_reports(Path(args.root), "routing-check", suites))
     return 1 if failed else 0

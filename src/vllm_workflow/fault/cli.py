@@ -41,7 +41,7 @@ def cmd_fault_test(args: argparse.Namespace) -> int:
     from ..benchmark.cli import options, print_summary
     from ..benchmark.service import EXIT_INTERRUPTED, run_one, settings
     from ..config import secrets
-    from ..stack_cli import _write_ci_reports
+    from ..junit import write_reports
 
     o = replace(options(args), workload="fault")
     v = settings(o)
@@ -60,7 +60,7 @@ def cmd_fault_test(args: argparse.Namespace) -> int:
             break
         if verdict == "fail":
             worst = max(worst, EXIT_GOAL_FAILED)
-    _write_ci_reports(args, "fault-test", suites)
+    print(write_reports(Path(args.root), "fault-test", suites))
     return worst
 
 
